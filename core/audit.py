@@ -1,0 +1,58 @@
+"""The audit log: one row per change to master data or stock, in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import AuditEntry, User
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values: Decimal and dates as strings, so nothing is lost to floats."""
+    if isinstance(value, Decimal | date | datetime):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+async def record(
+    session: AsyncSession,
+    actor: User | None,
+    entity: str,
+    entity_id: int | None,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    session.add(
+        AuditEntry(
+            user_id=actor.id if actor else None,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            before=_plain(before) if before is not None else None,
+            after=_plain(after) if after is not None else None,
+        )
+    )
+
+
+def changes(obj: object, updates: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply updates to obj; return (before, after) of the fields that really changed."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for field, value in updates.items():
+        old = getattr(obj, field)
+        if old != value:
+            before[field], after[field] = old, value
+            setattr(obj, field, value)
+    return before, after

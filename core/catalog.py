@@ -1,0 +1,502 @@
+"""Products, their units and barcodes, warehouses, customers and suppliers; and finding them again."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core.audit import changes, record
+from core.errors import Duplicate, InvalidInput, NotFound
+from core.gtin import BarcodeError, lookup_forms, normalize_barcode, symbology_of
+from core.models import (
+    ZERO,
+    Barcode,
+    Category,
+    Customer,
+    Product,
+    ProductUnit,
+    Role,
+    Supplier,
+    User,
+    Warehouse,
+)
+from core.quantity import format_quantity, parse_decimal
+from core.users import require_role
+
+CATALOG_EDITORS = {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}
+
+
+# ---------------------------------------------------------------- text keys for search
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width, lower case, no spaces: what both the query and the names are compared as."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def pinyin_keys(name: str) -> tuple[str, str]:
+    """(full pinyin, initials) of a name: 可口可乐 → ("kekoukele", "kkkl"). Latin letters and digits pass through."""
+    syllables = [s for s in lazy_pinyin(fold(name), errors=lambda chars: list(chars)) if s.strip()]
+    initials = lazy_pinyin(fold(name), style=Style.FIRST_LETTER, errors=lambda chars: list(chars))
+    return "".join(syllables).lower(), "".join(i for i in initials if i.strip()).lower()
+
+
+def search_fields(name: str) -> dict[str, str]:
+    full, initials = pinyin_keys(name)
+    return {"name_key": fold(name), "pinyin_full": full, "pinyin_initials": initials}
+
+
+# ---------------------------------------------------------------- units
+
+
+def parse_conversions(text: str, base_unit: str) -> dict[str, Decimal]:
+    """`1箱=24罐` or `1箱=12盒;1盒=4支` → factors in the base unit ({"箱": 48, "盒": 4} for base 支)."""
+    rules: list[tuple[str, Decimal, str]] = []
+    for part in re.split(r"[;；,，\s]+", unicodedata.normalize("NFKC", text).strip()):
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)?\s*([^\d=\s.]+)\s*=\s*(\d+(?:\.\d+)?)\s*([^\d=\s.]+)", part)
+        if not match:
+            raise InvalidInput(f"换算写法看不懂: {part}（例: 1箱=24瓶）")
+        count = Decimal(match.group(1) or "1")
+        if count <= 0 or Decimal(match.group(3)) <= 0:
+            raise InvalidInput(f"换算数量必须大于 0: {part}")
+        rules.append((match.group(2), Decimal(match.group(3)) / count, match.group(4)))
+    factors: dict[str, Decimal] = {base_unit: Decimal(1)}
+    pending = list(rules)
+    while pending:
+        progressed = False
+        for rule in list(pending):
+            unit, amount, of_unit = rule
+            if of_unit in factors:
+                factors[unit] = amount * factors[of_unit]
+                pending.remove(rule)
+                progressed = True
+        if not progressed:
+            missing = "、".join(sorted({r[2] for r in pending}))
+            raise InvalidInput(f"换算无法换到基本单位 {base_unit}: 缺少 {missing} 的换算")
+    del factors[base_unit]
+    return factors
+
+
+async def units_of(session: AsyncSession, product_id: int) -> list[ProductUnit]:
+    return list((await session.scalars(select(ProductUnit).where(ProductUnit.product_id == product_id))).all())
+
+
+async def unit_factor(session: AsyncSession, product: Product, unit: str | None) -> Decimal:
+    """Base units in one `unit` of the product; the base unit (or no unit) is 1."""
+    if not unit or fold(unit) == fold(product.base_unit):
+        return Decimal(1)
+    for extra in await units_of(session, product.id or 0):
+        if fold(extra.name) == fold(unit):
+            return extra.factor
+    known = "、".join([product.base_unit] + [u.name for u in await units_of(session, product.id or 0)])
+    raise InvalidInput(f"{product.name} 没有单位“{unit}”（可用: {known}）")
+
+
+async def to_base(session: AsyncSession, product: Product, quantity: Decimal, unit: str | None) -> Decimal:
+    return quantity * await unit_factor(session, product, unit)
+
+
+async def describe_quantity(session: AsyncSession, product: Product, base_quantity: Decimal) -> str:
+    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it."""
+    units = sorted(await units_of(session, product.id or 0), key=lambda u: u.factor, reverse=True)
+    whole_units = [u for u in units if u.factor == u.factor.to_integral_value() and u.factor > 1]
+    if not whole_units or base_quantity < 0:
+        return f"{format_quantity(base_quantity)}{product.base_unit}"
+    parts, rest = [], base_quantity
+    for unit in whole_units:
+        count = rest // unit.factor
+        if count:
+            parts.append(f"{format_quantity(count)}{unit.name}")
+            rest -= count * unit.factor
+    if rest or not parts:
+        parts.append(f"{format_quantity(rest)}{product.base_unit}")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- products
+
+
+@dataclass(slots=True)
+class ProductInput:
+    """What a person gives for a product; prices and stock lines are per `unit` (default: base unit)."""
+
+    sku: str
+    name: str
+    base_unit: str
+    spec: str = ""
+    category: str = ""
+    brand: str = ""
+    unit: str = ""  # the unit prices and stock lines are given in
+    conversions: dict[str, Decimal] = field(default_factory=dict)  # unit → base units
+    barcodes: list[str] = field(default_factory=list)
+    sale_price: Decimal = ZERO
+    purchase_price: Decimal = ZERO
+    safety_stock: Decimal = ZERO
+    max_stock: Decimal | None = None
+    shelf_life_days: int | None = None
+    near_expiry_days: int | None = None
+    lot_tracked: bool | None = None  # default: tracked when it has a shelf life
+    preferred_supplier: str = ""
+    active: bool = True
+
+
+def _validate(data: ProductInput) -> None:
+    if not data.sku.strip():
+        raise InvalidInput("编码(SKU)不能为空")
+    if not data.name.strip():
+        raise InvalidInput("名称不能为空")
+    if not data.base_unit.strip():
+        raise InvalidInput("单位不能为空")
+    for label, value in (("售价", data.sale_price), ("进价", data.purchase_price), ("安全库存", data.safety_stock)):
+        if value < 0:
+            raise InvalidInput(f"{label}不能为负数: {value}")
+    if data.max_stock is not None and data.max_stock < data.safety_stock:
+        raise InvalidInput(f"最高库存 {data.max_stock} 低于安全库存 {data.safety_stock}")
+    for label, days in (("保质期天数", data.shelf_life_days), ("临期提醒天数", data.near_expiry_days)):
+        if days is not None and days < 0:
+            raise InvalidInput(f"{label}不能为负数: {days}")
+    if data.unit and data.unit != data.base_unit and data.unit not in data.conversions:
+        raise InvalidInput(f"单位“{data.unit}”没有换算（例: 1{data.unit}=24{data.base_unit}）")
+
+
+async def _category_id(session: AsyncSession, name: str) -> int | None:
+    if not name.strip():
+        return None
+    category = await session.scalar(select(Category).where(Category.name == name.strip()))
+    if category is None:
+        category = Category(name=name.strip())
+        session.add(category)
+        await session.flush()
+    return category.id
+
+
+async def _supplier_id(session: AsyncSession, name: str) -> int | None:
+    if not name.strip():
+        return None
+    supplier = await find_supplier(session, name)
+    return supplier.id
+
+
+async def save_product(session: AsyncSession, actor: User | None, data: ProductInput) -> tuple[Product, bool]:
+    """Create the product, or update the one with this SKU. Returns (product, created).
+
+    `actor` None is the system itself (demo seed, migrations); people must have a catalog role.
+    """
+    if actor is not None:
+        require_role(actor, CATALOG_EDITORS, "维护商品资料")
+    _validate(data)
+    per_unit = data.conversions.get(data.unit, Decimal(1)) if data.unit and data.unit != data.base_unit else Decimal(1)
+    values: dict[str, Any] = {
+        "name": data.name.strip(),
+        "spec": data.spec.strip(),
+        "brand": data.brand.strip(),
+        "base_unit": data.base_unit.strip(),
+        "category_id": await _category_id(session, data.category),
+        "sale_price": (data.sale_price / per_unit).quantize(Decimal("0.01")),
+        "purchase_price": (data.purchase_price / per_unit).quantize(Decimal("0.01")),
+        "safety_stock": data.safety_stock * per_unit,
+        "max_stock": None if data.max_stock is None else data.max_stock * per_unit,
+        "shelf_life_days": data.shelf_life_days,
+        "near_expiry_days": data.near_expiry_days,
+        "lot_tracked": bool(data.shelf_life_days) if data.lot_tracked is None else data.lot_tracked,
+        "preferred_supplier_id": await _supplier_id(session, data.preferred_supplier),
+        "active": data.active,
+        **search_fields(data.name),
+    }
+    sku = data.sku.strip()
+    product = await session.scalar(select(Product).where(Product.sku == sku))
+    created = product is None
+    if product is None:
+        product = Product(sku=sku, **values)
+        session.add(product)
+        await session.flush()
+        await record(session, actor, "product", product.id, "create", None, {"sku": sku, **values})
+    else:
+        before, after = changes(product, values)
+        if after:
+            product.version += 1
+            await record(session, actor, "product", product.id, "update", before, after)
+    await _save_units(session, actor, product, data.conversions)
+    await _save_barcodes(session, actor, product, data.barcodes)
+    return product, created
+
+
+async def _save_units(session: AsyncSession, actor: User | None, product: Product, factors: dict[str, Decimal]) -> None:
+    existing = {u.name: u for u in await units_of(session, product.id or 0)}
+    for name, factor in factors.items():
+        unit = existing.get(name)
+        if unit is None:
+            session.add(ProductUnit(product_id=product.id or 0, name=name, factor=factor))
+            await record(session, actor, "product_unit", product.id, "create", None, {"unit": name, "factor": factor})
+        elif unit.factor != factor:
+            await record(session, actor, "product_unit", product.id, "update", {"factor": unit.factor}, {"factor": factor})
+            unit.factor = factor
+    await session.flush()
+
+
+async def _save_barcodes(session: AsyncSession, actor: User | None, product: Product, codes: Sequence[str]) -> None:
+    for raw in codes:
+        try:
+            code = normalize_barcode(raw)
+        except BarcodeError as exc:
+            raise InvalidInput(str(exc)) from None
+        owner = await session.scalar(select(Barcode).where(Barcode.code == code))
+        if owner is None:
+            session.add(Barcode(code=code, symbology=symbology_of(code), product_id=product.id or 0))
+            await record(session, actor, "barcode", product.id, "create", None, {"code": code})
+        elif owner.product_id != product.id:
+            other = await session.get(Product, owner.product_id)
+            raise Duplicate(f"条码 {code} 已属于商品 {other.sku if other else owner.product_id}")
+    await session.flush()
+
+
+async def get_product(session: AsyncSession, product_id: int) -> Product:
+    product = await session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"没有这个商品: {product_id}")
+    return product
+
+
+async def product_by_sku(session: AsyncSession, sku: str) -> Product | None:
+    return await session.scalar(select(Product).where(Product.sku == unicodedata.normalize("NFKC", sku).strip()))
+
+
+async def product_by_barcode(session: AsyncSession, text: str) -> Product | None:
+    """The product with this code; a UPC-A and its EAN-13 form (leading 0) find the same product."""
+    forms = lookup_forms(text)
+    if not forms:
+        return None
+    return await session.scalar(
+        select(Product).join(Barcode, col(Barcode.product_id) == Product.id).where(col(Barcode.code).in_(forms))
+    )
+
+
+async def barcodes_of(session: AsyncSession, product_id: int) -> list[str]:
+    return list((await session.scalars(select(Barcode.code).where(Barcode.product_id == product_id))).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    product: Product
+    score: int  # higher is better
+    reason: str  # "barcode", "sku", "name", "pinyin_initials", "pinyin"
+
+
+def _score(product: Product, q: str) -> tuple[int, str] | None:
+    name = product.name_key
+    if name == q:
+        return 900, "name"
+    if name.startswith(q):
+        return 800, "name"
+    if q in name:
+        return 700, "name"
+    if product.pinyin_initials == q:
+        return 650, "pinyin_initials"
+    if product.pinyin_initials.startswith(q):
+        return 600, "pinyin_initials"
+    if product.pinyin_full == q:
+        return 580, "pinyin"
+    if product.pinyin_full.startswith(q):
+        return 550, "pinyin"
+    if q in product.pinyin_full:
+        return 450, "pinyin"
+    if q in product.pinyin_initials:
+        return 400, "pinyin_initials"
+    if q in fold(product.sku):
+        return 350, "sku"
+    return None
+
+
+async def search_products(
+    session: AsyncSession, text: str, *, limit: int = 10, include_inactive: bool = False
+) -> list[Match]:
+    """Exact barcode, exact SKU, then name substring, pinyin initials and full pinyin; best first."""
+    q = fold(text)
+    if not q:
+        return []
+    by_code = await product_by_barcode(session, q) if q.isalnum() else None
+    if by_code is not None:
+        return [Match(by_code, 1000, "barcode")]
+    by_sku = await product_by_sku(session, text)
+    if by_sku is not None and (by_sku.active or include_inactive):
+        return [Match(by_sku, 1000, "sku")]
+
+    like = f"%{q}%"
+    conditions = [col(Product.name_key).like(like), col(Product.sku).ilike(like)]
+    if q.isascii():
+        conditions += [col(Product.pinyin_initials).like(like), col(Product.pinyin_full).like(like)]
+    statement = select(Product).where(or_(*conditions)).limit(500)
+    if not include_inactive:
+        statement = statement.where(col(Product.active).is_(True))
+    scored = []
+    for product in (await session.scalars(statement)).all():
+        result = _score(product, q)
+        if result is not None:
+            scored.append(Match(product, result[0], result[1]))
+    scored.sort(key=lambda m: (-m.score, len(m.product.name), m.product.sku))
+    return scored[:limit]
+
+
+async def closest_names(session: AsyncSession, text: str, *, limit: int = 3) -> list[Product]:
+    """Products whose names share the most characters with the text, for a helpful "没有找到"."""
+    q = fold(text)
+    chars = {c for c in q if not c.isspace()}
+    if not chars:
+        return []
+    conditions = [col(Product.name_key).contains(c) for c in list(chars)[:8]]
+    if q.isascii():
+        conditions += [col(Product.pinyin_initials).contains(q[:2]), col(Product.pinyin_full).contains(q[:3])]
+    candidates = (
+        await session.scalars(select(Product).where(or_(*conditions), col(Product.active).is_(True)).limit(2000))
+    ).all()
+
+    def overlap(product: Product) -> float:
+        target = product.name_key if not q.isascii() else product.pinyin_full
+        common = sum(1 for c in set(target) if c in chars)
+        return common / max(len(set(target) | chars), 1)
+
+    ranked = sorted(candidates, key=lambda p: (-overlap(p), len(p.name)))
+    return [p for p in ranked[:limit] if overlap(p) > 0]
+
+
+# ---------------------------------------------------------------- warehouses, partners
+
+
+async def save_warehouse(session: AsyncSession, actor: User | None, code: str, name: str) -> Warehouse:
+    if actor is not None:
+        require_role(actor, {Role.MANAGER}, "维护仓库")
+    if not code.strip() or not name.strip():
+        raise InvalidInput("仓库编码和名称都不能为空")
+    warehouse = await session.scalar(select(Warehouse).where(Warehouse.code == code.strip()))
+    if warehouse is None:
+        warehouse = Warehouse(code=code.strip(), name=name.strip())
+        session.add(warehouse)
+        await session.flush()
+        await record(session, actor, "warehouse", warehouse.id, "create", None, {"code": code, "name": name})
+    else:
+        before, after = changes(warehouse, {"name": name.strip()})
+        if after:
+            await record(session, actor, "warehouse", warehouse.id, "update", before, after)
+    return warehouse
+
+
+async def list_warehouses(session: AsyncSession) -> list[Warehouse]:
+    return list((await session.scalars(select(Warehouse).where(col(Warehouse.active).is_(True)).order_by(col(Warehouse.id)))).all())
+
+
+async def find_warehouse(session: AsyncSession, text: str) -> Warehouse:
+    """By code, exact name, or a unique part of the name ("门店" for "门店仓")."""
+    q = fold(text)
+    warehouses = await list_warehouses(session)
+    for warehouse in warehouses:
+        if fold(warehouse.code) == q or fold(warehouse.name) == q:
+            return warehouse
+    partial = [w for w in warehouses if q and (q in fold(w.name) or fold(w.name) in q)]
+    if len(partial) == 1:
+        return partial[0]
+    names = "、".join(w.name for w in warehouses)
+    if partial:
+        raise InvalidInput(f"“{text}”对应多个仓库: {'、'.join(w.name for w in partial)}")
+    raise NotFound(f"没有找到仓库“{text}”（现有: {names}）")
+
+
+async def _save_partner(
+    session: AsyncSession, actor: User | None, model: type[Customer] | type[Supplier], values: dict[str, Any]
+) -> tuple[Customer | Supplier, bool]:
+    name = values["name"].strip()
+    if not name:
+        raise InvalidInput("名称不能为空")
+    values = {**values, "name": name, "search_key": " ".join(pinyin_keys(name)) + " " + fold(name)}
+    entity = "customer" if model is Customer else "supplier"
+    partner = await session.scalar(select(model).where(model.name == name))
+    if partner is None:
+        partner = model(**values)
+        session.add(partner)
+        await session.flush()
+        await record(session, actor, entity, partner.id, "create", None, values)
+        return partner, True
+    before, after = changes(partner, values)
+    if after:
+        await record(session, actor, entity, partner.id, "update", before, after)
+    return partner, False
+
+
+async def save_customer(
+    session: AsyncSession,
+    actor: User | None,
+    *,
+    name: str,
+    contact: str = "",
+    phone: str = "",
+    credit_limit: Decimal | None = None,
+) -> tuple[Customer, bool]:
+    if actor is not None:
+        require_role(actor, {Role.SALES, Role.MANAGER}, "维护客户资料")
+    if credit_limit is not None and credit_limit < 0:
+        raise InvalidInput(f"信用额度不能为负数: {credit_limit}")
+    partner, created = await _save_partner(
+        session, actor, Customer, {"name": name, "contact": contact, "phone": phone, "credit_limit": credit_limit}
+    )
+    assert isinstance(partner, Customer)
+    return partner, created
+
+
+async def save_supplier(
+    session: AsyncSession, actor: User | None, *, name: str, contact: str = "", phone: str = ""
+) -> tuple[Supplier, bool]:
+    if actor is not None:
+        require_role(actor, {Role.PURCHASER, Role.MANAGER}, "维护供应商资料")
+    partner, created = await _save_partner(session, actor, Supplier, {"name": name, "contact": contact, "phone": phone})
+    assert isinstance(partner, Supplier)
+    return partner, created
+
+
+async def _find_partner(
+    session: AsyncSession, model: type[Customer] | type[Supplier], text: str, label: str
+) -> Customer | Supplier:
+    q = fold(text)
+    if not q:
+        raise InvalidInput(f"请写{label}名称")
+    exact = await session.scalar(select(model).where(model.name == unicodedata.normalize("NFKC", text).strip()))
+    if exact is not None:
+        return exact
+    candidates = (await session.scalars(select(model).where(col(model.search_key).contains(q)).limit(20))).all()
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        starts = [c for c in candidates if fold(c.name).startswith(q)]
+        if len(starts) == 1:
+            return starts[0]
+        raise InvalidInput(f"“{text}”对应多个{label}: {'、'.join(c.name for c in candidates[:5])}")
+    raise NotFound(f"没有找到{label}“{text}”")
+
+
+async def find_customer(session: AsyncSession, text: str) -> Customer:
+    """By full name, or a short name that matches one customer only (华联 → 华联超市), or its pinyin."""
+    found = await _find_partner(session, Customer, text, "客户")
+    assert isinstance(found, Customer)
+    return found
+
+
+async def find_supplier(session: AsyncSession, text: str) -> Supplier:
+    found = await _find_partner(session, Supplier, text, "供应商")
+    assert isinstance(found, Supplier)
+    return found
+
+
+def parse_quantity_text(text: str) -> Decimal:
+    value = parse_decimal(text, "数量")
+    if value < 0:
+        raise InvalidInput(f"数量不能为负数: {text}")
+    return value

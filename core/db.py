@@ -1,0 +1,118 @@
+"""The database: async engines, one transaction per write, schema upgrades.
+
+Writes run through `Database.transact`, which opens one transaction, commits it, and on PostgreSQL
+retries the whole unit on a serialization failure or deadlock. On SQLite a write transaction starts
+with BEGIN IMMEDIATE (writers queue on the file lock instead of failing mid-way), readers use WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+_MAX_ATTEMPTS = 5
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in _RETRY_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
+    # Each connection sets its own pragmas; the driver's implicit transactions are turned off so
+    # that the BEGIN we emit is the one that runs.
+    engine = create_async_engine(url, poolclass=NullPool if url.database in (None, "", ":memory:") else None)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Owns the engines and hands out transactions."""
+
+    def __init__(self, url: URL, *, pg_schema: str | None = None) -> None:
+        """`pg_schema` puts every table in one PostgreSQL schema (tests run side by side in one database)."""
+        self.url = url
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            connect_args = {"server_settings": {"search_path": pg_schema}} if pg_schema else {}
+            self.write_engine = create_async_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
+            )
+            self.read_engine = self.write_engine
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction; retried whole on PostgreSQL conflicts."""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                async with self._writer() as session, session.begin():
+                    return await work(session)
+            except DBAPIError as exc:
+                if attempt == _MAX_ATTEMPTS or not _is_retryable(exc):
+                    raise
+                log.info("transaction conflict, retrying (attempt %d)", attempt)
+                await asyncio.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in a read-only transaction (never blocks writers on SQLite)."""
+        async with self._reader() as session, session.begin():
+            return await work(session)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction as a context manager, for code that cannot be a callback (tests, CLI)."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read_engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+            log.warning("database ping failed", exc_info=True)
+            return False
+
+    async def close(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

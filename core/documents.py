@@ -1,0 +1,1 @@
+"""Business documents (sales and purchase orders, approvals, counts, transfers, payments)."""

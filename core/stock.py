@@ -1,0 +1,282 @@
+"""What is in stock: per product, per warehouse and lot; low stock, near expiry, slow movers, value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core.catalog import get_product
+from core.models import OUTGOING_KINDS, ZERO, Category, Lot, Movement, Product, Warehouse
+from core.preferences import DEFAULT_NEAR_EXPIRY_DAYS, get_setting
+
+
+@dataclass(frozen=True, slots=True)
+class LotStock:
+    lot_id: int
+    warehouse_id: int
+    lot_no: str
+    production_date: date | None
+    expiry_date: date | None
+    on_hand: Decimal
+    reserved: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseStock:
+    warehouse_id: int
+    warehouse_name: str
+    on_hand: Decimal
+    reserved: Decimal
+    lots: tuple[LotStock, ...]
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStock:
+    product: Product
+    warehouses: tuple[WarehouseStock, ...]
+
+    @property
+    def on_hand(self) -> Decimal:
+        return sum((w.on_hand for w in self.warehouses), ZERO)
+
+    @property
+    def reserved(self) -> Decimal:
+        return sum((w.reserved for w in self.warehouses), ZERO)
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+async def stock_of(session: AsyncSession, product_id: int, *, include_empty_lots: bool = False) -> ProductStock:
+    """Stock of one product in every warehouse, lots earliest expiry first."""
+    product = await get_product(session, product_id)
+    rows = (
+        await session.execute(
+            select(Lot, Warehouse.name)
+            .join(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
+            .where(Lot.product_id == product_id)
+            .order_by(col(Warehouse.id), col(Lot.expiry_date).is_(None), col(Lot.expiry_date), col(Lot.id))
+        )
+    ).all()
+    per_warehouse: dict[int, tuple[str, list[LotStock]]] = {}
+    for lot, warehouse_name in rows:
+        if lot.on_hand == 0 and lot.reserved == 0 and not include_empty_lots:
+            continue
+        per_warehouse.setdefault(lot.warehouse_id, (warehouse_name, []))[1].append(
+            LotStock(
+                lot.id or 0, lot.warehouse_id, lot.lot_no, lot.production_date, lot.expiry_date, lot.on_hand, lot.reserved
+            )
+        )
+    warehouses = tuple(
+        WarehouseStock(
+            warehouse_id,
+            name,
+            sum((lot.on_hand for lot in lots), ZERO),
+            sum((lot.reserved for lot in lots), ZERO),
+            tuple(lots),
+        )
+        for warehouse_id, (name, lots) in per_warehouse.items()
+    )
+    return ProductStock(product, warehouses)
+
+
+@dataclass(frozen=True, slots=True)
+class LowStockRow:
+    product_id: int
+    sku: str
+    name: str
+    base_unit: str
+    safety_stock: Decimal
+    max_stock: Decimal | None
+    on_hand: Decimal
+    available: Decimal
+    preferred_supplier_id: int | None
+
+    @property
+    def shortage(self) -> Decimal:
+        return self.safety_stock - self.available
+
+
+async def low_stock(session: AsyncSession, warehouse_id: int | None = None) -> list[LowStockRow]:
+    """Active products whose available stock (in one warehouse, or in total) is below their safety stock."""
+    lot_filter = [Lot.product_id == Product.id]
+    if warehouse_id is not None:
+        lot_filter.append(Lot.warehouse_id == warehouse_id)
+    totals = (
+        select(
+            Lot.product_id,
+            func.sum(Lot.on_hand).label("on_hand"),
+            func.sum(Lot.on_hand - Lot.reserved).label("available"),
+        )
+        .where(*([] if warehouse_id is None else [Lot.warehouse_id == warehouse_id]))
+        .group_by(col(Lot.product_id))
+        .subquery()
+    )
+    available = func.coalesce(totals.c.available, 0)
+    rows = await session.execute(
+        select(Product, totals.c.on_hand, totals.c.available)
+        .outerjoin(totals, totals.c.product_id == Product.id)
+        .where(col(Product.active).is_(True), Product.safety_stock > 0, available < Product.safety_stock)
+        .order_by(col(Product.sku))
+    )
+    result = []
+    for product, on_hand, avail in rows.all():
+        result.append(
+            LowStockRow(
+                product.id or 0,
+                product.sku,
+                product.name,
+                product.base_unit,
+                product.safety_stock,
+                product.max_stock,
+                ZERO if on_hand is None else on_hand,
+                ZERO if avail is None else avail,
+                product.preferred_supplier_id,
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringLot:
+    lot_id: int
+    product_id: int
+    sku: str
+    name: str
+    base_unit: str
+    warehouse_id: int
+    warehouse_name: str
+    lot_no: str
+    expiry_date: date
+    on_hand: Decimal
+    days_left: int  # negative: already expired
+    lead_days: int
+
+    @property
+    def expired(self) -> bool:
+        return self.days_left < 0
+
+
+async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | None = None) -> list[ExpiringLot]:
+    """Lots in stock expiring within their lead days (product → category → global), and expired ones."""
+    default_days = int(await get_setting(session, "near_expiry_days", DEFAULT_NEAR_EXPIRY_DAYS))
+    lead = func.coalesce(Product.near_expiry_days, Category.near_expiry_days, default_days)
+    # Fetch lots expiring within the largest lead days in use, then apply each product's own.
+    max_lead = await session.scalar(
+        select(func.max(func.coalesce(Product.near_expiry_days, Category.near_expiry_days, default_days))).outerjoin(
+            Category, col(Category.id) == Product.category_id
+        )
+    )
+    horizon = today + timedelta(days=int(max_lead or default_days))
+    statement = (
+        select(Lot, Product, Warehouse.name, lead.label("lead"))
+        .join(Product, col(Product.id) == Lot.product_id)
+        .join(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
+        .outerjoin(Category, col(Category.id) == Product.category_id)
+        .where(Lot.on_hand > 0, col(Lot.expiry_date).is_not(None), col(Lot.expiry_date) <= horizon)
+        .order_by(col(Lot.expiry_date), col(Lot.id))
+    )
+    if warehouse_id is not None:
+        statement = statement.where(Lot.warehouse_id == warehouse_id)
+    result = []
+    for lot, product, warehouse_name, lead_days in (await session.execute(statement)).all():
+        assert lot.expiry_date is not None
+        days_left = (lot.expiry_date - today).days
+        if days_left > lead_days:
+            continue
+        result.append(
+            ExpiringLot(
+                lot.id or 0,
+                product.id or 0,
+                product.sku,
+                product.name,
+                product.base_unit,
+                lot.warehouse_id,
+                warehouse_name,
+                lot.lot_no,
+                lot.expiry_date,
+                lot.on_hand,
+                days_left,
+                int(lead_days),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class SlowMover:
+    product_id: int
+    sku: str
+    name: str
+    on_hand: Decimal
+    last_outgoing: datetime | None
+
+
+async def slow_moving(session: AsyncSession, days: int, now: datetime) -> list[SlowMover]:
+    """Products in stock with no outgoing movement in the last `days` days."""
+    since = now - timedelta(days=days)
+    last_out = (
+        select(Movement.product_id, func.max(Movement.created_at).label("last_out"))
+        .where(col(Movement.kind).in_([k.value for k in OUTGOING_KINDS]))
+        .group_by(col(Movement.product_id))
+        .subquery()
+    )
+    on_hand = (
+        select(Lot.product_id, func.sum(Lot.on_hand).label("on_hand")).group_by(col(Lot.product_id)).subquery()
+    )
+    rows = await session.execute(
+        select(Product, on_hand.c.on_hand, last_out.c.last_out)
+        .join(on_hand, on_hand.c.product_id == Product.id)
+        .outerjoin(last_out, last_out.c.product_id == Product.id)
+        .where(on_hand.c.on_hand > 0, or_(last_out.c.last_out.is_(None), last_out.c.last_out < since))
+        .order_by(col(Product.sku))
+    )
+    return [
+        SlowMover(product.id or 0, product.sku, product.name, total, last)
+        for product, total, last in rows.all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StockValueRow:
+    product_id: int
+    sku: str
+    name: str
+    on_hand: Decimal
+    avg_cost: Decimal
+    value: Decimal
+
+
+async def stock_value(session: AsyncSession, warehouse_id: int | None = None) -> tuple[list[StockValueRow], Decimal]:
+    """Stock at moving weighted average cost, per product and in total (cents, half up)."""
+    totals = (
+        select(Lot.product_id, func.sum(Lot.on_hand).label("on_hand"))
+        .where(*([] if warehouse_id is None else [Lot.warehouse_id == warehouse_id]))
+        .group_by(col(Lot.product_id))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Product, totals.c.on_hand)
+        .join(totals, totals.c.product_id == Product.id)
+        .where(and_(totals.c.on_hand > 0))
+        .order_by(col(Product.sku))
+    )
+    result = []
+    for product, quantity in rows.all():
+        value = (quantity * product.avg_cost).quantize(Decimal("0.01"))
+        result.append(StockValueRow(product.id or 0, product.sku, product.name, quantity, product.avg_cost, value))
+    return result, sum((r.value for r in result), ZERO)
