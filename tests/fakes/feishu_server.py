@@ -1,0 +1,143 @@
+"""A fake Feishu open API on loopback: tenant token, send, PATCH, image upload/download, bot info, custom bot.
+
+Tell it to fail with `fail(...)`: the next API calls (not the token call) answer "expired" (99991663),
+"limited" (HTTP 429, code 99991400, x-ogw-ratelimit-reset: 7), "error" (HTTP 500), "denied" (a permanent
+code), or are "slow" (delayed by `slow_seconds`). Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+IMAGE_BYTES = b"\x89PNG\r\n\x1a\nfeishu-image"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeFeishu:
+    app_id: str = "cli_test"
+    app_secret: str = "s3cret"
+    bot_open_id: str = "ou_bot"
+    slow_seconds: float = 0.5
+    requests: list[Recorded] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    valid_tokens: set[str] = field(default_factory=set)
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _server: TestServer | None = None
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/open-apis/auth/v3/tenant_access_token/internal", self._token)
+        app.router.add_post("/open-apis/im/v1/messages", self._send)
+        app.router.add_patch("/open-apis/im/v1/messages/{message_id}", self._patch)
+        app.router.add_post("/open-apis/im/v1/images", self._upload)
+        app.router.add_get("/open-apis/im/v1/messages/{message_id}/resources/{key}", self._resource)
+        app.router.add_get("/open-apis/bot/v3/info", self._bot_info)
+        app.router.add_post("/open-apis/bot/v2/hook/{hook}", self._webhook)
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server()
+        return str(self._server.make_url("")).rstrip("/")
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    def fail(self, *kinds: str) -> None:
+        self.failures.extend(kinds)
+
+    def calls(self, fragment: str) -> list[Recorded]:
+        return [r for r in self.requests if fragment in r.path]
+
+    async def _record(self, request: web.Request) -> Recorded:
+        if request.content_type == "application/json":
+            body: Any = await request.json()
+        elif request.content_type.startswith("multipart/"):
+            body = {
+                k: (v if isinstance(v, str) else v.file.read()) for k, v in (await request.post()).items()
+            }
+        else:
+            body = None
+        recorded = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        self.requests.append(recorded)
+        return recorded
+
+    async def _token(self, request: web.Request) -> web.Response:
+        body = (await self._record(request)).body
+        if body != {"app_id": self.app_id, "app_secret": self.app_secret}:
+            return web.json_response({"code": 10014, "msg": "app secret invalid"})
+        token = f"t-{next(self._counter)}"
+        self.valid_tokens.add(token)
+        return web.json_response({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": 7200})
+
+    async def _gate(self, request: web.Request) -> web.Response | None:
+        await self._record(request)
+        failure = self.failures.pop(0) if self.failures else ""
+        if failure == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        if failure == "error":
+            return web.Response(status=500, text="boom")
+        if failure == "limited":
+            return web.json_response(
+                {"code": 99991400, "msg": "request trigger frequency limit"},
+                status=429,
+                headers={"x-ogw-ratelimit-reset": "7"},
+            )
+        if failure == "denied":
+            return web.json_response(
+                {"code": 230002, "msg": "Bot/User can NOT be out of the chat."}, status=400
+            )
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if failure == "expired":
+            self.valid_tokens.discard(token)
+        if token not in self.valid_tokens:
+            return web.json_response(
+                {"code": 99991663, "msg": "Invalid access token for authorization."}, status=400
+            )
+        return None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        return web.json_response(
+            {"code": 0, "msg": "success", "data": {"message_id": f"om_{next(self._counter)}"}}
+        )
+
+    async def _patch(self, request: web.Request) -> web.Response:
+        return await self._gate(request) or web.json_response({"code": 0, "msg": "success", "data": {}})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        return web.json_response({"code": 0, "msg": "success", "data": {"image_key": "img_up_1"}})
+
+    async def _resource(self, request: web.Request) -> web.Response:
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        if request.match_info["key"] != "img_v2_abc":
+            return web.json_response({"code": 234003, "msg": "File not in msg."}, status=400)
+        return web.Response(body=IMAGE_BYTES, content_type="image/png")
+
+    async def _bot_info(self, request: web.Request) -> web.Response:
+        if (refused := await self._gate(request)) is not None:
+            return refused
+        return web.json_response(
+            {"code": 0, "msg": "ok", "bot": {"open_id": self.bot_open_id, "app_name": "psibot"}}
+        )
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"code": 0, "msg": "success", "data": {}})
