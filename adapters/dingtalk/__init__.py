@@ -25,13 +25,13 @@ from bot.adapter import DeliveryError, EventSink
 from bot.kv import KeyValueStore
 from bot.model import Card, CardAction, Image, Reply, Sent, Target, Text
 
-from .client import DingTalkClient
+from .client import DingTalkClient, send_custom_webhook
 from .parse import PLATFORM, split_reply_handle
 from .render import Message, card_markdown, card_params, markdown_messages, text_messages
 from .routes import CallbackRoutes
 from .stream import StreamClient
 
-__all__ = ["DingTalkAdapter", "Settings"]
+__all__ = ["DingTalkAdapter", "Settings", "send_webhook"]
 
 log = logging.getLogger("psibot.dingtalk")
 
@@ -107,7 +107,6 @@ class DingTalkAdapter:
                 self.settings.app_key,
                 self.settings.app_secret,
                 sink,
-                lambda: self.client.session,
             )
             app.on_startup.append(self._start_stream)
             app.on_cleanup.append(self._stop_stream)
@@ -147,16 +146,6 @@ class DingTalkAdapter:
 
     async def download_image(self, media_handle: str) -> bytes:
         return await self.client.download_file(media_handle)
-
-    async def send_webhook(self, url: str, secret: str, reply: Reply) -> None:
-        """An alert through a custom group robot (its webhook URL and `SEC…` secret)."""
-        if isinstance(reply, Image):
-            raise DeliveryError("a custom robot webhook cannot carry an uploaded image", transient=False)
-        if isinstance(reply, Card):
-            reply = card_markdown(reply)
-        messages = text_messages(reply) if isinstance(reply, Text) else markdown_messages(reply)
-        for message in messages:
-            await self.client.send_custom_webhook(url, secret, message)
 
     async def check(self) -> str:
         """Ask DingTalk for a token and say, in plain words, what works and what to fix."""
@@ -225,3 +214,14 @@ class DingTalkAdapter:
 def _is_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+async def send_webhook(url: str, secret: str | None, reply: Reply) -> None:
+    """An alert through a custom group robot (its webhook URL and `SEC…` secret); needs no app."""
+    if isinstance(reply, Image):
+        raise DeliveryError("a DingTalk custom robot cannot post an uploaded image", transient=False)
+    if isinstance(reply, Card):
+        reply = card_markdown(reply)
+    messages = text_messages(reply) if isinstance(reply, Text) else markdown_messages(reply)
+    for message in messages:
+        await send_custom_webhook(url, secret, message)

@@ -56,8 +56,6 @@ class DingTalkClient:
         self._tokens = TokenProvider(store, f"dingtalk:{settings.app_key}", self.fetch_token)
         # Robot sends: ~20 QPS per app; a person or a group should not get more than 20 a minute.
         self._limiter = RateLimiter(Rate(20, 1.0), Rate(20, 60.0))
-        # Custom group robots: 20 a minute each, else DingTalk mutes them for 10 minutes.
-        self._webhook_limiter = RateLimiter(Rate(1000, 1.0), Rate(20, 60.0))
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -74,7 +72,7 @@ class DingTalkClient:
         url = f"{self._settings.api_base}/v1.0/oauth2/accessToken"
         body = {"appKey": self._settings.app_key, "appSecret": self._settings.app_secret}
         try:
-            data = await self._request("POST", url, json_body=body)
+            data = await _request(self.session, "POST", url, json_body=body)
         except TokenRejected as exc:
             raise DeliveryError(f"app key or secret refused: {exc}", transient=False) from exc
         token = data.get("accessToken")
@@ -116,18 +114,7 @@ class DingTalkClient:
 
     async def send_session_webhook(self, url: str, message: Message, limit_key: str) -> None:
         await self._limiter.acquire(limit_key)
-        await self._post_webhook(url, message.webhook())
-
-    async def send_custom_webhook(self, url: str, secret: str, message: Message) -> None:
-        """A custom group robot (alerts): signed URL, 20 messages a minute per robot."""
-        robot = url.partition("access_token=")[2] or url
-        await self._webhook_limiter.acquire(robot)
-        signed = signed_webhook_url(url, secret, int(time.time() * 1000)) if secret else url
-        try:
-            await self._post_webhook(signed, message.webhook())
-        except Throttled as exc:
-            self._webhook_limiter.hold(exc.retry_after or 60, robot)
-            raise
+        await _post_webhook(self.session, url, message.webhook())
 
     async def create_card(
         self, kind: str, target_id: str, out_track_id: str, params: Mapping[str, str]
@@ -202,7 +189,9 @@ class DingTalkClient:
             form.add_field("type", "image")
             form.add_field("media", data, filename=f"image.{suffix}", content_type=mime_type)
             url = f"{self._settings.oapi_base}/media/upload"
-            return _oapi_result(await self._request("POST", url, params={"access_token": token}, data=form))
+            return _oapi_result(
+                await _request(self.session, "POST", url, params={"access_token": token}, data=form)
+            )
 
         result = await self._tokens.call(call)
         media_id = result.get("media_id")
@@ -222,7 +211,7 @@ class DingTalkClient:
         async def call(token: str) -> dict[str, Any]:
             url = f"{self._settings.oapi_base}/topapi/im/chat/scencegroup/interactivecard/callback/register"
             return _oapi_result(
-                await self._request("POST", url, params={"access_token": token}, json_body=body)
+                await _request(self.session, "POST", url, params={"access_token": token}, json_body=body)
             )
 
         await self._tokens.call(call)
@@ -232,8 +221,8 @@ class DingTalkClient:
         url = f"{self._settings.api_base}{path}"
 
         async def call(token: str) -> dict[str, Any]:
-            return await self._request(
-                method, url, json_body=body, headers={"x-acs-dingtalk-access-token": token}
+            return await _request(
+                self.session, method, url, json_body=body, headers={"x-acs-dingtalk-access-token": token}
             )
 
         try:
@@ -241,58 +230,6 @@ class DingTalkClient:
         except Throttled as exc:
             self._limiter.hold(exc.retry_after or 2)
             raise
-
-    async def _post_webhook(self, url: str, body: Mapping[str, Any]) -> None:
-        data = await self._request("POST", url, json_body=body)
-        errcode = data.get("errcode", 0)
-        if errcode in (0, "0"):
-            return
-        message = f"webhook refused: errcode {errcode} {data.get('errmsg', '')}".strip()
-        if errcode in _THROTTLE_ERRCODES:
-            raise Throttled(message, retry_after=60)
-        raise DeliveryError(message, transient=False)
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json_body: Mapping[str, Any] | None = None,
-        data: aiohttp.FormData | None = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """One HTTP exchange → its JSON object, or the right DingTalk-flavoured exception."""
-        try:
-            async with self.session.request(
-                method, url, json=json_body, data=data, params=params, headers=headers
-            ) as response:
-                text = await response.text()
-                status = response.status
-                retry_after = response.headers.get("Retry-After", "")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(
-                f"DingTalk unreachable: {type(exc).__name__}", transient=True, retry_after=5
-            ) from exc
-        try:
-            payload = json.loads(text) if text else {}
-        except ValueError:
-            payload = {}
-        if not isinstance(payload, dict):
-            payload = {}
-        if 200 <= status < 300:
-            return payload
-        code = str(payload.get("code", ""))
-        message = f"HTTP {status} {code} {payload.get('message', '')}".strip()
-        lowered = code.lower()
-        if status == 401 or (status in (400, 403) and ("token" in lowered or "authentication" in lowered)):
-            raise TokenRejected(message)
-        if status == 429 or any(word in lowered for word in _THROTTLE_WORDS):
-            wait = float(retry_after) if retry_after.isdigit() else 2.0
-            raise Throttled(f"throttled: {message}", retry_after=wait)
-        if status >= 500:
-            raise DeliveryError(message, transient=True, retry_after=5)
-        raise DeliveryError(message, transient=False)
 
 
 def _oapi_result(data: dict[str, Any]) -> dict[str, Any]:
@@ -306,3 +243,75 @@ def _oapi_result(data: dict[str, Any]) -> dict[str, Any]:
     if errcode in _THROTTLE_ERRCODES:
         raise Throttled(f"throttled: {message}", retry_after=2)
     raise DeliveryError(message, transient=False)
+
+
+async def _post_webhook(session: aiohttp.ClientSession, url: str, body: Mapping[str, Any]) -> None:
+    data = await _request(session, "POST", url, json_body=body)
+    errcode = data.get("errcode", 0)
+    if errcode in (0, "0"):
+        return
+    message = f"webhook refused: errcode {errcode} {data.get('errmsg', '')}".strip()
+    if errcode in _THROTTLE_ERRCODES:
+        raise Throttled(message, retry_after=60)
+    raise DeliveryError(message, transient=False)
+
+
+async def _request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    json_body: Mapping[str, Any] | None = None,
+    data: aiohttp.FormData | None = None,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One HTTP exchange → its JSON object, or the right DingTalk-flavoured exception."""
+    try:
+        async with session.request(
+            method, url, json=json_body, data=data, params=params, headers=headers
+        ) as response:
+            text = await response.text()
+            status = response.status
+            retry_after = response.headers.get("Retry-After", "")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryError(
+            f"DingTalk unreachable: {type(exc).__name__}", transient=True, retry_after=5
+        ) from exc
+    try:
+        payload = json.loads(text) if text else {}
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    if 200 <= status < 300:
+        return payload
+    code = str(payload.get("code", ""))
+    message = f"HTTP {status} {code} {payload.get('message', '')}".strip()
+    lowered = code.lower()
+    if status == 401 or (status in (400, 403) and ("token" in lowered or "authentication" in lowered)):
+        raise TokenRejected(message)
+    if status == 429 or any(word in lowered for word in _THROTTLE_WORDS):
+        wait = float(retry_after) if retry_after.isdigit() else 2.0
+        raise Throttled(f"throttled: {message}", retry_after=wait)
+    if status >= 500:
+        raise DeliveryError(message, transient=True, retry_after=5)
+    raise DeliveryError(message, transient=False)
+
+
+# Custom group robots take 20 messages a minute each, then DingTalk mutes them for 10 minutes; the
+# limiter is per process because alerts need no DingTalk app (and so no client) at all.
+_ROBOT_LIMITER = RateLimiter(Rate(1000, 1.0), Rate(20, 60.0))
+
+
+async def send_custom_webhook(url: str, secret: str | None, message: Message) -> None:
+    """One message to a custom group robot; the URL is signed when the robot has a `SEC…` secret."""
+    robot = url.partition("access_token=")[2] or url
+    await _ROBOT_LIMITER.acquire(robot)
+    signed = signed_webhook_url(url, secret, int(time.time() * 1000)) if secret else url
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        try:
+            await _post_webhook(session, signed, message.webhook())
+        except Throttled as exc:
+            _ROBOT_LIMITER.hold(exc.retry_after or 60, robot)
+            raise

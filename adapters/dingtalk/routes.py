@@ -10,7 +10,6 @@ headers or body; the only 5xx is a 503 when the sink itself refuses (so DingTalk
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.http import json_object, read_body
 from bot.adapter import EventSink
 from bot.model import InboundEvent
 
@@ -26,7 +26,6 @@ from .parse import MalformedPayload, parse_card_callback, parse_message
 
 log = logging.getLogger("psibot.dingtalk")
 
-MAX_BODY = 256 * 1024
 MESSAGE_PATH = "/dingtalk/callback"
 CARD_PATH = "/dingtalk/card"
 
@@ -78,15 +77,10 @@ async def _verified_json(
         verify(request.headers.get("timestamp"), request.headers.get("sign"), app_secret, int(clock() * 1000))
     except BadSignature as exc:
         raise _Refused(403, str(exc)) from exc
-    if (request.content_length or 0) > MAX_BODY:
+    body = await read_body(request)
+    if body is None:
         raise _Refused(413, "body too large")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise _Refused(413, "body too large")
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise _Refused(400, "body is not JSON") from exc
-    if not isinstance(data, dict):
+    data = json_object(body)
+    if data is None:
         raise _Refused(400, "body is not a JSON object")
     return data

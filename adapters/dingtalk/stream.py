@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
@@ -34,6 +34,7 @@ log = logging.getLogger("psibot.dingtalk")
 BOT_TOPIC = "/v1.0/im/bot/messages/get"
 CARD_TOPIC = "/v1.0/card/instances/callback"
 USER_AGENT = "psibot-dingtalk-stream/0.1"
+CONNECT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,6 @@ class StreamClient:
         app_key: str,
         app_secret: str,
         sink: EventSink,
-        session: Callable[[], aiohttp.ClientSession],
         *,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
@@ -110,16 +110,20 @@ class StreamClient:
         self._app_key = app_key
         self._app_secret = app_secret
         self._sink = sink
-        self._session = session
         self._base_delay = base_delay
         self._max_delay = max_delay
         self.connections = 0  # connections made so far (for `psibot check` and tests)
 
     async def run(self) -> None:
+        # Its own session: a total timeout (as the API client has) would cut the long-lived socket.
+        async with aiohttp.ClientSession(timeout=CONNECT_TIMEOUT) as session:
+            await self._run(session)
+
+    async def _run(self, session: aiohttp.ClientSession) -> None:
         failures = 0
         while True:
             try:
-                delivered = await self._connect_once()
+                delivered = await self._connect_once(session)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -129,11 +133,11 @@ class StreamClient:
             delay = min(self._max_delay, self._base_delay * 2 ** min(failures, 10)) if failures else 0.0
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
 
-    async def _connect_once(self) -> bool:
+    async def _connect_once(self, session: aiohttp.ClientSession) -> bool:
         """One connection's life; True if it delivered at least one frame."""
-        endpoint, ticket = await self._open()
+        endpoint, ticket = await self._open(session)
         delivered = False
-        async with self._session().ws_connect(f"{endpoint}?ticket={quote_plus(ticket)}", heartbeat=30) as ws:
+        async with session.ws_connect(f"{endpoint}?ticket={quote_plus(ticket)}", heartbeat=30) as ws:
             self.connections += 1
             log.info("dingtalk stream: connected")
             async for message in ws:
@@ -155,7 +159,7 @@ class StreamClient:
                     break
         return delivered
 
-    async def _open(self) -> tuple[str, str]:
+    async def _open(self, session: aiohttp.ClientSession) -> tuple[str, str]:
         body = {
             "clientId": self._app_key,
             "clientSecret": self._app_secret,
@@ -167,7 +171,7 @@ class StreamClient:
             "localIp": "",
         }
         url = f"{self._api_base}/v1.0/gateway/connections/open"
-        async with self._session().post(url, json=body, headers={"Accept": "application/json"}) as response:
+        async with session.post(url, json=body, headers={"Accept": "application/json"}) as response:
             text = await response.text()
             if response.status != 200:
                 raise ConnectionError(f"gateway answered HTTP {response.status}: {text[:200]}")

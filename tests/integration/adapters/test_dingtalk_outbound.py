@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.dingtalk import DingTalkAdapter
+from adapters.dingtalk import DingTalkAdapter, send_webhook
 from adapters.dingtalk.parse import make_reply_handle, parse_card_callback
 from bot.adapter import DeliveryError
 from bot.kv import KeyValueStore, MemoryStore
@@ -211,18 +211,16 @@ async def test_a_slow_platform_is_a_transient_error(
     assert info.value.transient
 
 
-async def test_custom_robot_webhook_is_signed_and_kept_under_20_a_minute(
-    fake: FakeDingTalk, adapter: DingTalkAdapter
-) -> None:
+async def test_custom_robot_webhook_is_signed_and_kept_under_20_a_minute(fake: FakeDingTalk) -> None:
     url = f"{fake.base_url}/robot/send?access_token={WEBHOOK_TOKEN}"
     for i in range(20):
-        await adapter.send_webhook(url, WEBHOOK_SECRET, Text(f"告警 {i}"))
+        await send_webhook(url, WEBHOOK_SECRET, Text(f"告警 {i}"))
     with pytest.raises(DeliveryError) as info:
-        await adapter.send_webhook(url, WEBHOOK_SECRET, Text("第 21 条"))
+        await send_webhook(url, WEBHOOK_SECRET, Text("第 21 条"))
     assert info.value.transient and info.value.retry_after and info.value.retry_after > 30
     assert len(fake.calls("/robot/send")) == 20  # the 21st never left
     with pytest.raises(DeliveryError) as bad:
-        await adapter.send_webhook(f"{fake.base_url}/robot/send?access_token=other", "SECwrong", Text("x"))
+        await send_webhook(f"{fake.base_url}/robot/send?access_token=other", "SECwrong", Text("x"))
     assert not bad.value.transient
 
 

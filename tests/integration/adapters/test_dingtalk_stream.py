@@ -112,35 +112,47 @@ async def test_a_dropped_connection_and_a_failing_gateway_are_retried_with_backo
     fake: FakeDingTalk,
 ) -> None:
     sink = RecordingSink()
-    async with aiohttp.ClientSession() as session:
-        client = StreamClient(fake.base_url, APP_KEY, APP_SECRET, sink, lambda: session, base_delay=0.01)
-        task = asyncio.create_task(client.run())
-        try:
-            async with asyncio.timeout(5):
-                await fake.wait_connections(1)
-                fake.fail("/v1.0/gateway/connections/open", 503, {"code": "ServiceUnavailable"}, times=2)
-                await fake.drop_connections()
-                await fake.wait_connections(2)
-            assert len(fake.calls("/v1.0/gateway/connections/open")) == 4  # 1 + 2 refused + 1
-            await fake.push(frame(BOT_TOPIC, fixture("text_direct.json"), "m-1"))
-            async with asyncio.timeout(5):
-                await fake.wait_acks(1)
-            assert [e.event_id for e in sink.events] == ["msgDIR0001"]
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-
-
-async def test_wrong_credentials_never_connect_and_keep_retrying(fake: FakeDingTalk) -> None:
-    async with aiohttp.ClientSession() as session:
-        client = StreamClient(
-            fake.base_url, APP_KEY, "wrong", RecordingSink(), lambda: session, base_delay=0.01
-        )
-        task = asyncio.create_task(client.run())
-        await asyncio.sleep(0.3)
+    task = asyncio.create_task(StreamClient(fake.base_url, APP_KEY, APP_SECRET, sink, base_delay=0.01).run())
+    try:
+        async with asyncio.timeout(5):
+            await fake.wait_connections(1)
+            fake.fail("/v1.0/gateway/connections/open", 503, {"code": "ServiceUnavailable"}, times=2)
+            await fake.drop_connections()
+            await fake.wait_connections(2)
+        assert len(fake.calls("/v1.0/gateway/connections/open")) == 4  # 1 + 2 refused + 1
+        await fake.push(frame(BOT_TOPIC, fixture("text_direct.json"), "m-1"))
+        async with asyncio.timeout(5):
+            await fake.wait_acks(1)
+        assert [e.event_id for e in sink.events] == ["msgDIR0001"]
+    finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_wrong_credentials_never_connect_and_keep_retrying(fake: FakeDingTalk) -> None:
+    task = asyncio.create_task(
+        StreamClient(fake.base_url, APP_KEY, "wrong", RecordingSink(), base_delay=0.01).run()
+    )
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert fake.connections == 0
     assert 2 <= len(fake.calls("/v1.0/gateway/connections/open")) <= 10  # backing off, not spinning
+
+
+async def test_the_socket_outlives_the_api_timeout(
+    fake: FakeDingTalk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import adapters.dingtalk.client as client_module
+
+    monkeypatch.setattr(client_module, "TIMEOUT", aiohttp.ClientTimeout(total=0.2))
+    async with running_bot(settings_for(fake, mode="stream")) as bot:
+        async with asyncio.timeout(5):
+            await fake.wait_connections(1)
+        await asyncio.sleep(0.5)
+        await fake.push(frame(BOT_TOPIC, fixture("text_direct.json"), "m-late"))
+        async with asyncio.timeout(5):
+            await fake.wait_acks(1)
+        assert fake.connections == 1 and len(bot.sink.events) == 1
