@@ -139,8 +139,9 @@ class DingTalkClient:
             body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT", "robotCode": settings.robot_code}
         await self._limiter.acquire(f"{kind}:{target_id}")
         data = await self.api("POST", "/v1.0/card/instances/createAndDeliver", body)
-        result = data.get("result") if isinstance(data.get("result"), dict) else {}
-        for delivery in result.get("deliverResults") or []:
+        result = data.get("result")
+        deliveries = result.get("deliverResults") if isinstance(result, dict) else None
+        for delivery in deliveries or []:
             if isinstance(delivery, dict) and delivery.get("success") is False:
                 raise DeliveryError(
                     f"card not delivered: {delivery.get('errorMsg', 'no reason given')}", transient=False

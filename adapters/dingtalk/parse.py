@@ -89,7 +89,7 @@ def parse_card_callback(data: Mapping[str, Any]) -> CardAction:
     user_id = _str(data, "userId")
     raw_content = data.get("content")
     try:
-        content = json.loads(raw_content) if isinstance(raw_content, str) else raw_content
+        content: Any = json.loads(raw_content) if isinstance(raw_content, str) else raw_content
         params = content["cardPrivateData"]["params"]
         payload = json.loads(params[PAYLOAD_PARAM])
     except (TypeError, KeyError, ValueError) as exc:

@@ -57,7 +57,9 @@ def ack(message_id: str, code: int, message: str, data: str) -> dict[str, Any]:
 
 async def handle_frame(frame: Mapping[str, Any], sink: EventSink) -> Handled:
     """One frame → events to the sink, and the ack."""
-    headers = frame.get("headers") if isinstance(frame.get("headers"), dict) else {}
+    headers = frame.get("headers")
+    if not isinstance(headers, dict):
+        headers = {}
     message_id = str(headers.get("messageId", ""))
     topic = headers.get("topic")
     kind = frame.get("type")
@@ -183,4 +185,6 @@ class StreamClient:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientResponseError):  # its text holds the URL, and so the ticket
+        return f"{type(exc).__name__}: HTTP {exc.status}"
     return f"{type(exc).__name__}: {exc}"[:300]

@@ -70,3 +70,12 @@ async def test_malformed_or_oversized_bodies_get_a_4xx_not_a_500(bot: Bot) -> No
 async def test_an_unsupported_message_is_acknowledged_and_ignored(bot: Bot) -> None:
     assert (await bot.post("/dingtalk/callback", fixture("audio.json"))).status == 200
     assert bot.sink.events == []
+
+
+async def test_http_mode_registers_the_card_callback_url_at_startup(fake: FakeDingTalk) -> None:
+    settings = settings_for(fake, card_callback_url="https://psibot.example/dingtalk/card")
+    async with running_bot(settings):
+        (register,) = fake.calls("/topapi/im/chat/scencegroup/interactivecard/callback/register")
+    assert register.query["access_token"].startswith("tok-")
+    assert register.body["callback_url"] == "https://psibot.example/dingtalk/card"
+    assert (register.body["callbackRouteKey"], register.body["forceUpdate"]) == ("psibot", True)
