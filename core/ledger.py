@@ -27,8 +27,9 @@ from core.users import require_role
 
 _COST_UNIT = Decimal(1).scaleb(-COST_PLACES)
 
-# Positive movements of these kinds bring stock in at their own cost and move the average.
-_COSTED_INBOUND = {MovementKind.OPENING, MovementKind.PURCHASE_RECEIPT}
+# Positive movements of these kinds bring stock in at their own cost and move the average
+# (a sales return comes back at the cost it left with).
+_COSTED_INBOUND = {MovementKind.OPENING, MovementKind.PURCHASE_RECEIPT, MovementKind.SALES_RETURN}
 
 
 def expiry_from(product: Product, production_date: date | None, expiry_date: date | None) -> date | None:

@@ -1,0 +1,514 @@
+"""Sales orders: draft → confirmed (stock reserved) → (partially) shipped → completed; or cancelled.
+
+Confirming reserves stock lot by lot, earliest expiry first, in the order's warehouse, and records each
+reservation, so shipping consumes exactly those lots and cancelling releases exactly them. The lots of
+a product are locked before they are read (`ledger.lots_for_update`): concurrent confirmations of the
+last units queue on those rows, and each sees what the previous one left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import groupby
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core import accounts
+from core.audit import record
+from core.columns import money
+from core.documents import (
+    SALES_STATUS_ZH,
+    OrderLineInput,
+    Reservation,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderStatus,
+    SalesReturn,
+    Shipment,
+    ShipmentLine,
+    cumulative_share,
+    lock_document,
+    price_line,
+)
+from core.errors import (
+    CreditLimitExceeded,
+    Forbidden,
+    InsufficientStock,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
+from core.ledger import lock_lot, lock_product, lots_for_update, post
+from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User, Warehouse
+from core.numbering import DEFAULT_CLOCK, Clock, next_number
+from core.quantity import format_money, format_quantity
+from core.users import can_see_costs, require_role
+
+SELLING_ROLES = {Role.SALES, Role.MANAGER}
+SHIPPING_ROLES = {Role.WAREHOUSE, Role.MANAGER}
+RETURN_ROLES = {Role.SALES, Role.WAREHOUSE, Role.MANAGER}
+CREDIT_OVERRIDE_ROLES = {Role.MANAGER}
+
+# Orders whose unshipped value already counts against the customer's credit.
+_COMMITTED = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.PARTIALLY_SHIPPED)
+
+
+async def create_sales_order(
+    session: AsyncSession,
+    actor: User,
+    *,
+    customer_id: int,
+    warehouse_id: int,
+    lines: Sequence[OrderLineInput],
+    note: str = "",
+    clock: Clock = DEFAULT_CLOCK,
+) -> SalesOrder:
+    """A draft order; lines in any unit of the product, priced at the sale price unless given."""
+    require_role(actor, SELLING_ROLES, "开销售单")
+    if not lines:
+        raise InvalidInput("销售单至少要有一行商品")
+    if await session.get(Customer, customer_id) is None:
+        raise NotFound(f"没有这个客户: {customer_id}")
+    warehouse = await session.get(Warehouse, warehouse_id)
+    if warehouse is None or not warehouse.active:
+        raise NotFound(f"没有这个仓库: {warehouse_id}")
+    priced = [await price_line(session, line, "sale_price") for line in lines]
+    order = SalesOrder(
+        number=await next_number(session, "SO", clock),
+        customer_id=customer_id,
+        warehouse_id=warehouse_id,
+        salesperson_id=actor.id or 0,
+        total=sum((p.amount for p in priced), ZERO),
+        note=note,
+        created_at=clock.now(),
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        SalesOrderLine(
+            order_id=order.id or 0,
+            line_no=number,
+            product_id=p.product.id or 0,
+            unit=p.unit,
+            unit_quantity=p.unit_quantity,
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            amount=p.amount,
+        )
+        for number, p in enumerate(priced, start=1)
+    )
+    await record(session, actor, "sales_order", order.id, "create", None, {"number": order.number, "total": order.total})
+    return order
+
+
+async def _lines(session: AsyncSession, order_id: int) -> list[SalesOrderLine]:
+    return list(
+        (
+            await session.scalars(
+                select(SalesOrderLine).where(SalesOrderLine.order_id == order_id).order_by(col(SalesOrderLine.line_no))
+            )
+        ).all()
+    )
+
+
+def _refuse_state(order: SalesOrder, action: str) -> InvalidState:
+    return InvalidState(
+        f"销售单 {order.number} {SALES_STATUS_ZH[order.status]}，不能{action}", status=order.status.value
+    )
+
+
+async def _check_credit(
+    session: AsyncSession, order: SalesOrder, override_by: User | None
+) -> None:
+    """Open receivables + unshipped committed orders + this order must stay within the credit limit."""
+    customer = await session.get(Customer, order.customer_id)
+    assert customer is not None
+    if customer.credit_limit is None:
+        return
+    # Lock the customer: two orders of one customer confirmed at once must not both fit the same headroom.
+    customer = await lock_document(session, Customer, order.customer_id, "客户")
+    assert customer.credit_limit is not None
+    owed = await accounts.customer_balance(session, customer.id or 0)
+    unshipped = await session.scalar(
+        select(func.sum(SalesOrder.total))
+        .where(SalesOrder.customer_id == customer.id, col(SalesOrder.status).in_(_COMMITTED))
+    ) or ZERO
+    shipped_of_those = await session.scalar(
+        select(func.sum(SalesOrderLine.shipped_amount))
+        .join(SalesOrder, col(SalesOrder.id) == SalesOrderLine.order_id)
+        .where(SalesOrder.customer_id == customer.id, col(SalesOrder.status).in_(_COMMITTED))
+    ) or ZERO
+    exposure = owed + unshipped - shipped_of_those + order.total
+    if exposure <= customer.credit_limit:
+        return
+    if override_by is None:
+        raise CreditLimitExceeded(
+            f"{customer.name} 信用额度 {format_money(customer.credit_limit)}，已欠 {format_money(owed)}，"
+            f"未发货订单 {format_money(unshipped - shipped_of_those)}，本单 {format_money(order.total)}，"
+            f"超出 {format_money(exposure - customer.credit_limit)}，需要经理特批",
+            customer_id=customer.id,
+            credit_limit=customer.credit_limit,
+            exposure=exposure,
+        )
+    require_role(override_by, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
+    order.credit_override_by = override_by.id
+
+
+def _fefo_key(lot: Lot) -> tuple[bool, object, int]:
+    return (lot.expiry_date is None, lot.expiry_date, lot.id or 0)
+
+
+async def _reserve(
+    session: AsyncSession, product: Product, warehouse_id: int, lines: list[SalesOrderLine], clock: Clock
+) -> None:
+    today = clock.today()
+    lots = [
+        lot
+        for lot in await lots_for_update(session, product.id or 0, warehouse_id)
+        if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today)
+    ]
+    lots.sort(key=_fefo_key)
+    available = sum((lot.on_hand - lot.reserved for lot in lots), ZERO)
+    needed = sum((line.quantity for line in lines), ZERO)
+    if needed > available:
+        raise InsufficientStock(
+            f"{product.name} 库存不足: 可用 {format_quantity(available)}{product.base_unit}，"
+            f"需要 {format_quantity(needed)}{product.base_unit}",
+            product_id=product.id,
+            available=available,
+        )
+    lot_iter = iter(lots)
+    lot = next(lot_iter, None)
+    for line in lines:
+        missing = line.quantity
+        while missing > 0:
+            assert lot is not None
+            take = min(missing, lot.on_hand - lot.reserved)
+            if take > 0:
+                lot.reserved += take
+                session.add(Reservation(order_line_id=line.id or 0, lot_id=lot.id or 0, quantity=take))
+                missing -= take
+            if lot.on_hand == lot.reserved:
+                lot = next(lot_iter, None)
+
+
+async def confirm_sales_order(
+    session: AsyncSession,
+    actor: User,
+    order_id: int,
+    *,
+    credit_override_by: User | None = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> SalesOrder:
+    """Reserve the order's stock (FEFO, expired lots skipped) or refuse it whole with 库存不足.
+
+    Over the customer's credit limit it needs `credit_override_by`, a manager who allows it.
+    """
+    require_role(actor, SELLING_ROLES, "确认销售单")
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.status != SalesOrderStatus.DRAFT:
+        raise _refuse_state(order, "确认")
+    await _check_credit(session, order, credit_override_by)
+    lines = sorted(await _lines(session, order_id), key=lambda line: (line.product_id, line.line_no))
+    for product_id, product_lines in groupby(lines, key=lambda line: line.product_id):
+        product = await session.get(Product, product_id)
+        assert product is not None
+        await _reserve(session, product, order.warehouse_id, list(product_lines), clock)
+    order.status = SalesOrderStatus.CONFIRMED
+    order.confirmed_at = clock.now()
+    await record(
+        session,
+        actor,
+        "sales_order",
+        order.id,
+        "confirm",
+        {"status": SalesOrderStatus.DRAFT},
+        {"status": order.status, "credit_override_by": order.credit_override_by},
+    )
+    return order
+
+
+async def _reservations(session: AsyncSession, line_ids: Sequence[int]) -> list[tuple[Reservation, Lot]]:
+    """Open reservations of the lines with their lots locked in id order, FEFO within each line."""
+    rows = (
+        await session.execute(
+            select(Reservation, Lot)
+            .join(Lot, col(Lot.id) == Reservation.lot_id)
+            .where(col(Reservation.order_line_id).in_(line_ids), Reservation.quantity > 0)
+        )
+    ).all()
+    locked = {lot_id: await lock_lot(session, lot_id) for lot_id in sorted({lot.id or 0 for _, lot in rows})}
+    pairs = [(reservation, locked[lot.id or 0]) for reservation, lot in rows]
+    pairs.sort(key=lambda pair: (pair[0].order_line_id, _fefo_key(pair[1])))
+    return pairs
+
+
+async def ship_sales_order(
+    session: AsyncSession,
+    actor: User,
+    order_id: int,
+    *,
+    quantities: Mapping[int, Decimal] | None = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> Shipment:
+    """Ship the reserved stock: everything still open, or `quantities` (line id → base units) of it.
+
+    Each lot consumed becomes a ledger movement at the product's moving average cost, and the shipment
+    opens a receivable for the customer.
+    """
+    require_role(actor, SHIPPING_ROLES, "发货")
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.status not in _COMMITTED:
+        raise _refuse_state(order, "发货")
+    lines = await _lines(session, order_id)
+    by_id = {line.id: line for line in lines}
+    unknown = set(quantities or {}) - set(by_id)
+    if unknown:
+        raise InvalidInput(f"销售单 {order.number} 没有这些行: {sorted(unknown)}")
+    to_ship = {
+        line.id or 0: (line.quantity - line.shipped if quantities is None else quantities.get(line.id or 0, ZERO))
+        for line in lines
+    }
+    for line_id, quantity in to_ship.items():
+        line = by_id[line_id]
+        if quantity < 0 or quantity > line.quantity - line.shipped:
+            raise InvalidInput(
+                f"第 {line.line_no} 行最多还能发 {format_quantity(line.quantity - line.shipped)}，"
+                f"不能发 {format_quantity(quantity)}"
+            )
+    if not any(to_ship.values()):
+        raise InvalidInput(f"销售单 {order.number} 这次没有要发的数量")
+
+    shipment = Shipment(
+        number=await next_number(session, "SH", clock),
+        order_id=order.id or 0,
+        customer_id=order.customer_id,
+        warehouse_id=order.warehouse_id,
+        salesperson_id=order.salesperson_id,
+        shipped_by=actor.id or 0,
+        shipped_at=clock.now(),
+    )
+    session.add(shipment)
+    await session.flush()
+    pairs = await _reservations(session, [line_id for line_id, quantity in to_ship.items() if quantity > 0])
+    products = {pid: await lock_product(session, pid) for pid in sorted({by_id[i].product_id for i in to_ship})}
+    for reservation, lot in pairs:
+        line = by_id[reservation.order_line_id]
+        take = min(reservation.quantity, to_ship[line.id or 0])
+        if take == 0:
+            continue
+        movement = await post(
+            session,
+            kind=MovementKind.SALES_SHIPMENT,
+            product=products[line.product_id],
+            lot=lot,
+            quantity=-take,
+            consume_reserved=take,
+            actor=actor,
+            ref_type="shipment",
+            ref_id=shipment.id,
+            ref_no=shipment.number,
+        )
+        amount = cumulative_share(line.amount, line.quantity, line.shipped, line.shipped + take)
+        cost = money(take * movement.unit_cost)
+        session.add(
+            ShipmentLine(
+                shipment_id=shipment.id or 0,
+                order_line_id=line.id or 0,
+                product_id=line.product_id,
+                lot_id=lot.id or 0,
+                movement_id=movement.id or 0,
+                quantity=take,
+                unit_cost=movement.unit_cost,
+                amount=amount,
+                cost=cost,
+            )
+        )
+        reservation.quantity -= take
+        to_ship[line.id or 0] -= take
+        line.shipped += take
+        line.shipped_amount += amount
+        line.shipped_cost += cost
+        shipment.amount += amount
+        shipment.cost += cost
+    assert not any(to_ship.values()), "a confirmed line always has reservations for what is unshipped"
+
+    before = order.status
+    if all(line.shipped == line.quantity for line in lines):
+        order.status = SalesOrderStatus.COMPLETED
+        order.closed_at = clock.now()
+    else:
+        order.status = SalesOrderStatus.PARTIALLY_SHIPPED
+    await accounts.open_receivable(
+        session, customer_id=order.customer_id, amount=shipment.amount, ref_no=shipment.number, shipment_id=shipment.id
+    )
+    await record(
+        session,
+        actor,
+        "sales_order",
+        order.id,
+        "ship",
+        {"status": before},
+        {"status": order.status, "shipment": shipment.number, "amount": shipment.amount},
+    )
+    return shipment
+
+
+async def cancel_sales_order(
+    session: AsyncSession, actor: User, order_id: int, *, reason: str = "", clock: Clock = DEFAULT_CLOCK
+) -> SalesOrder:
+    """Cancel a draft or confirmed order; what it had reserved becomes available again."""
+    require_role(actor, SELLING_ROLES, "取消销售单")
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.status not in (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED):
+        raise _refuse_state(order, "取消")
+    lines = await _lines(session, order_id)
+    for reservation, lot in await _reservations(session, [line.id or 0 for line in lines]):
+        lot.reserved -= reservation.quantity
+        reservation.quantity = ZERO
+    before = order.status
+    order.status = SalesOrderStatus.CANCELLED
+    order.closed_at = clock.now()
+    await record(session, actor, "sales_order", order.id, "cancel", {"status": before}, {"status": order.status, "reason": reason})
+    return order
+
+
+async def return_sale(
+    session: AsyncSession,
+    actor: User,
+    shipment_line_id: int,
+    quantity: Decimal,
+    *,
+    reason: str,
+    clock: Clock = DEFAULT_CLOCK,
+) -> SalesReturn:
+    """Take goods back into the lot they were shipped from, at their shipping cost, crediting the customer."""
+    require_role(actor, RETURN_ROLES, "办理销售退货")
+    if not reason.strip():
+        raise InvalidInput("退货必须写明原因")
+    shipped = await lock_document(session, ShipmentLine, shipment_line_id, "发货行")
+    returnable = shipped.quantity - shipped.returned
+    if quantity <= 0 or quantity > returnable:
+        raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
+    shipment = await session.get(Shipment, shipped.shipment_id)
+    assert shipment is not None
+    lot = await lock_lot(session, shipped.lot_id)
+    product = await lock_product(session, shipped.product_id)
+    amount = cumulative_share(shipped.amount, shipped.quantity, shipped.returned, shipped.returned + quantity)
+    cost = cumulative_share(shipped.cost, shipped.quantity, shipped.returned, shipped.returned + quantity)
+    sales_return = SalesReturn(
+        number=await next_number(session, "SR", clock),
+        shipment_line_id=shipped.id or 0,
+        customer_id=shipment.customer_id,
+        salesperson_id=shipment.salesperson_id,
+        product_id=shipped.product_id,
+        quantity=quantity,
+        amount=amount,
+        cost=cost,
+        reason=reason,
+        user_id=actor.id or 0,
+        created_at=clock.now(),
+    )
+    session.add(sales_return)
+    await session.flush()
+    await post(
+        session,
+        kind=MovementKind.SALES_RETURN,
+        product=product,
+        lot=lot,
+        quantity=quantity,
+        actor=actor,
+        unit_cost=shipped.unit_cost,
+        ref_type="sales_return",
+        ref_id=sales_return.id,
+        ref_no=sales_return.number,
+        reason=reason,
+    )
+    shipped.returned += quantity
+    await accounts.open_receivable(
+        session,
+        customer_id=shipment.customer_id,
+        amount=-amount,
+        ref_no=sales_return.number,
+        sales_return_id=sales_return.id,
+    )
+    return sales_return
+
+
+@dataclass(frozen=True, slots=True)
+class LineMargin:
+    line_no: int
+    product_id: int
+    shipped: Decimal  # base units, net of returns
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_rate(self) -> Decimal | None:
+        return None if self.revenue == 0 else (self.margin / self.revenue).quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderMargin:
+    order_id: int
+    number: str
+    lines: tuple[LineMargin, ...]
+
+    @property
+    def revenue(self) -> Decimal:
+        return sum((line.revenue for line in self.lines), ZERO)
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((line.cost for line in self.lines), ZERO)
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+
+async def order_margin(session: AsyncSession, actor: User, order_id: int) -> OrderMargin:
+    """Gross margin of what was shipped (less returns), at the moving average cost when it shipped."""
+    if not can_see_costs(actor):
+        raise Forbidden("没有权限查看成本和毛利", role=actor.role.value)
+    order = await session.get(SalesOrder, order_id)
+    if order is None:
+        raise NotFound(f"没有这个销售单: {order_id}")
+    returned = dict(
+        (line_id, (quantity, amount, cost))
+        for line_id, quantity, amount, cost in (
+            await session.execute(
+                select(
+                    ShipmentLine.order_line_id,
+                    func.sum(SalesReturn.quantity),
+                    func.sum(SalesReturn.amount),
+                    func.sum(SalesReturn.cost),
+                )
+                .join(ShipmentLine, col(ShipmentLine.id) == SalesReturn.shipment_line_id)
+                .join(SalesOrderLine, col(SalesOrderLine.id) == ShipmentLine.order_line_id)
+                .where(SalesOrderLine.order_id == order_id)
+                .group_by(col(ShipmentLine.order_line_id))
+            )
+        ).all()
+    )
+    margins = []
+    for line in await _lines(session, order_id):
+        back_quantity, back_amount, back_cost = returned.get(line.id, (ZERO, ZERO, ZERO))
+        margins.append(
+            LineMargin(
+                line.line_no,
+                line.product_id,
+                line.shipped - back_quantity,
+                line.shipped_amount - back_amount,
+                line.shipped_cost - back_cost,
+            )
+        )
+    return OrderMargin(order.id or 0, order.number, tuple(margins))

@@ -1,0 +1,252 @@
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from core import ledger
+from core.accounts import customer_balance
+from core.catalog import save_customer
+from core.documents import (
+    OrderLineInput,
+    Reservation,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderStatus,
+    ShipmentLine,
+)
+from core.errors import CreditLimitExceeded, Forbidden, InsufficientStock, InvalidInput, InvalidState
+from core.models import Movement, MovementKind, Product
+from core.sales import (
+    cancel_sales_order,
+    confirm_sales_order,
+    create_sales_order,
+    order_margin,
+    return_sale,
+    ship_sales_order,
+)
+from tests.unit.core.workflows import CLOCK, add_milk_lot, draft_order, lot_of, make_shop, reserved_total
+
+D = Decimal
+
+
+async def test_create_converts_units_and_prices_at_sale_price(db):
+    shop = await make_shop(db)
+    order_id = await draft_order(
+        db, shop, OrderLineInput(shop.cola.id, D(2), "箱"), OrderLineInput(shop.milk.id, D(3), None, D("3.33"))
+    )
+    async with db.session() as s:
+        order = await s.get(SalesOrder, order_id)
+        lines = (await s.scalars(select(SalesOrderLine).order_by(SalesOrderLine.line_no))).all()
+        assert order.number == "SO-20261122-0001"
+        assert order.status == SalesOrderStatus.DRAFT
+        assert (lines[0].quantity, lines[0].unit_price, lines[0].amount) == (D(48), D("84.00"), D("168.00"))
+        assert (lines[1].quantity, lines[1].unit_price, lines[1].amount) == (D(3), D("3.33"), D("9.99"))
+        assert order.total == D("177.99")
+
+
+async def test_order_numbers_count_per_company_day(db):
+    shop = await make_shop(db)
+    first = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(1)))
+    second = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(1)))
+    async with db.session() as s:
+        numbers = [(await s.get(SalesOrder, i)).number for i in (first, second)]
+    assert numbers == ["SO-20261122-0001", "SO-20261122-0002"]
+
+
+async def test_create_refuses_bad_lines_and_roles(db):
+    shop = await make_shop(db)
+    w = shop.world
+    async with db.session() as s:
+        with pytest.raises(Forbidden):
+            await create_sales_order(s, w.warehouse_user, customer_id=shop.customer.id, warehouse_id=w.main.id,
+                                     lines=[OrderLineInput(shop.cola.id, D(1))])
+        with pytest.raises(InvalidInput, match="没有单位"):
+            await create_sales_order(s, w.sales, customer_id=shop.customer.id, warehouse_id=w.main.id,
+                                     lines=[OrderLineInput(shop.cola.id, D(1), "桶")])
+        with pytest.raises(InvalidInput, match="大于 0"):
+            await create_sales_order(s, w.sales, customer_id=shop.customer.id, warehouse_id=w.main.id,
+                                     lines=[OrderLineInput(shop.cola.id, D(0))])
+
+
+async def test_confirm_reserves_fefo_skipping_expired_lots(db):
+    shop = await make_shop(db)
+    await add_milk_lot(db, shop, "OLD", date(2026, 11, 21), "50")  # expired yesterday
+    await add_milk_lot(db, shop, "LATE", date(2027, 3, 1), "30")
+    await add_milk_lot(db, shop, "SOON", date(2026, 12, 1), "10")
+    order_id = await draft_order(db, shop, OrderLineInput(shop.milk.id, D(2), "箱"))  # 24 盒
+    await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
+    async with db.session() as s:
+        assert (await lot_of(s, shop.milk.id, "OLD")).reserved == 0
+        assert (await lot_of(s, shop.milk.id, "SOON")).reserved == 10
+        assert (await lot_of(s, shop.milk.id, "LATE")).reserved == 14
+        assert (await s.get(SalesOrder, order_id)).status == SalesOrderStatus.CONFIRMED
+    too_much = await draft_order(db, shop, OrderLineInput(shop.milk.id, D(17)))
+    with pytest.raises(InsufficientStock, match="库存不足: 可用 16盒"):
+        await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, too_much, clock=CLOCK))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, too_much)).status == SalesOrderStatus.DRAFT
+        assert await reserved_total(s) == 24
+
+
+async def test_ship_partially_then_fully_consumes_reservations_at_average_cost(db):
+    shop = await make_shop(db)
+    order_id = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(1), "箱"), OrderLineInput(shop.cola.id, D(10)))
+    w = shop.world
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, order_id, clock=CLOCK))
+    async with db.session() as s:
+        line_ids = (await s.scalars(select(SalesOrderLine.id).order_by(SalesOrderLine.line_no))).all()
+    first = await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, order_id, quantities={line_ids[0]: D(5)}, clock=CLOCK))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, order_id)).status == SalesOrderStatus.PARTIALLY_SHIPPED
+        lot = await lot_of(s, shop.cola.id)
+        assert (lot.on_hand, lot.reserved) == (D(95), D(29))
+        assert first.amount == D("17.50") and first.cost == D("10.00")
+    with pytest.raises(InvalidInput, match="最多还能发 19"):
+        await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, order_id, quantities={line_ids[0]: D(20)}, clock=CLOCK))
+    second = await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, order_id, clock=CLOCK))
+    async with db.session() as s:
+        order = await s.get(SalesOrder, order_id)
+        assert order.status == SalesOrderStatus.COMPLETED
+        lot = await lot_of(s, shop.cola.id)
+        assert (lot.on_hand, lot.reserved) == (D(66), D(0))
+        assert await reserved_total(s) == 0
+        assert first.amount + second.amount == order.total == D("119.00")
+        movements = (await s.scalars(select(Movement).where(Movement.kind == MovementKind.SALES_SHIPMENT))).all()
+        assert sum(m.quantity for m in movements) == D(-34)
+        assert {m.unit_cost for m in movements} == {D("2.000000")}
+        assert await customer_balance(s, shop.customer.id) == D("119.00")
+        assert await ledger.check_ledger(s) == []
+        margin = await order_margin(s, w.manager, order_id)
+        assert (margin.revenue, margin.cost, margin.margin) == (D("119.00"), D("68.00"), D("51.00"))
+        assert margin.lines[0].margin_rate == D("0.4286")
+        with pytest.raises(Forbidden):
+            await order_margin(s, w.sales, order_id)
+    with pytest.raises(InvalidState, match="已完成"):
+        await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, order_id, clock=CLOCK))
+
+
+async def test_shipping_refuses_wrong_role_and_draft(db):
+    shop = await make_shop(db)
+    order_id = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(1)))
+    with pytest.raises(InvalidState, match="草稿，不能发货"):
+        await db.transact(lambda s: ship_sales_order(s, shop.world.warehouse_user, order_id, clock=CLOCK))
+    await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
+    with pytest.raises(Forbidden):
+        await db.transact(lambda s: ship_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
+
+
+async def test_cancel_releases_reservations_and_refuses_after_shipping(db):
+    shop = await make_shop(db)
+    w = shop.world
+    draft = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(3)))
+    await db.transact(lambda s: cancel_sales_order(s, w.sales, draft, clock=CLOCK))
+    confirmed = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(30)))
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, confirmed, clock=CLOCK))
+    await db.transact(lambda s: cancel_sales_order(s, w.sales, confirmed, reason="客户不要了", clock=CLOCK))
+    async with db.session() as s:
+        assert (await lot_of(s, shop.cola.id)).reserved == 0
+        assert await reserved_total(s) == 0
+        assert (await s.get(SalesOrder, confirmed)).status == SalesOrderStatus.CANCELLED
+    with pytest.raises(InvalidState, match="已取消，不能确认"):
+        await db.transact(lambda s: confirm_sales_order(s, w.sales, confirmed, clock=CLOCK))
+    shipped = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(3)))
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, shipped, clock=CLOCK))
+    await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, shipped, clock=CLOCK))
+    with pytest.raises(InvalidState, match="已完成，不能取消"):
+        await db.transact(lambda s: cancel_sales_order(s, w.sales, shipped, clock=CLOCK))
+
+
+async def test_credit_limit_needs_a_managers_override(db):
+    shop = await make_shop(db)
+    w = shop.world
+    async with db.session() as s:
+        customer, _ = await save_customer(s, None, name="小卖部", credit_limit=D("100.00"))
+    first = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(20)), customer_id=customer.id)  # 70.00
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, first, clock=CLOCK))
+    await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, first, clock=CLOCK))
+    second = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(10)), customer_id=customer.id)  # 35.00
+    with pytest.raises(CreditLimitExceeded, match="超出 ¥5.00") as refused:
+        await db.transact(lambda s: confirm_sales_order(s, w.sales, second, clock=CLOCK))
+    assert refused.value.code == "credit_limit_exceeded"
+    with pytest.raises(Forbidden):
+        await db.transact(lambda s: confirm_sales_order(s, w.sales, second, credit_override_by=w.sales, clock=CLOCK))
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, second, credit_override_by=w.manager, clock=CLOCK))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, second)).credit_override_by == w.manager.id
+
+
+async def test_sales_return_goes_back_into_its_lot_and_credits_the_customer(db):
+    shop = await make_shop(db)
+    w = shop.world
+    order_id = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(3)))
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, order_id, clock=CLOCK))
+    await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, order_id, clock=CLOCK))
+    async with db.session() as s:
+        shipped_line = await s.scalar(select(ShipmentLine))
+    with pytest.raises(InvalidInput, match="最多还能退 3"):
+        await db.transact(lambda s: return_sale(s, w.warehouse_user, shipped_line.id, D(4), reason="破损", clock=CLOCK))
+    await db.transact(lambda s: return_sale(s, w.warehouse_user, shipped_line.id, D(1), reason="破损", clock=CLOCK))
+    async with db.session() as s:
+        assert (await lot_of(s, shop.cola.id)).on_hand == D(98)
+        assert await customer_balance(s, shop.customer.id) == D("7.00")
+        assert await ledger.check_ledger(s) == []
+        margin = await order_margin(s, w.manager, order_id)
+        assert (margin.revenue, margin.cost, margin.lines[0].shipped) == (D("7.00"), D("4.00"), D(2))
+
+
+async def _confirm_outcome(db, actor, order_id):
+    try:
+        await db.transact(lambda s: confirm_sales_order(s, actor, order_id, clock=CLOCK))
+    except InsufficientStock as refused:
+        return refused
+    return None
+
+
+async def test_fifty_concurrent_confirmations_never_oversell(db):
+    """60 orders race for 37 units in three lots (one expired): exactly 37 units are confirmed."""
+    shop = await make_shop(db, cola_stock="0")
+    await add_milk_lot(db, shop, "EXPIRED", date(2026, 11, 1), "40")
+    await add_milk_lot(db, shop, "A", date(2026, 12, 1), "20")
+    await add_milk_lot(db, shop, "B", date(2027, 1, 1), "17")
+    quantities = [D(1) if i % 3 else D(2) for i in range(60)]  # 40 ones and 20 twos: 80 units wanted
+    order_ids = [await draft_order(db, shop, OrderLineInput(shop.milk.id, q)) for q in quantities]
+
+    outcomes = await asyncio.gather(*(_confirm_outcome(db, shop.world.sales, i) for i in order_ids))
+
+    refusals = [o for o in outcomes if o is not None]
+    assert all("库存不足: 可用" in str(r) for r in refusals)
+    async with db.session() as s:
+        confirmed = (await s.scalars(select(SalesOrder).where(SalesOrder.status == SalesOrderStatus.CONFIRMED))).all()
+        confirmed_units = sum(quantities[order_ids.index(o.id)] for o in confirmed)
+        # Every refusal saw less than it needed; at the end at most one unit can be left (a 2 refused on 1).
+        assert 36 <= confirmed_units <= 37
+        assert len(confirmed) + len(refusals) == 60
+        lots = {lot_no: await lot_of(s, shop.milk.id, lot_no) for lot_no in ("EXPIRED", "A", "B")}
+        assert {k: (v.on_hand, v.reserved) for k, v in lots.items()} == {
+            "EXPIRED": (D(40), D(0)),
+            "A": (D(20), D(20)),
+            "B": (D(17), D(confirmed_units - 20)),
+        }
+        assert await reserved_total(s) == confirmed_units
+        per_order = dict((await s.execute(
+            select(SalesOrderLine.order_id, func.sum(Reservation.quantity))
+            .join(Reservation, Reservation.order_line_id == SalesOrderLine.id)
+            .group_by(SalesOrderLine.order_id)
+        )).all())
+        assert per_order == {o.id: quantities[order_ids.index(o.id)] for o in confirmed}
+        assert await ledger.check_ledger(s) == []
+        assert await s.scalar(select(func.count()).select_from(Movement)) == 3  # confirming moves no stock
+
+    # Shipping them all at once empties exactly the reserved stock.
+    await asyncio.gather(*(
+        db.transact(lambda s, i=o.id: ship_sales_order(s, shop.world.warehouse_user, i, clock=CLOCK)) for o in confirmed
+    ))
+    async with db.session() as s:
+        assert (await lot_of(s, shop.milk.id, "A")).on_hand == 0
+        assert (await lot_of(s, shop.milk.id, "B")).on_hand == 37 - confirmed_units
+        assert await reserved_total(s) == 0
+        assert await ledger.check_ledger(s) == []
+        product = await s.get(Product, shop.milk.id)
+        assert product.avg_cost == D("2.500000")
