@@ -1,0 +1,79 @@
+"""The aiohttp application: health, the console when allowed, each platform's routes, and the workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from adapters.console import ConsoleAdapter
+from bot.adapter import Adapter
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.kv import KeyValueStore, RedisStore
+from bot.outbox import DeliveryWorker
+from bot.turn import Services
+from core.config import Settings
+from core.db import Database
+
+log = logging.getLogger("psibot.app")
+
+ENGINE_KEY = web.AppKey("engine", Engine)
+CONSOLE_KEY = web.AppKey("console", ConsoleAdapter)
+
+
+def build_app(
+    settings: Settings,
+    db: Database,
+    store: KeyValueStore,
+    *,
+    console: bool,
+    adapters: Sequence[Adapter] = (),
+) -> web.Application:
+    """`console` turns the console on without a token (`psibot demo`); a configured
+    PSIBOT_CONSOLE_TOKEN turns it on in any case, and then every console request must present it."""
+    app = web.Application(client_max_size=12 * 1024 * 1024)
+    registry: dict[str, Adapter] = {adapter.platform: adapter for adapter in adapters}
+    console_adapter = None
+    if console or settings.console_token:
+        console_adapter = ConsoleAdapter(db, token=settings.console_token)
+        registry[console_adapter.platform] = console_adapter
+        app[CONSOLE_KEY] = console_adapter
+
+    delivery = DeliveryWorker(db, registry)
+    engine = Engine(Services(settings, db, store, Conversations(store), registry, delivery))
+    app[ENGINE_KEY] = engine
+    for adapter in registry.values():
+        adapter.routes(app, engine.sink)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        database = "ok" if await db.ping() else "error"
+        redis = "absent"
+        if isinstance(store, RedisStore):
+            try:
+                redis = "ok" if await store.ping() else "error"
+            except Exception:  # noqa: BLE001 - reported, not raised
+                redis = "error"
+        body = {"status": "ok" if database == "ok" else "error", "database": database, "redis": redis,
+                "platforms": sorted(registry)}
+        return web.json_response(body, status=200 if database == "ok" else 503)
+
+    app.router.add_get("/healthz", healthz)
+
+    async def start_workers(_app: web.Application) -> None:
+        delivery.start()  # picks up rows left pending by a previous run at once
+
+    async def stop_workers(_app: web.Application) -> None:
+        await engine.drain()
+        await delivery.stop()
+        try:
+            await delivery.deliver_due()  # the last replies go out now, or stay pending for the next start
+        except Exception:
+            log.exception("final outbox round failed; pending rows are delivered at the next start")
+        for adapter in registry.values():
+            await adapter.close()
+
+    app.on_startup.append(start_workers)
+    app.on_cleanup.append(stop_workers)
+    return app

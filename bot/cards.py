@@ -1,0 +1,209 @@
+"""Neutral cards built from core results, worded in Chinese as people in a shop say things.
+
+Who sees what is decided here: salespeople see available quantities and sale prices, never costs or
+margins; staff see warehouses, lots and expiry dates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.model import Button, ButtonStyle, Card, Table, Tone
+from core.catalog import barcodes_of, describe_quantity
+from core.models import Product, Role, User
+from core.quantity import format_money, format_quantity
+from core.stock import ExpiringLot, LowStockRow, ProductStock
+from core.users import ROLE_NAMES_ZH, can_see_costs
+
+STAFF_ROLES = frozenset({Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
+MAX_PICK_BUTTONS = 8
+
+
+def new_card_id(kind: str) -> str:
+    return f"{kind}:{uuid.uuid4().hex[:16]}"
+
+
+def product_label(product: Product) -> str:
+    return f"{product.name}（{product.spec}）" if product.spec else product.name
+
+
+def decided_status(verb: str, who: str, at: datetime) -> str:
+    """The line that replaces a card's buttons once decided: "已批准 · 李四 · 10:42"."""
+    return f"{verb} · {who} · {at:%H:%M}"
+
+
+def expired_text() -> str:
+    return "这张卡片已过期，请重新发起。"
+
+
+async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -> Card:
+    product = stock.product
+    staff = viewer.role in STAFF_ROLES
+    fields: list[tuple[str, str]] = [("编码", product.sku)]
+    codes = await barcodes_of(session, product.id or 0)
+    if codes:
+        fields.append(("条码", "、".join(codes)))
+    fields.append(("可用", await describe_quantity(session, product, stock.available)))
+    if staff:
+        fields.append(("在库", await describe_quantity(session, product, stock.on_hand)))
+        if stock.reserved:
+            fields.append(("已预留", await describe_quantity(session, product, stock.reserved)))
+    fields.append(("售价", f"{format_money(product.sale_price)}/{product.base_unit}"))
+    if can_see_costs(viewer):
+        fields.append(("成本", f"{format_money(product.avg_cost.quantize(product.sale_price))}/{product.base_unit}"))
+
+    if staff:
+        rows = []
+        for warehouse in stock.warehouses:
+            for lot in warehouse.lots:
+                rows.append(
+                    (
+                        warehouse.warehouse_name,
+                        lot.lot_no or "-",
+                        _date(lot.expiry_date),
+                        await describe_quantity(session, product, lot.on_hand),
+                        await describe_quantity(session, product, lot.available),
+                    )
+                )
+        table = Table(("仓库", "批次", "到期", "在库", "可用"), tuple(rows))
+    else:
+        rows = [
+            (w.warehouse_name, await describe_quantity(session, product, w.available)) for w in stock.warehouses
+        ]
+        table = Table(("仓库", "可用"), tuple(rows))
+
+    low = product.safety_stock > 0 and stock.available < product.safety_stock
+    return Card(
+        card_id=new_card_id("stock"),
+        title=f"库存 · {product_label(product)}",
+        tone=Tone.WARNING if low or stock.available <= 0 else Tone.INFO,
+        fields=tuple(fields),
+        tables=(table,) if rows else (),
+        note="暂无库存" if not rows else ("低于安全库存，请留意补货" if low else ""),
+        buttons=stock_buttons(viewer, product),
+    )
+
+
+def stock_buttons(viewer: User, product: Product) -> tuple[Button, ...]:
+    """The next steps the viewer's role allows from a product card."""
+    value = {"product_id": str(product.id)}
+    buttons: list[Button] = []
+    if viewer.role in (Role.SALES, Role.MANAGER, Role.OWNER, Role.ADMIN):
+        buttons.append(Button("下单", "order.start", value, ButtonStyle.PRIMARY))
+    if viewer.role in (Role.WAREHOUSE, Role.MANAGER, Role.ADMIN):
+        buttons.append(Button("入库", "receive.start", value))
+        buttons.append(Button("盘点", "count.start", value))
+    if viewer.role in (Role.PURCHASER, Role.MANAGER):
+        buttons.append(Button("采购", "purchase.start", value))
+    return tuple(buttons)
+
+
+def pick_card(query: str, products: Sequence[Product], action: str = "stock.pick") -> Card:
+    shown = products[:MAX_PICK_BUTTONS]
+    return Card(
+        card_id=new_card_id("pick"),
+        title=f"“{query}”找到 {len(products)} 个商品，请选一个",
+        tone=Tone.INFO,
+        tables=(Table(("编码", "名称"), tuple((p.sku, product_label(p)) for p in shown)),),
+        buttons=tuple(Button(product_label(p), action, {"product_id": str(p.id)}) for p in shown),
+        note="" if len(products) <= MAX_PICK_BUTTONS else "结果较多，可以把名称写得更完整些",
+    )
+
+
+def not_found_text(query: str, closest: Sequence[Product]) -> str:
+    if not closest:
+        return f"没有找到“{query}”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"
+    return f"没有找到“{query}”。您要找的是不是: {'、'.join(product_label(p) for p in closest)}？"
+
+
+def near_expiry_card(rows: Sequence[ExpiringLot], today: date) -> Card:
+    table = Table(
+        ("商品", "仓库", "批次", "到期", "剩余", "数量"),
+        tuple(
+            (
+                r.name,
+                r.warehouse_name,
+                r.lot_no or "-",
+                _date(r.expiry_date),
+                "已过期" if r.expired else f"{r.days_left}天",
+                f"{_plain(r.on_hand)}{r.base_unit}",
+            )
+            for r in rows
+        ),
+    )
+    expired = sum(1 for r in rows if r.expired)
+    return Card(
+        card_id=new_card_id("expiry"),
+        title=f"临期提醒 · {today:%m月%d日}",
+        tone=Tone.DANGER if expired else Tone.WARNING,
+        fields=(("临期批次", str(len(rows) - expired)), ("已过期", str(expired))),
+        tables=(table,),
+    )
+
+
+def low_stock_card(rows: Sequence[LowStockRow], viewer: User) -> Card:
+    table = Table(
+        ("商品", "可用", "安全库存", "缺口"),
+        tuple(
+            (r.name, f"{_plain(r.available)}{r.base_unit}", f"{_plain(r.safety_stock)}{r.base_unit}",
+             f"{_plain(r.shortage)}{r.base_unit}")
+            for r in rows
+        ),
+    )
+    buttons = ()
+    if viewer.role in (Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN):
+        buttons = tuple(
+            Button(f"采购 {r.name}", "purchase.start", {"product_id": str(r.product_id)}) for r in rows[:5]
+        )
+    return Card(
+        card_id=new_card_id("low"),
+        title=f"缺货提醒 · {len(rows)} 个商品低于安全库存",
+        tone=Tone.WARNING,
+        tables=(table,),
+        buttons=buttons,
+    )
+
+
+_HELP_BY_ROLE: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.SALES: (("查库存", "库存 可乐 / 查 6901234567890"), ("下单", "下单 华联 可乐 10箱，雪碧 5瓶"),
+                 ("今日销售", "今日销售")),
+    Role.WAREHOUSE: (("查库存", "库存 可乐 / 发一张条码照片"), ("入库", "入库 PO-20261122-0003"),
+                     ("发货", "发货 SO-20261122-0001"), ("盘点", "盘点 可乐 118"),
+                     ("调拨", "调拨 可乐 20箱 主仓 到 门店"), ("临期", "临期")),
+    Role.PURCHASER: (("查库存", "库存 可乐"), ("采购", "采购 可乐 200箱 供应商 太古"), ("缺货", "缺货")),
+}
+_HELP_ALL = (
+    ("查库存", "库存 可乐 / 查 6901234567890"),
+    ("下单", "下单 华联 可乐 10箱，雪碧 5瓶"),
+    ("采购", "采购 可乐 200箱 供应商 太古"),
+    ("待审批", "待审批"),
+    ("入库 / 发货", "入库 PO-… / 发货 SO-…"),
+    ("盘点 / 调拨", "盘点 可乐 118 / 调拨 可乐 20 主仓 到 门店"),
+    ("提醒与报表", "临期 / 缺货 / 今日销售"),
+)
+
+
+def help_card(viewer: User, intro: str = "") -> Card:
+    lines = _HELP_BY_ROLE.get(viewer.role, _HELP_ALL)
+    if viewer.role == Role.ADMIN:
+        lines = (*lines, ("绑定同事", "绑定 @某人 仓管"))
+    return Card(
+        card_id=new_card_id("help"),
+        title="psibot 可以帮您",
+        tone=Tone.NEUTRAL,
+        fields=tuple(lines),
+        note=intro or f"您好，{viewer.name}（{ROLE_NAMES_ZH[viewer.role]}）。直接打字即可，群里请先 @我。",
+    )
+
+
+def _date(value: date | None) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d}"
+
+
+def _plain(value: Decimal) -> str:
+    return format_quantity(value)

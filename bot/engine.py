@@ -1,0 +1,101 @@
+"""The engine: every event from every platform goes dedupe → identity → dispatch → replies via outbox.
+
+`Engine.sink` is the EventSink the adapters call: it only starts a background task and returns, so
+each platform is acknowledged within its deadline however slow the work. Tasks are kept in a set (none
+is lost or garbage-collected) and awaited on shutdown. Nothing a user sees is a stack trace: a
+DomainError becomes its Chinese message, anything else a polite apology and a logged traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
+from bot.model import CardAction, ImageMessage, InboundEvent, Text, TextMessage
+from bot.parser import CancelFlow, parse
+from bot.turn import Services, Turn
+from core.errors import DomainError
+from core.models import User
+from core.users import user_for_identity
+
+log = logging.getLogger("psibot.engine")
+
+DEDUPE_TTL_SECONDS = 24 * 3600  # platforms redeliver for hours (Feishu), WeCom and DingTalk for seconds
+APOLOGY = "抱歉，处理这条消息时出了点问题，我们已经记录下来，请稍后再试。"
+EXPIRED_BUTTON = "这个按钮已失效，请重新发起。"
+
+
+class Engine:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def sink(self, event: InboundEvent) -> None:
+        """Take an event and return at once; the work runs in the background."""
+        task = asyncio.create_task(self.handle(event), name=f"psibot-event-{event.event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every event in hand (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def handle(self, event: InboundEvent) -> None:
+        origin = event.origin
+        try:
+            first = await self.services.store.set_if_absent(
+                f"event:{origin.platform}:{event.event_id}", "1", DEDUPE_TTL_SECONDS
+            )
+            if not first:
+                log.info("dropped redelivered %s event %s", origin.platform, event.event_id)
+                return
+            if isinstance(event, TextMessage | ImageMessage) and origin.chat_kind == "group" and not event.mentioned:
+                return
+            async with self.services.conversations.turn_lock(origin):
+                user = await self.services.db.read(
+                    lambda session: user_for_identity(
+                        session, origin.platform, [origin.sender_id, *origin.sender_alt_ids]
+                    )
+                )
+                turn = Turn(self.services, event, user)
+                await self._run(turn, user)
+                await turn.finish()
+        except Exception:
+            log.exception("event %s from %s could not be answered", event.event_id, origin.platform)
+
+    async def _run(self, turn: Turn, user: User | None) -> None:
+        try:
+            if user is None:
+                await general.stranger(turn)
+            else:
+                await self._dispatch(turn)
+        except DomainError as error:
+            turn.say(Text(error.message))
+        except Exception:
+            log.exception("handler failed for event %s", turn.event.event_id)
+            turn.say(Text(APOLOGY))
+
+    async def _dispatch(self, turn: Turn) -> None:
+        event = turn.event
+        if isinstance(event, CardAction):
+            handler = ACTIONS.get(event.action)
+            if handler is None:
+                turn.say(Text(EXPIRED_BUTTON))
+                return
+            await handler(turn, event)
+        elif isinstance(event, ImageMessage):
+            await photo.photo(turn, event)
+        else:
+            command = parse(event.text)
+            state = None if isinstance(command, CancelFlow) else await self.services.conversations.get(turn.origin)
+            if state is not None:
+                flow = FLOWS.get(state.get("flow", ""))
+                if flow is not None and await flow(turn, state, event.text):
+                    return
+                await self.services.conversations.clear(turn.origin)  # another command leaves the flow
+            handler: Callable[[Turn, Any], Awaitable[None]] = COMMANDS.get(type(command), general.unknown)
+            await handler(turn, command)

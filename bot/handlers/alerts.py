@@ -1,0 +1,35 @@
+"""Near-expiry and low-stock lists on demand (the scheduler pushes the same cards on its own)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import low_stock_card, near_expiry_card
+from bot.model import Reply, Text
+from bot.turn import Turn
+from core.models import Role
+from core.stock import low_stock, near_expiry
+from core.users import require_role
+
+ALERT_VIEWERS = {Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER}
+
+
+async def expiring(turn: Turn, _command: object = None) -> None:
+    require_role(turn.user, ALERT_VIEWERS, "查看临期批次")
+    today = turn.now().date()
+
+    async def answer(session: AsyncSession) -> Reply:
+        rows = await near_expiry(session, today)
+        return near_expiry_card(rows, today) if rows else Text("没有临期或过期的批次。")
+
+    turn.say(await turn.read(answer))
+
+
+async def shortages(turn: Turn, _command: object = None) -> None:
+    require_role(turn.user, ALERT_VIEWERS | {Role.SALES}, "查看缺货")
+
+    async def answer(session: AsyncSession) -> Reply:
+        rows = await low_stock(session)
+        return low_stock_card(rows, turn.user) if rows else Text("所有商品都在安全库存以上。")
+
+    turn.say(await turn.read(answer))

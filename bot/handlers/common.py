@@ -1,0 +1,68 @@
+"""What several handlers need: finding the product a person means, and reading their quantities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from difflib import SequenceMatcher
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.parser import QuantityText
+from core.catalog import closest_names, fold, get_product, search_products, unit_factor
+from core.errors import InvalidInput
+from core.models import Product
+
+TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLookup:
+    """One product found, or the candidates to choose from, or the names that come closest."""
+
+    query: str
+    product: Product | None = None
+    candidates: tuple[Product, ...] = ()
+    closest: tuple[Product, ...] = ()
+
+
+async def find_product(session: AsyncSession, text: str) -> ProductLookup:
+    """Barcode, SKU, name, pinyin initials; a clear winner is taken, else the choice is the person's.
+
+    A typo (`可口可了`) finds nothing by substring; the closest name is taken when it is close enough.
+    """
+    matches = await search_products(session, text, limit=20)
+    if len(matches) == 1 or (len(matches) > 1 and matches[0].score >= 900 > matches[1].score):
+        return ProductLookup(text, product=matches[0].product)
+    if matches:
+        return ProductLookup(text, candidates=tuple(m.product for m in matches))
+    closest = await closest_names(session, text, limit=3)
+    if closest and _similarity(text, closest[0]) >= TYPO_SIMILARITY and (
+        len(closest) == 1 or _similarity(text, closest[1]) < _similarity(text, closest[0])
+    ):
+        return ProductLookup(text, product=closest[0])
+    return ProductLookup(text, closest=tuple(closest))
+
+
+def _similarity(text: str, product: Product) -> float:
+    query = fold(text)
+    target = product.pinyin_full if query.isascii() else product.name_key
+    return SequenceMatcher(None, query, target[: max(len(query) + 2, 1)]).ratio()
+
+
+async def product_by_id(session: AsyncSession, value: str) -> Product:
+    try:
+        product_id = int(value)
+    except ValueError:
+        raise InvalidInput("按钮数据不对，请重新查询") from None
+    return await get_product(session, product_id)
+
+
+async def base_quantity(session: AsyncSession, product: Product, quantity: QuantityText) -> Decimal:
+    """`3箱零12罐` → base units of the product; a unit the product does not have is refused by name."""
+    total = Decimal(0)
+    for part in quantity.parts:
+        total += part.amount * await unit_factor(session, product, part.unit or None)
+    if total <= 0:
+        raise InvalidInput(f"{product.name} 的数量必须大于 0")
+    return total

@@ -1,0 +1,71 @@
+"""Help, strangers, binding colleagues from chat, cancelling a flow, and what nobody understood."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import help_card
+from bot.model import Target, Text, TextMessage
+from bot.outbox import enqueue
+from bot.parser import USAGE, Bind, Usage
+from bot.turn import Turn
+from core.models import Role
+from core.users import ROLE_NAMES_ZH, add_user, parse_role, require_role, users_with_roles
+
+
+async def stranger(turn: Turn) -> None:
+    """Someone without a psibot account: say whom to ask, and nothing else."""
+
+    async def admin_names(session: AsyncSession) -> list[str]:
+        return [user.name for user in await users_with_roles(session, [Role.ADMIN])]
+
+    names = await turn.read(admin_names)
+    who = "、".join(names) if names else "贵公司的 psibot 管理员"
+    turn.say(
+        Text(
+            f"您好，您还没有开通 psibot 账号，暂时不能查询或下单。请联系管理员 {who} 为您开通"
+            f"（管理员在群里对我说“绑定 @您 销售”即可）。"
+        )
+    )
+
+
+async def show_help(turn: Turn, _command: object = None) -> None:
+    turn.say(help_card(turn.user))
+
+
+async def unknown(turn: Turn, _command: object = None) -> None:
+    turn.say(help_card(turn.user, intro="没看懂这句话。可以这样说:"))
+
+
+async def usage(turn: Turn, command: Usage) -> None:
+    turn.say(Text(f"格式: {USAGE[command.command]}"))
+
+
+async def cancel_flow(turn: Turn, _command: object = None) -> None:
+    state = await turn.services.conversations.get(turn.origin)
+    await turn.services.conversations.clear(turn.origin)
+    turn.say(Text("已取消。" if state else "当前没有进行中的操作。"))
+
+
+async def bind(turn: Turn, command: Bind) -> None:
+    """`绑定 @小刘 仓管`: an admin gives a colleague an account from chat (the @ carries their id)."""
+    require_role(turn.user, {Role.ADMIN}, "绑定同事账号")
+    role = parse_role(command.role)
+    event = turn.event
+    mentions = event.mentions if isinstance(event, TextMessage) else ()
+    platform_user_id = mentions[0] if mentions else command.person
+    name = command.person.lstrip("@")
+
+    async def work(session: AsyncSession) -> None:
+        user = await add_user(
+            session, platform=turn.origin.platform, platform_user_id=platform_user_id, name=name, role=role,
+            actor=turn.user,
+        )
+        enqueue(
+            session,
+            Target(turn.origin.platform, "user", platform_user_id),
+            Text(f"{user.name}，您好！{turn.user.name} 已为您开通 psibot（{ROLE_NAMES_ZH[role]}）。发“帮助”看看能做什么。"),
+        )
+
+    turn.say(Text(f"已绑定 {name} 为{ROLE_NAMES_ZH[role]}。"))
+    await turn.transact(work)

@@ -1,0 +1,120 @@
+"""A photo of a barcode: decode it, find the product, answer with its stock card and next steps.
+
+The download and the decoding run in the event's background task (never in the platform's ack path);
+decoding itself runs in a worker thread inside `read_barcodes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import new_card_id, product_label, stock_card
+from bot.model import Button, ButtonStyle, Card, CardAction, ImageMessage, Reply, Table, Text, Tone
+from bot.turn import Turn
+from core.barcode_reader import ImageError, ScanResult, read_barcodes
+from core.catalog import ProductInput, product_by_barcode, save_product
+from core.errors import InvalidInput
+from core.models import Product, Role
+from core.quantity import parse_decimal
+from core.stock import stock_of
+
+log = logging.getLogger("psibot.photo")
+
+DOWNLOAD_TIMEOUT_SECONDS = 20.0
+PHOTO_TIPS = (
+    "没有在照片里找到条码。拍照小贴士：条码放在画面中间、占画面一半左右；手机拿稳、对好焦；"
+    "光线充足、避开反光；条码尽量平整。也可以直接输入数字，如“查 6901234567890”。"
+)
+
+
+async def photo(turn: Turn, event: ImageMessage) -> None:
+    adapter = turn.services.adapters.get(turn.origin.platform)
+    if adapter is None:
+        turn.say(Text("这个平台暂时不能读取图片，请直接输入条码数字。"))
+        return
+    try:
+        data = await asyncio.wait_for(adapter.download_image(event.media_handle), DOWNLOAD_TIMEOUT_SECONDS)
+    except Exception:
+        log.warning("image download failed on %s", turn.origin.platform, exc_info=True)
+        turn.say(Text("图片没能下载下来，请重新发一次。"))
+        return
+    try:
+        scan = await read_barcodes(data)
+    except ImageError as error:
+        turn.say(Text(f"这张图片读不了（{error}），请重新拍一张照片发来。"))
+        return
+    turn.say(await turn.read(lambda session: _answer(session, turn, scan)))
+
+
+async def _answer(session: AsyncSession, turn: Turn, scan: ScanResult) -> Reply:
+    if not scan.codes:
+        return Text(PHOTO_TIPS)
+    found: list[tuple[str, Product | None]] = []
+    for code in scan.codes:
+        found.append((code.normalized, await product_by_barcode(session, code.normalized)))
+    known = [(code, product) for code, product in found if product is not None]
+    if len(found) == 1 or (len(known) == 1 and scan.ambiguous):
+        code, product = known[0] if known else found[0]
+        if product is not None:
+            return await stock_card(session, turn.user, await stock_of(session, product.id or 0))
+        if scan.ambiguous:
+            return Text(f"照片里的条码看着像 {code}，但不太清楚。请再拍一张，或直接输入“查 {code}”。")
+        return _unknown_code(turn, code)
+    return Card(
+        card_id=new_card_id("codes"),
+        title=f"照片里有 {len(found)} 个条码",
+        tone=Tone.INFO,
+        tables=(Table(("条码", "商品"), tuple((code, product_label(p) if p else "未登记") for code, p in found)),),
+        buttons=tuple(
+            Button(product_label(p), "stock.pick", {"product_id": str(p.id)}) for _, p in known[:8] if p is not None
+        ),
+        note="点商品看库存" if known else "这些条码都不在商品库中",
+    )
+
+
+def _unknown_code(turn: Turn, code: str) -> Reply:
+    if turn.user.role != Role.ADMIN:
+        return Text(f"条码 {code} 不在商品库中。需要新建商品请联系管理员。")
+    return Card(
+        card_id=new_card_id("newcode"),
+        title=f"条码 {code} 不在商品库中",
+        tone=Tone.WARNING,
+        note="要用这个条码新建商品吗？",
+        buttons=(Button("新建商品", "product.create", {"code": code}, ButtonStyle.PRIMARY),),
+    )
+
+
+async def start_create(turn: Turn, action: CardAction) -> None:
+    code = action.value.get("code", "")
+    await turn.services.conversations.set(turn.origin, {"flow": "product.create", "code": code})
+    turn.say(Text(f"请回复新商品的 名称 单位 售价，例如：可口可乐330ml 罐 3.5（条码 {code}）"))
+
+
+async def continue_create(turn: Turn, state: dict[str, str], text: str) -> bool:
+    """`名称 单位 售价` for the code in hand; anything else leaves the flow to other commands."""
+    words = text.split()
+    if len(words) != 3:
+        return False
+    name, unit, price_text = words
+    try:
+        price = parse_decimal(price_text, "售价")
+    except InvalidInput:
+        return False
+    code = state["code"]
+
+    async def work(session: AsyncSession) -> Product:
+        product, _ = await save_product(
+            session,
+            turn.user,
+            ProductInput(sku=code, name=name, base_unit=unit, barcodes=[code], sale_price=price.quantize(Decimal("0.01"))),
+        )
+        return product
+
+    product = await turn.transact(work)
+    await turn.services.conversations.clear(turn.origin)
+    turn.say(Text(f"已新建商品 {product.name}（编码 {product.sku}，条码 {code}，售价 ¥{price:.2f}/{unit}）。"))
+    return True

@@ -1,0 +1,306 @@
+"""Every outgoing message goes through this table, so a platform outage or a restart loses nothing.
+
+A reply is written in the same transaction as the change it reports (`enqueue`), then delivered by
+`DeliveryWorker` with retries: exponential backoff, `DeliveryError.retry_after` honoured, permanent
+errors marked failed. Rows are claimed with a short lease, so several instances share the work and a
+row whose instance died is picked up again. A card update (`enqueue_card_update`) rewrites the copies
+still waiting and replaces the delivered ones through each platform's `update_card`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Index
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select, update
+
+from bot.adapter import Adapter, DeliveryError
+from bot.model import Card, CardAction, Reply, Target
+from bot.serial import action_from_json, action_to_json, card_to_json, reply_from_json, reply_to_json
+from core.columns import AwareDateTime, utcnow
+from core.db import Database
+from core.models import Identity
+
+log = logging.getLogger("psibot.outbox")
+
+MAX_ATTEMPTS = 10
+LEASE = timedelta(seconds=60)  # a claimed row not settled within this is retried (its instance died)
+MAX_BACKOFF_SECONDS = 600.0
+
+
+class OutboxKind(StrEnum):
+    SEND = "send"
+    UPDATE = "update"  # replace an earlier card (card_id) wherever it was delivered
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "bot_outbox"
+    __table_args__ = (
+        Index("ix_bot_outbox_due", "status", "next_attempt_at"),
+        Index("ix_bot_outbox_card", "card_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: OutboxKind = Field(default=OutboxKind.SEND, max_length=8)
+    platform: str = Field(max_length=16)
+    target_kind: str = Field(default="user", max_length=8)
+    target_id: str = Field(default="", max_length=128)
+    reply_handle: str = Field(default="", max_length=1024)
+    payload: dict[str, Any] = Field(sa_type=JSON)  # the rendered neutral reply (and, for updates, the action)
+    card_id: str = Field(default="", max_length=128)
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    platform_message_ref: str = Field(default="", max_length=512)
+    last_error: str = Field(default="", max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+def enqueue(session: AsyncSession, target: Target, reply: Reply) -> OutboxMessage:
+    """Queue one reply for one target within the caller's transaction; delivered after it commits."""
+    row = OutboxMessage(
+        platform=target.platform,
+        target_kind=target.kind,
+        target_id=target.id,
+        reply_handle=target.reply_handle,
+        payload=reply_to_json(reply),
+        card_id=reply.card_id if isinstance(reply, Card) else "",
+    )
+    session.add(row)
+    return row
+
+
+async def enqueue_for_users(session: AsyncSession, user_ids: Iterable[int], reply: Reply) -> int:
+    """Queue a direct message to each user on every platform they are bound on; returns the count."""
+    ids = list(user_ids)
+    if not ids:
+        return 0
+    identities = (await session.scalars(select(Identity).where(col(Identity.user_id).in_(ids)))).all()
+    for identity in identities:
+        enqueue(session, Target(identity.platform, "user", identity.platform_user_id), reply)
+    return len(identities)
+
+
+async def enqueue_card_update(session: AsyncSession, card: Card, action: CardAction | None = None) -> None:
+    """Replace the card `card.card_id` everywhere: copies not yet sent are rewritten, sent ones updated."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.card_id) == card.card_id,
+            col(OutboxMessage.kind) == OutboxKind.SEND,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+        )
+        .values(payload=card_to_json(card))
+    )
+    session.add(
+        OutboxMessage(
+            kind=OutboxKind.UPDATE,
+            platform="",
+            payload={"card": card_to_json(card), "action": None if action is None else action_to_json(action)},
+            card_id=card.card_id,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    kind: OutboxKind
+    target: Target
+    payload: dict[str, Any]
+    card_id: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    id: int
+    delivered: bool
+    ref: str = ""
+    error: str = ""
+    retry_at: datetime | None = None  # None with delivered False: failed for good
+    sent_card: dict[str, Any] | None = None  # the card as it went out, to catch a rewrite during delivery
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try: 1, 2, 4, … with jitter, capped; never sooner than `retry_after`."""
+    delay = min(MAX_BACKOFF_SECONDS, 2.0 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)  # noqa: S311
+    return max(delay, retry_after or 0.0)
+
+
+class DeliveryWorker:
+    """Delivers due outbox rows; woken at once after a commit that queued something, else polls."""
+
+    def __init__(
+        self, db: Database, adapters: Mapping[str, Adapter], *, batch: int = 100, poll_seconds: float = 2.0
+    ) -> None:
+        self._db = db
+        self._adapters = adapters
+        self._batch = batch
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="psibot-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                delivered_any = await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox delivery round failed")
+                delivered_any = False
+            if delivered_any:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+            self._wake.clear()
+
+    async def deliver_due(self) -> bool:
+        """One round: claim due rows, deliver them, record the outcomes. True when it claimed any."""
+        self._wake.clear()
+        claimed = await self._db.transact(self._claim)
+        if not claimed:
+            return False
+        by_target: dict[tuple[str, str, str], list[_Claimed]] = {}
+        for row in claimed:
+            by_target.setdefault((row.target.platform, row.target.kind, row.target.id), []).append(row)
+        results = await asyncio.gather(*(self._deliver_in_order(rows) for rows in by_target.values()))
+        outcomes = [outcome for group in results for outcome in group]
+        await self._db.transact(lambda session: self._settle(session, outcomes))
+        return True
+
+    async def _claim(self, session: AsyncSession) -> list[_Claimed]:
+        now = utcnow()
+        statement = (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now)
+            .order_by(col(OutboxMessage.id))
+            .limit(self._batch)
+        )
+        if not self._db.is_sqlite:  # SQLite's write transaction already excludes other claimers
+            statement = statement.with_for_update(skip_locked=True)
+        rows = (await session.scalars(statement)).all()
+        claimed = []
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + LEASE
+            claimed.append(
+                _Claimed(
+                    row.id or 0,
+                    row.kind,
+                    Target(row.platform, "chat" if row.target_kind == "chat" else "user", row.target_id, row.reply_handle),
+                    row.payload,
+                    row.card_id,
+                    row.attempts,
+                )
+            )
+        return claimed
+
+    async def _deliver_in_order(self, rows: list[_Claimed]) -> list[_Outcome]:
+        return [await self._deliver(row) for row in rows]
+
+    async def _deliver(self, row: _Claimed) -> _Outcome:
+        try:
+            if row.kind == OutboxKind.UPDATE:
+                return await self._apply_update(row)
+            adapter = self._adapters.get(row.target.platform)
+            if adapter is None:
+                return _Outcome(row.id, False, error=f"no adapter for platform {row.target.platform!r}")
+            sent = await adapter.send(row.target, reply_from_json(row.payload))
+            return _Outcome(row.id, True, ref=sent.platform_message_ref, sent_card=row.payload if row.card_id else None)
+        except DeliveryError as exc:
+            if not exc.transient or row.attempts >= MAX_ATTEMPTS:
+                log.error("outbox row %s failed for good after %d attempts: %s", row.id, row.attempts, exc)
+                return _Outcome(row.id, False, error=str(exc))
+            delay = backoff(row.attempts, exc.retry_after)
+            log.warning("outbox row %s: %s; retrying in %.1fs", row.id, exc, delay)
+            return _Outcome(row.id, False, error=str(exc), retry_at=utcnow() + timedelta(seconds=delay))
+        except Exception as exc:  # an adapter bug must not stop the others; retried like a transient error
+            log.exception("outbox row %s: unexpected delivery error", row.id)
+            if row.attempts >= MAX_ATTEMPTS:
+                return _Outcome(row.id, False, error=repr(exc))
+            return _Outcome(row.id, False, error=repr(exc), retry_at=utcnow() + timedelta(seconds=backoff(row.attempts)))
+
+    async def _apply_update(self, row: _Claimed) -> _Outcome:
+        card = reply_from_json(row.payload["card"])
+        assert isinstance(card, Card)
+        action = None if row.payload["action"] is None else action_from_json(row.payload["action"])
+
+        async def copies(session: AsyncSession) -> list[OutboxMessage]:
+            return list(
+                (
+                    await session.scalars(
+                        select(OutboxMessage).where(
+                            col(OutboxMessage.card_id) == row.card_id, col(OutboxMessage.kind) == OutboxKind.SEND
+                        )
+                    )
+                ).all()
+            )
+
+        # Copies still pending were rewritten at enqueue; one in flight meanwhile is caught by _settle.
+        for copy in await self._db.read(copies):
+            adapter = self._adapters.get(copy.platform)
+            if copy.status != OutboxStatus.DELIVERED or adapter is None:
+                continue
+            clicked_here = action is not None and action.origin.platform == copy.platform and copy.target_id in (
+                action.origin.sender_id,
+                action.origin.chat_id,
+            )
+            await adapter.update_card(action if clicked_here else None, copy.platform_message_ref, card)
+        return _Outcome(row.id, True)
+
+    @staticmethod
+    async def _settle(session: AsyncSession, outcomes: list[_Outcome]) -> None:
+        now = utcnow()
+        for outcome in outcomes:
+            values: dict[str, Any]
+            if outcome.delivered:
+                values = {"status": OutboxStatus.DELIVERED, "platform_message_ref": outcome.ref, "delivered_at": now}
+                if outcome.sent_card is not None:
+                    await _catch_rewrite(session, outcome.id, outcome.sent_card)
+            elif outcome.retry_at is not None:
+                values = {"next_attempt_at": outcome.retry_at, "last_error": outcome.error[:500]}
+            else:
+                values = {"status": OutboxStatus.FAILED, "last_error": outcome.error[:500]}
+            await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == outcome.id).values(**values))
+
+
+async def _catch_rewrite(session: AsyncSession, row_id: int, sent_card: dict[str, Any]) -> None:
+    """A card rewritten by an update while its copy was on the wire: update that copy too."""
+    row = await session.get(OutboxMessage, row_id)
+    if row is not None and row.payload != sent_card:
+        session.add(
+            OutboxMessage(
+                kind=OutboxKind.UPDATE, platform="", payload={"card": row.payload, "action": None}, card_id=row.card_id
+            )
+        )

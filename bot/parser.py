@@ -1,0 +1,427 @@
+"""Chat text → commands: the words people type in a sales chat, Chinese first, English too.
+
+Pure functions, no database: product, customer and unit names stay text here and are resolved by the
+handlers. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`, Chinese
+numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's base unit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+
+# ---------------------------------------------------------------- quantities
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityPart:
+    amount: Decimal
+    unit: str  # "" means the product's base unit
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityText:
+    """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler."""
+
+    parts: tuple[QuantityPart, ...]
+
+    def __str__(self) -> str:
+        return "".join(f"{_plain(p.amount)}{p.unit}" for p in self.parts)
+
+
+def _plain(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
+              "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+_CN_SCALES = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+
+
+def chinese_number(text: str) -> Decimal | None:
+    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5; None when it is not a numeral."""
+    if text == "半":
+        return Decimal("0.5")
+    if not text:
+        return None
+    total, section, digit = 0, 0, None
+    for char in text:
+        if char in _CN_DIGITS:
+            digit = _CN_DIGITS[char]
+        elif char in _CN_SCALES:
+            section += (1 if digit is None else digit) * _CN_SCALES[char]
+            digit = None
+        elif char == "万":
+            total += (section + (digit or 0)) * 10000
+            section, digit = 0, None
+        else:
+            return None
+    return Decimal(total + section + (digit or 0))
+
+
+def number(text: str) -> Decimal:
+    """An Arabic or Chinese number as typed (already NFKC-folded)."""
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return Decimal(text)
+    value = chinese_number(text)
+    if value is None:
+        raise ValueError(text)
+    return value
+
+
+# Units a person writes after a number. Measures that belong to a product's spec (ml, g, 升) are left
+# out on purpose, so that "可乐 330ml 10箱" keeps "330ml" in the name.
+_UNIT_WORDS = (
+    "公斤 千克 箱 件 瓶 罐 听 支 根 个 包 袋 盒 桶 条 提 板 排 只 套 台 张 卷 本 双 对 份 片 块 斤 组 卡 粒 杯 壶 筒 坛"
+).split()
+_ENGLISH_UNITS = {
+    "cases": "箱", "case": "箱", "ctn": "箱", "ctns": "箱", "boxes": "盒", "box": "盒",
+    "bottles": "瓶", "bottle": "瓶", "btl": "瓶", "cans": "罐", "can": "罐", "packs": "包", "pack": "包",
+    "bags": "袋", "bag": "袋", "pcs": "个", "pc": "个", "pieces": "个", "piece": "个", "kg": "公斤",
+}
+_UNIT = "(?:" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + "|" + "|".join(
+    sorted(_ENGLISH_UNITS, key=len, reverse=True)
+) + r"(?![a-z]))"
+_NUM = r"(?:\d+(?:\.\d+)?|[零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万]+|半)"
+_PART = rf"{_NUM}\s*{_UNIT}(?:半)?"
+_QUANTITY = rf"(?:{_PART}(?:\s*[零又和]?\s*{_PART})*(?:\s*[零又]?\s*\d+(?:\.\d+)?)?)"
+_TAIL = re.compile(rf"(?P<prefix>[x×*]\s*)?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$")
+_HEAD = re.compile(rf"^\s*(?P<qty>{_QUANTITY})\s*(?P<rest>\S.*)$")
+_PART_RE = re.compile(rf"(?P<num>{_NUM})\s*(?P<unit>{_UNIT})?(?P<half>半)?")
+
+
+def _unit_name(raw: str) -> str:
+    return _ENGLISH_UNITS.get(raw, raw)
+
+
+def parse_quantity(text: str) -> QuantityText | None:
+    """The whole text as a quantity (`10箱`, `两箱半`, `3箱零12支`, `x10`, `118`), or None."""
+    folded = fold(text).strip().lstrip("x×*").strip()
+    if not folded or not re.fullmatch(rf"{_QUANTITY}|{_NUM}", folded):
+        return None
+    return _quantity(folded)
+
+
+def _quantity(text: str) -> QuantityText | None:
+    parts: list[QuantityPart] = []
+    # "3箱零12支": the 零 joins two parts; it is not a number of its own.
+    text = re.sub(r"(?<=\D)[零又和]\s*(?=\d)", " ", text)
+    for match in _PART_RE.finditer(text):
+        try:
+            amount = number(match.group("num"))
+        except ValueError:
+            return None
+        unit = _unit_name(match.group("unit") or "")
+        if match.group("half"):
+            amount += Decimal("0.5")
+        parts.append(QuantityPart(amount, unit))
+    if not parts or any(p.amount <= 0 for p in parts):
+        return None
+    return QuantityText(tuple(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemText:
+    """One line of an order or purchase: the product as typed and its quantity (None when missing)."""
+
+    product: str
+    quantity: QuantityText | None
+
+
+def split_item(line: str) -> ItemText:
+    """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity."""
+    text = fold(line).strip()
+    tail = _TAIL.search(text)
+    if tail and tail.start() > 0:
+        before = text[tail.start() - 1]
+        qty_is_bare = not re.search(r"\D", tail.group("qty"))
+        # A bare number glued to Latin letters or digits is part of the name ("330ml", "A4").
+        glued = before.isascii() and before.isalnum() and not tail.group("prefix")
+        product = text[: tail.start()].strip(" :,-")
+        quantity = _quantity(tail.group("qty"))
+        if product and quantity and not (glued and qty_is_bare):
+            return ItemText(product, quantity)
+    head = _HEAD.match(text)
+    if head:
+        quantity = _quantity(head.group("qty"))
+        product = head.group("rest").strip(" :,-")
+        if quantity and product:
+            return ItemText(product, quantity)
+    return ItemText(text.strip(" :,-"), None)
+
+
+_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY})\s+(?!{_QUANTITY}(?:\s|$))(?=\S)")
+
+
+def _cut_after_quantities(chunk: str) -> list[str]:
+    lines, start = [], 0
+    for match in _NEXT_ITEM.finditer(chunk):
+        if chunk[start : match.start()].strip():  # a quantity that follows a name ends an item
+            lines.append(chunk[start : match.end("qty")])
+            start = match.end()
+    return [*lines, chunk[start:]]
+
+
+def split_items(text: str) -> tuple[ItemText, ...]:
+    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, or by a space
+    after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
+    lines = [line for chunk in re.split(r"[,;、。\n]+", fold(text)) for line in _cut_after_quantities(chunk)]
+    return tuple(split_item(line) for line in lines if line.strip())
+
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class StockQuery:
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    customer: str
+    items: tuple[ItemText, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPurchase:
+    items: tuple[ItemText, ...]
+    supplier: str  # "" → the products' preferred supplier
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApprovals:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    document_no: str
+    rest: str = ""  # lot number / expiry notes as typed
+
+
+@dataclass(frozen=True, slots=True)
+class Ship:
+    document_no: str
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    product: str
+    quantity: QuantityText | None  # None: ask for it
+    warehouse: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    product: str
+    quantity: QuantityText
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class NearExpiry:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LowStock:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TodaySales:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFlow:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    person: str  # the name as written after @ (the platform id comes from the event's mentions)
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A known command word with arguments that do not fit: answer with that command's usage."""
+
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    text: str
+
+
+Command = (
+    StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | Count | Transfer
+    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | Usage | Unknown
+)
+
+USAGE: dict[str, str] = {
+    "stock": "库存 可乐 / 查 6901234567890 / stock cola",
+    "order": "下单 华联超市 可乐 10箱，雪碧 5瓶",
+    "purchase": "采购 可乐 200箱 供应商 太古",
+    "receive": "入库 PO-20261122-0003",
+    "ship": "发货 SO-20261122-0001",
+    "count": "盘点 可乐 118（或 盘点 可乐 4箱22罐）",
+    "transfer": "调拨 可乐 20箱 主仓 到 门店",
+    "bind": "绑定 @某人 仓管",
+}
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width, ideographic spaces to spaces, lower case: one spelling per meaning."""
+    return unicodedata.normalize("NFKC", text).replace("\u3000", " ").lower()
+
+
+# Command words, longest first within a family so "查库存" wins over "查".
+_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pending", ("待审批", "待审核", "待我审批", "审批列表", "pending", "approvals")),
+    ("near_expiry", ("临期", "快过期", "过期", "near expiry", "expiring", "expiry")),
+    ("low_stock", ("缺货", "低库存", "库存不足", "要补货", "low stock", "shortage", "shortages")),
+    ("today", ("今日销售", "今天销售", "今日销量", "今天卖了多少", "今日", "sales today", "today sales", "today")),
+    ("help", ("帮助", "菜单", "怎么用", "使用说明", "help", "menu", "?", "？")),
+    ("cancel", ("取消", "算了", "cancel")),
+    ("order", ("下单", "开单", "订货", "order")),
+    ("purchase", ("采购", "进货", "purchase", "buy")),
+    ("receive", ("入库", "收货", "receive")),
+    ("ship", ("发货", "出库", "ship")),
+    ("count", ("盘点", "count")),
+    ("transfer", ("调拨", "调货", "移库", "transfer")),
+    ("bind", ("绑定", "bind")),
+    ("stock", ("查库存", "库存", "查询", "查", "stock", "inventory", "check")),
+)
+
+_NO_ARGUMENT = {
+    "pending": PendingApprovals(),
+    "near_expiry": NearExpiry(),
+    "low_stock": LowStock(),
+    "today": TodaySales(),
+    "help": Help(),
+    "cancel": CancelFlow(),
+}
+
+_DOCUMENT_NO = re.compile(r"[a-z]{2,4}-?\d{6,8}-?\d{1,6}", re.IGNORECASE)
+_BARCODE = re.compile(r"\d{8,14}")
+_STOCK_QUESTION = re.compile(r"^(?P<product>.+?)\s*(?:还有多少|有多少|还有货吗|有货吗|有没有货|库存多少|库存|剩多少|还剩多少)[?？。!]*$")
+_TRANSFER = re.compile(
+    r"^(?P<body>.+?)\s*(?:从\s*)?(?P<source>[^\s从到至]+?)\s*(?:到|至|->|→|=>|\bto\b)\s*(?P<destination>\S+?)\s*$"
+)
+_SUPPLIER = re.compile(r"\s*(?:供应商|供货商|找|from|supplier)\s*[:：]?\s*(?P<supplier>\S+)\s*$")
+_BIND = re.compile(r"^@?(?P<person>\S+?)\s+(?:为|做|当|设为|as\s+)?\s*(?P<role>\S+)$")
+
+
+def _split_word(text: str) -> tuple[str, str] | None:
+    for family, words in _WORDS:
+        for word in words:
+            if text == word:
+                return family, ""
+            if text.startswith(word):
+                rest = text[len(word):]
+                # English words need a space after them; Chinese ones may run on ("库存可乐").
+                if word.isascii() and word.isalpha() and not rest[:1].isspace():
+                    continue
+                return family, rest.strip(" :")
+    return None
+
+
+def parse(text: str) -> Command:
+    """One message → one command. Never raises: what does not fit becomes Usage or Unknown."""
+    folded = fold(text).strip()
+    if not folded:
+        return Unknown(text)
+    if _BARCODE.fullmatch(folded):
+        return StockQuery(folded)
+    split = _split_word(folded)
+    if split is None:
+        question = _STOCK_QUESTION.match(folded)
+        return StockQuery(question.group("product")) if question else Unknown(text)
+    family, rest = split
+    if family in _NO_ARGUMENT:
+        return _NO_ARGUMENT[family] if not rest or family == "help" else _with_rest(family, rest, text)
+    if not rest:
+        return Usage(family)
+    return _with_rest(family, rest, text)
+
+
+def _with_rest(family: str, rest: str, original: str) -> Command:
+    match family:
+        case "stock":
+            return StockQuery(rest)
+        case "order":
+            return _order(rest)
+        case "purchase":
+            return _purchase(rest)
+        case "receive" | "ship":
+            number_match = _DOCUMENT_NO.match(rest)
+            if not number_match:
+                return Usage(family)
+            document_no = number_match.group(0).upper()
+            if family == "ship":
+                return Ship(document_no)
+            return Receive(document_no, rest[number_match.end():].strip())
+        case "count":
+            return _count(rest)
+        case "transfer":
+            return _transfer(rest)
+        case "bind":
+            bind = _BIND.match(rest)
+            return Bind(bind.group("person"), bind.group("role")) if bind else Usage("bind")
+        case "today" if rest in ("销售", "sales"):
+            return TodaySales()
+    return Unknown(original)
+
+
+def _order(rest: str) -> Command:
+    customer, _, lines = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest).partition(" ")
+    if ":" in customer:
+        customer, _, more = customer.partition(":")
+        lines = f"{more} {lines}".strip()
+    customer = customer.strip(" :,")
+    items = split_items(lines)
+    if not customer or not items:
+        return Usage("order")
+    return PlaceOrder(customer, items)
+
+
+def _purchase(rest: str) -> Command:
+    supplier = ""
+    found = _SUPPLIER.search(rest)
+    if found:
+        supplier = found.group("supplier")
+        rest = rest[: found.start()]
+    items = split_items(rest)
+    if not items:
+        return Usage("purchase")
+    return RequestPurchase(items, supplier)
+
+
+def _count(rest: str) -> Command:
+    item = split_item(rest)
+    if item.quantity is None:
+        return Count(item.product, None)
+    return Count(item.product, item.quantity)
+
+
+def _transfer(rest: str) -> Command:
+    match = _TRANSFER.match(rest)
+    if not match:
+        return Usage("transfer")
+    item = split_item(match.group("body"))
+    if item.quantity is None or not item.product:
+        return Usage("transfer")
+    return Transfer(item.product, item.quantity, match.group("source"), match.group("destination"))

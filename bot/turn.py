@@ -1,0 +1,95 @@
+"""One inbound event being handled: who speaks, where the answer goes, and the replies so far."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.adapter import Adapter
+from bot.conversation import Conversations
+from bot.kv import KeyValueStore
+from bot.model import InboundEvent, Origin, Reply, Target
+from bot.outbox import DeliveryWorker, enqueue
+from core.columns import utcnow
+from core.config import Settings
+from core.db import Database
+from core.models import User
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What handlers may use; built once by the app."""
+
+    settings: Settings
+    db: Database
+    store: KeyValueStore
+    conversations: Conversations
+    adapters: Mapping[str, Adapter]
+    delivery: DeliveryWorker
+
+
+def reply_target(origin: Origin, reply_handle: str = "") -> Target:
+    """Answer where the person spoke: their direct chat, or the group."""
+    if origin.chat_kind == "group":
+        return Target(origin.platform, "chat", origin.chat_id, reply_handle)
+    return Target(origin.platform, "user", origin.sender_id, reply_handle)
+
+
+class Turn:
+    """Handlers `say` replies; they reach the outbox in the same transaction as the handler's writes
+    (`transact`), or in one of their own at the end of the turn (`finish`)."""
+
+    def __init__(self, services: Services, event: InboundEvent, user: User | None) -> None:
+        self.services = services
+        self.event = event
+        self._user = user
+        self.target = reply_target(event.origin, getattr(event, "reply_handle", ""))
+        self._pending: list[tuple[Target, Reply]] = []
+
+    @property
+    def user(self) -> User:
+        assert self._user is not None, "strangers are answered before any handler runs"
+        return self._user
+
+    @property
+    def origin(self) -> Origin:
+        return self.event.origin
+
+    def say(self, reply: Reply) -> None:
+        self._pending.append((self.target, reply))
+
+    def now(self) -> datetime:
+        return utcnow().astimezone(self.services.settings.timezone)
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await self.services.db.read(work)
+
+    async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction that also queues every reply said so far."""
+        said_before = len(self._pending)
+
+        async def unit(session: AsyncSession) -> T:
+            del self._pending[said_before:]  # a retried transaction says its replies again
+            result = await work(session)
+            for target, reply in self._pending:
+                enqueue(session, target, reply)
+            return result
+
+        result = await self.services.db.transact(unit)
+        self._pending.clear()
+        self.services.delivery.wake()
+        return result
+
+    async def finish(self) -> None:
+        if self._pending:
+            await self.transact(_nothing)
+
+
+async def _nothing(_session: AsyncSession) -> None:
+    return None

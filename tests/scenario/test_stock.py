@@ -1,0 +1,84 @@
+"""Stock questions through the console, as salespeople and warehouse staff ask them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.scenario.conftest import Console, card, texts
+
+
+async def test_salesperson_sees_available_stock_per_warehouse_and_no_costs(console: Console) -> None:
+    replies = await console.say("wang", "库存 可口可乐330")
+    stock = card(replies)
+    assert stock["title"] == "库存 · 可口可乐 330ml"
+    assert ["仓库", "可用"] == stock["tables"][0]["columns"]
+    body = texts(replies)
+    assert "主仓 | 4箱4罐" in body and "门店仓 | 20罐" in body
+    assert "成本" not in body and "批次" not in body
+    assert [b["label"] for b in stock["buttons"]] == ["下单"]
+
+
+async def test_warehouse_sees_lots_and_expiry_and_gets_warehouse_actions(console: Console) -> None:
+    replies = await console.say("li", "查 6901234567892")
+    body = texts(replies)
+    assert "主仓 | L1 | 2027-03-01 | 4箱4罐 | 4箱4罐" in body
+    assert [b["label"] for b in card(replies)["buttons"]] == ["入库", "盘点"]
+
+
+async def test_english_and_pinyin_initials_find_the_product(console: Console) -> None:
+    assert "雪碧 500ml" in texts(await console.say("li", "stock xb"))
+
+
+async def test_several_matches_give_a_card_to_pick_from(console: Console) -> None:
+    replies = await console.say("wang", "库存 可口可乐")
+    pick = card(replies)
+    assert "找到 2 个商品" in pick["title"]
+    chosen = await console.press("wang", pick, "可口可乐 1.25L")
+    assert "库存 · 可口可乐 1.25L" in texts(chosen)
+    assert "暂无库存" in texts(chosen)
+
+
+async def test_no_match_names_the_closest_products(console: Console) -> None:
+    replies = await console.say("wang", "库存 百事")
+    assert replies == [{"type": "text", "text": "没有找到“百事”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"}]
+    assert "雪碧 500ml" in texts(await console.say("wang", "库存 雪壁"))  # a typo still finds it
+
+
+async def test_stranger_is_told_whom_to_ask_and_nothing_else(console: Console) -> None:
+    replies = await console.say("nobody", "库存 可乐")
+    assert len(replies) == 1
+    assert "还没有开通" in replies[0]["text"] and "管理员" in replies[0]["text"]
+    assert "可口可乐" not in replies[0]["text"]
+
+
+async def test_anything_else_gets_a_short_help_card_never_silence(console: Console) -> None:
+    replies = await console.say("wang", "今天天气怎么样")
+    assert card(replies)["title"] == "psibot 可以帮您"
+    assert "没看懂" in card(replies)["note"]
+
+
+async def test_a_redelivered_event_is_handled_once(console: Console) -> None:
+    first = await console.say("wang", "库存 雪碧", event_id="evt-1")
+    again = await console.client.post(
+        "/console/api/messages", json={"user": "wang", "text": "库存 雪碧", "event_id": "evt-1"}
+    )
+    assert again.status == 202
+    assert len(first) == 1
+    assert await console.inbox("wang", wait=1) == []
+
+
+async def test_in_a_group_the_bot_answers_only_when_mentioned(console: Console) -> None:
+    for text in ("库存 雪碧", "@psibot 库存 雪碧"):
+        response = await console.client.post("/console/api/messages", json={"user": "wang", "text": text, "chat": "g1"})
+        assert response.status == 202
+    await (await console.client.get("/console/api/messages?chat=g1&after=2&wait=5")).json()
+    await asyncio.sleep(0.3)
+    messages = (await (await console.client.get("/console/api/messages?chat=g1")).json())["messages"]
+    out = [m for m in messages if m["direction"] == "out"]
+    assert len(out) == 1 and "雪碧" in out[0]["reply"]["title"]
+
+
+async def test_health_reports_database_and_redis(console: Console) -> None:
+    response = await console.client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "database": "ok", "redis": "absent", "platforms": ["console"]}
