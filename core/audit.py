@@ -12,16 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import AuditEntry, User
 
 
-def _plain(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe values: Decimal and dates as strings, so nothing is lost to floats."""
     if isinstance(value, Decimal | date | datetime):
         return str(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -40,8 +40,8 @@ async def record(
             entity=entity,
             entity_id=entity_id,
             action=action,
-            before=_plain(before) if before is not None else None,
-            after=_plain(after) if after is not None else None,
+            before=json_safe(before) if before is not None else None,
+            after=json_safe(after) if after is not None else None,
         )
     )
 

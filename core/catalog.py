@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from pypinyin import Style, lazy_pinyin
@@ -58,34 +59,62 @@ def search_fields(name: str) -> dict[str, str]:
 # ---------------------------------------------------------------- units
 
 
-def parse_conversions(text: str, base_unit: str) -> dict[str, Decimal]:
-    """`1箱=24罐` or `1箱=12盒;1盒=4支` → factors in the base unit ({"箱": 48, "盒": 4} for base 支)."""
-    rules: list[tuple[str, Decimal, str]] = []
+def _conversion_rules(text: str) -> list[tuple[str, Fraction, str]]:
+    """`1箱=12盒;1盒=4支` → [(箱, 12, 盒), (盒, 4, 支)]: one of the first is that many of the second."""
+    rules = []
     for part in re.split(r"[;；,，\s]+", unicodedata.normalize("NFKC", text).strip()):
         if not part:
             continue
         match = re.fullmatch(r"(\d+(?:\.\d+)?)?\s*([^\d=\s.]+)\s*=\s*(\d+(?:\.\d+)?)\s*([^\d=\s.]+)", part)
         if not match:
             raise InvalidInput(f"换算写法看不懂: {part}（例: 1箱=24瓶）")
-        count = Decimal(match.group(1) or "1")
-        if count <= 0 or Decimal(match.group(3)) <= 0:
+        count, amount = Fraction(match.group(1) or "1"), Fraction(match.group(3))
+        if count <= 0 or amount <= 0:
             raise InvalidInput(f"换算数量必须大于 0: {part}")
-        rules.append((match.group(2), Decimal(match.group(3)) / count, match.group(4)))
-    factors: dict[str, Decimal] = {base_unit: Decimal(1)}
+        rules.append((match.group(2), amount / count, match.group(4)))
+    return rules
+
+
+def _factors_from(unit: str, rules: list[tuple[str, Fraction, str]]) -> dict[str, Fraction]:
+    """How many `unit` make one of every unit the rules connect to it (exact fractions)."""
+    factors: dict[str, Fraction] = {unit: Fraction(1)}
     pending = list(rules)
     while pending:
         progressed = False
         for rule in list(pending):
-            unit, amount, of_unit = rule
-            if of_unit in factors:
-                factors[unit] = amount * factors[of_unit]
-                pending.remove(rule)
-                progressed = True
+            big, amount, small = rule
+            if small in factors and big not in factors:
+                factors[big] = amount * factors[small]
+            elif big in factors and small not in factors:
+                factors[small] = factors[big] / amount
+            elif big not in factors:
+                continue
+            pending.remove(rule)
+            progressed = True
         if not progressed:
-            missing = "、".join(sorted({r[2] for r in pending}))
-            raise InvalidInput(f"换算无法换到基本单位 {base_unit}: 缺少 {missing} 的换算")
-    del factors[base_unit]
+            missing = "、".join(sorted({r[0] for r in pending} | {r[2] for r in pending}))
+            raise InvalidInput(f"换算无法换到单位 {unit}: 缺少 {missing} 的换算")
     return factors
+
+
+def _exact(value: Fraction, unit: str) -> Decimal:
+    decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    if Fraction(decimal) != value:
+        raise InvalidInput(f"单位 {unit} 的换算不是有限小数，请以最小单位为基本单位")
+    return decimal
+
+
+def parse_conversions(text: str, base_unit: str) -> dict[str, Decimal]:
+    """`1箱=24罐` or `1箱=12盒;1盒=4支` → factors in the base unit ({"箱": 48, "盒": 4} for base 支)."""
+    factors = _factors_from(base_unit, _conversion_rules(text))
+    return {unit: _exact(f, unit) for unit, f in factors.items() if unit != base_unit}
+
+
+def resolve_units(text: str, unit: str) -> tuple[str, dict[str, Decimal]]:
+    """(base unit, factors) where the base is the smallest unit connected to `unit` by the conversions."""
+    factors = _factors_from(unit, _conversion_rules(text))
+    base = min(factors, key=lambda u: factors[u])
+    return base, {u: _exact(f / factors[base], u) for u, f in factors.items() if u != base}
 
 
 async def units_of(session: AsyncSession, product_id: int) -> list[ProductUnit]:
@@ -151,7 +180,7 @@ class ProductInput:
     active: bool = True
 
 
-def _validate(data: ProductInput) -> None:
+def validate_product_input(data: ProductInput) -> None:
     if not data.sku.strip():
         raise InvalidInput("编码(SKU)不能为空")
     if not data.name.strip():
@@ -195,7 +224,7 @@ async def save_product(session: AsyncSession, actor: User | None, data: ProductI
     """
     if actor is not None:
         require_role(actor, CATALOG_EDITORS, "维护商品资料")
-    _validate(data)
+    validate_product_input(data)
     per_unit = data.conversions.get(data.unit, Decimal(1)) if data.unit and data.unit != data.base_unit else Decimal(1)
     values: dict[str, Any] = {
         "name": data.name.strip(),
@@ -294,13 +323,14 @@ class Match:
 
 
 def _score(product: Product, q: str) -> tuple[int, str] | None:
+    """Exact before prefix before substring; among substrings, the earlier match ranks higher."""
     name = product.name_key
     if name == q:
         return 900, "name"
     if name.startswith(q):
         return 800, "name"
     if q in name:
-        return 700, "name"
+        return 700 - min(name.index(q), 50), "name"
     if product.pinyin_initials == q:
         return 650, "pinyin_initials"
     if product.pinyin_initials.startswith(q):
@@ -310,9 +340,9 @@ def _score(product: Product, q: str) -> tuple[int, str] | None:
     if product.pinyin_full.startswith(q):
         return 550, "pinyin"
     if q in product.pinyin_full:
-        return 450, "pinyin"
+        return 450 - min(product.pinyin_full.index(q), 50), "pinyin"
     if q in product.pinyin_initials:
-        return 400, "pinyin_initials"
+        return 400 - min(product.pinyin_initials.index(q), 50), "pinyin_initials"
     if q in fold(product.sku):
         return 350, "sku"
     return None

@@ -1,0 +1,466 @@
+"""Purchase orders: draft → pending approval → approved / rejected → (partially) received → closed.
+
+Receiving books new lots through the ledger at the order's price, which moves the product's moving
+weighted average cost, and opens a payable. Reorder suggestions turn low stock into draft orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from core import accounts
+from core.approval import start_approval
+from core.audit import record
+from core.columns import COST_PLACES, Quantity
+from core.documents import (
+    OPEN_PURCHASE_STATUSES,
+    PURCHASE_STATUS_ZH,
+    OrderLineInput,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    PurchaseReturn,
+    Receipt,
+    ReceiptLine,
+    cumulative_share,
+    lock_document,
+    price_line,
+)
+from core.errors import InvalidInput, InvalidState, NotFound, OverReceipt
+from core.ledger import lock_lot, lock_product, lot_for, post
+from core.models import ZERO, Lot, MovementKind, Product, Role, Supplier, User, Warehouse
+from core.numbering import DEFAULT_CLOCK, Clock, next_number
+from core.preferences import get_setting
+from core.quantity import format_quantity
+from core.users import require_role
+
+PURCHASING_ROLES = {Role.PURCHASER, Role.MANAGER}
+RECEIVING_ROLES = {Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER}
+OVER_RECEIPT_TOLERANCE_KEY = "over_receipt_tolerance_percent"
+_COST_UNIT = Decimal(1).scaleb(-COST_PLACES)
+
+_RECEIVABLE_STATUSES = (PurchaseOrderStatus.APPROVED, PurchaseOrderStatus.PARTIALLY_RECEIVED)
+_CANCELLABLE_STATUSES = (
+    PurchaseOrderStatus.DRAFT,
+    PurchaseOrderStatus.PENDING_APPROVAL,
+    PurchaseOrderStatus.APPROVED,
+)
+
+
+def _refuse_state(order: PurchaseOrder, action: str) -> InvalidState:
+    return InvalidState(
+        f"采购单 {order.number} {PURCHASE_STATUS_ZH[order.status]}，不能{action}", status=order.status.value
+    )
+
+
+async def lines_of(session: AsyncSession, order_id: int) -> list[PurchaseOrderLine]:
+    return list(
+        (
+            await session.scalars(
+                select(PurchaseOrderLine)
+                .where(PurchaseOrderLine.order_id == order_id)
+                .order_by(col(PurchaseOrderLine.line_no))
+            )
+        ).all()
+    )
+
+
+async def create_purchase_order(
+    session: AsyncSession,
+    actor: User,
+    *,
+    supplier_id: int,
+    warehouse_id: int,
+    lines: Sequence[OrderLineInput],
+    note: str = "",
+    clock: Clock = DEFAULT_CLOCK,
+) -> PurchaseOrder:
+    """A draft order; lines in any unit of the product, priced at the purchase price unless given."""
+    require_role(actor, PURCHASING_ROLES, "开采购单")
+    if not lines:
+        raise InvalidInput("采购单至少要有一行商品")
+    if await session.get(Supplier, supplier_id) is None:
+        raise NotFound(f"没有这个供应商: {supplier_id}")
+    warehouse = await session.get(Warehouse, warehouse_id)
+    if warehouse is None or not warehouse.active:
+        raise NotFound(f"没有这个仓库: {warehouse_id}")
+    priced = [await price_line(session, line, "purchase_price") for line in lines]
+    order = PurchaseOrder(
+        number=await next_number(session, "PO", clock),
+        supplier_id=supplier_id,
+        warehouse_id=warehouse_id,
+        requester_id=actor.id or 0,
+        total=sum((p.amount for p in priced), ZERO),
+        note=note,
+        created_at=clock.now(),
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        PurchaseOrderLine(
+            order_id=order.id or 0,
+            line_no=number,
+            product_id=p.product.id or 0,
+            unit=p.unit,
+            unit_quantity=p.unit_quantity,
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            amount=p.amount,
+        )
+        for number, p in enumerate(priced, start=1)
+    )
+    await record(
+        session, actor, "purchase_order", order.id, "create", None, {"number": order.number, "total": order.total}
+    )
+    return order
+
+
+async def submit_purchase_order(
+    session: AsyncSession, actor: User, order_id: int, *, clock: Clock = DEFAULT_CLOCK
+) -> PurchaseOrder:
+    """Send a draft for approval; the chain of approvers follows from its amount and the rules in force."""
+    require_role(actor, PURCHASING_ROLES, "提交采购单")
+    order = await lock_document(session, PurchaseOrder, order_id, "采购单")
+    if order.status != PurchaseOrderStatus.DRAFT:
+        raise _refuse_state(order, "提交审批")
+    await start_approval(session, order)
+    order.status = PurchaseOrderStatus.PENDING_APPROVAL
+    order.submitted_at = clock.now()
+    await record(
+        session, actor, "purchase_order", order.id, "submit", {"status": PurchaseOrderStatus.DRAFT}, {"status": order.status}
+    )
+    return order
+
+
+async def cancel_purchase_order(
+    session: AsyncSession, actor: User, order_id: int, *, reason: str = "", clock: Clock = DEFAULT_CLOCK
+) -> PurchaseOrder:
+    """Cancel an order before anything was received."""
+    require_role(actor, PURCHASING_ROLES, "取消采购单")
+    order = await lock_document(session, PurchaseOrder, order_id, "采购单")
+    if order.status not in _CANCELLABLE_STATUSES:
+        raise _refuse_state(order, "取消")
+    before = order.status
+    order.status = PurchaseOrderStatus.CANCELLED
+    order.closed_at = clock.now()
+    await record(session, actor, "purchase_order", order.id, "cancel", {"status": before}, {"status": order.status, "reason": reason})
+    return order
+
+
+async def close_purchase_order(
+    session: AsyncSession, actor: User, order_id: int, *, reason: str = "", clock: Clock = DEFAULT_CLOCK
+) -> PurchaseOrder:
+    """Close a partially received order: the rest will not come (no longer counts as on order)."""
+    require_role(actor, PURCHASING_ROLES, "关闭采购单")
+    order = await lock_document(session, PurchaseOrder, order_id, "采购单")
+    if order.status != PurchaseOrderStatus.PARTIALLY_RECEIVED:
+        raise _refuse_state(order, "关闭")
+    order.status = PurchaseOrderStatus.CLOSED
+    order.closed_at = clock.now()
+    await record(
+        session,
+        actor,
+        "purchase_order",
+        order.id,
+        "close",
+        {"status": PurchaseOrderStatus.PARTIALLY_RECEIVED},
+        {"status": order.status, "reason": reason},
+    )
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLineInput:
+    """Goods received for one order line, in base units, into one lot."""
+
+    order_line_id: int
+    quantity: Decimal
+    lot_no: str = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+
+
+async def receive_purchase_order(
+    session: AsyncSession,
+    actor: User,
+    order_id: int,
+    lines: Sequence[ReceiptLineInput],
+    *,
+    clock: Clock = DEFAULT_CLOCK,
+) -> Receipt:
+    """Receive goods of an approved order, partly or fully, into lots; more than ordered is OverReceipt
+    unless the tolerance setting (percent) allows it. Fully received orders close.
+    """
+    require_role(actor, RECEIVING_ROLES, "采购入库")
+    if not lines:
+        raise InvalidInput("入库至少要有一行")
+    order = await lock_document(session, PurchaseOrder, order_id, "采购单")
+    if order.status not in _RECEIVABLE_STATUSES:
+        raise _refuse_state(order, "入库")
+    order_lines = await lines_of(session, order_id)
+    by_id = {line.id: line for line in order_lines}
+    tolerance = Decimal(str(await get_setting(session, OVER_RECEIPT_TOLERANCE_KEY, 0)))
+    receipt = Receipt(
+        number=await next_number(session, "GR", clock),
+        order_id=order.id or 0,
+        supplier_id=order.supplier_id,
+        warehouse_id=order.warehouse_id,
+        received_by=actor.id or 0,
+        received_at=clock.now(),
+    )
+    session.add(receipt)
+    await session.flush()
+    for item in sorted(lines, key=lambda i: by_id[i.order_line_id].product_id if i.order_line_id in by_id else 0):
+        line = by_id.get(item.order_line_id)
+        if line is None:
+            raise InvalidInput(f"采购单 {order.number} 没有这一行: {item.order_line_id}")
+        if item.quantity <= 0:
+            raise InvalidInput(f"第 {line.line_no} 行入库数量必须大于 0")
+        limit = line.quantity * (1 + tolerance / 100)
+        if line.received + item.quantity > limit:
+            raise OverReceipt(
+                f"第 {line.line_no} 行订了 {format_quantity(line.quantity)}，已收 {format_quantity(line.received)}，"
+                f"这次最多还能收 {format_quantity(max(limit - line.received, ZERO))}",
+                order_line_id=line.id,
+                ordered=line.quantity,
+                received=line.received,
+            )
+        product = await lock_product(session, line.product_id)
+        lot = await lot_for(session, product, order.warehouse_id, item.lot_no, item.production_date, item.expiry_date)
+        unit_cost = (line.unit_price * line.unit_quantity / line.quantity).quantize(_COST_UNIT)
+        movement = await post(
+            session,
+            kind=MovementKind.PURCHASE_RECEIPT,
+            product=product,
+            lot=lot,
+            quantity=item.quantity,
+            actor=actor,
+            unit_cost=unit_cost,
+            ref_type="receipt",
+            ref_id=receipt.id,
+            ref_no=receipt.number,
+        )
+        amount = cumulative_share(line.amount, line.quantity, line.received, line.received + item.quantity)
+        session.add(
+            ReceiptLine(
+                receipt_id=receipt.id or 0,
+                order_line_id=line.id or 0,
+                product_id=line.product_id,
+                lot_id=lot.id or 0,
+                movement_id=movement.id or 0,
+                quantity=item.quantity,
+                unit_cost=movement.unit_cost,
+                amount=amount,
+            )
+        )
+        line.received += item.quantity
+        line.received_amount += amount
+        receipt.amount += amount
+
+    before = order.status
+    if all(line.received >= line.quantity for line in order_lines):
+        order.status = PurchaseOrderStatus.CLOSED
+        order.closed_at = clock.now()
+    else:
+        order.status = PurchaseOrderStatus.PARTIALLY_RECEIVED
+    await accounts.open_payable(
+        session, supplier_id=order.supplier_id, amount=receipt.amount, ref_no=receipt.number, receipt_id=receipt.id
+    )
+    await record(
+        session,
+        actor,
+        "purchase_order",
+        order.id,
+        "receive",
+        {"status": before},
+        {"status": order.status, "receipt": receipt.number, "amount": receipt.amount},
+    )
+    return receipt
+
+
+async def return_purchase(
+    session: AsyncSession,
+    actor: User,
+    receipt_line_id: int,
+    quantity: Decimal,
+    *,
+    reason: str,
+    clock: Clock = DEFAULT_CLOCK,
+) -> PurchaseReturn:
+    """Send goods of one receipt line back to the supplier out of their lot; the supplier owes us a credit.
+
+    Only what is available (not reserved for sales orders) can leave.
+    """
+    require_role(actor, RECEIVING_ROLES, "办理采购退货")
+    if not reason.strip():
+        raise InvalidInput("退货必须写明原因")
+    received = await lock_document(session, ReceiptLine, receipt_line_id, "入库行")
+    returnable = received.quantity - received.returned
+    if quantity <= 0 or quantity > returnable:
+        raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
+    receipt = await session.get(Receipt, received.receipt_id)
+    assert receipt is not None
+    lot = await lock_lot(session, received.lot_id)
+    product = await lock_product(session, received.product_id)
+    purchase_return = PurchaseReturn(
+        number=await next_number(session, "PR", clock),
+        receipt_line_id=received.id or 0,
+        supplier_id=receipt.supplier_id,
+        product_id=received.product_id,
+        quantity=quantity,
+        amount=cumulative_share(received.amount, received.quantity, received.returned, received.returned + quantity),
+        reason=reason,
+        user_id=actor.id or 0,
+        created_at=clock.now(),
+    )
+    session.add(purchase_return)
+    await session.flush()
+    await post(
+        session,
+        kind=MovementKind.PURCHASE_RETURN,
+        product=product,
+        lot=lot,
+        quantity=-quantity,
+        actor=actor,
+        unit_cost=received.unit_cost,
+        ref_type="purchase_return",
+        ref_id=purchase_return.id,
+        ref_no=purchase_return.number,
+        reason=reason,
+    )
+    received.returned += quantity
+    await accounts.open_payable(
+        session,
+        supplier_id=receipt.supplier_id,
+        amount=-purchase_return.amount,
+        ref_no=purchase_return.number,
+        purchase_return_id=purchase_return.id,
+    )
+    return purchase_return
+
+
+# ---------------------------------------------------------------- reorder suggestions
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestedLine:
+    product_id: int
+    sku: str
+    name: str
+    base_unit: str
+    available: Decimal
+    on_order: Decimal
+    safety_stock: Decimal
+    target: Decimal  # max stock, or twice the safety stock
+    quantity: Decimal  # base units to order
+    unit_price: Decimal  # purchase price per base unit
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierSuggestion:
+    supplier_id: int | None  # None: products without a preferred supplier
+    supplier_name: str
+    lines: tuple[SuggestedLine, ...]
+
+
+_ON_ORDER = type_coerce(PurchaseOrderLine.quantity - PurchaseOrderLine.received, Quantity)
+
+
+async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]:
+    """Products below safety stock: order up to max stock (or 2× safety), less what is already on order.
+
+    "On order" is every unreceived quantity of draft, pending, approved and partially received orders, so
+    pressing 生成采购单 twice does not order twice.
+    """
+    stock = (
+        select(
+            Lot.product_id,
+            func.sum(Lot.on_hand).label("on_hand"),
+            func.sum(Lot.reserved).label("reserved"),
+        )
+        .group_by(col(Lot.product_id))
+        .subquery()
+    )
+    on_order = (
+        select(PurchaseOrderLine.product_id, func.sum(_ON_ORDER).label("on_order"))
+        .join(PurchaseOrder, col(PurchaseOrder.id) == PurchaseOrderLine.order_id)
+        .where(col(PurchaseOrder.status).in_(OPEN_PURCHASE_STATUSES), PurchaseOrderLine.received < PurchaseOrderLine.quantity)
+        .group_by(col(PurchaseOrderLine.product_id))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Product, stock.c.on_hand, stock.c.reserved, on_order.c.on_order)
+        .outerjoin(stock, stock.c.product_id == Product.id)
+        .outerjoin(on_order, on_order.c.product_id == Product.id)
+        .where(col(Product.active).is_(True), Product.safety_stock > 0)
+        .order_by(col(Product.sku))
+    )
+    grouped: dict[int | None, list[SuggestedLine]] = {}
+    for product, on_hand, reserved, ordered in rows.all():
+        available = (on_hand or ZERO) - (reserved or ZERO)
+        if available >= product.safety_stock:
+            continue
+        target = product.max_stock if product.max_stock is not None else 2 * product.safety_stock
+        quantity = target - available - (ordered or ZERO)
+        if quantity <= 0:
+            continue
+        grouped.setdefault(product.preferred_supplier_id, []).append(
+            SuggestedLine(
+                product.id or 0,
+                product.sku,
+                product.name,
+                product.base_unit,
+                available,
+                ordered or ZERO,
+                product.safety_stock,
+                target,
+                quantity,
+                product.purchase_price,
+            )
+        )
+    names = {s.id: s.name for s in (await session.scalars(select(Supplier))).all()}
+    return [
+        SupplierSuggestion(supplier_id, names.get(supplier_id, "未指定供应商") if supplier_id else "未指定供应商", tuple(lines))
+        for supplier_id, lines in sorted(grouped.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    ]
+
+
+async def order_suggestion(
+    session: AsyncSession,
+    actor: User,
+    *,
+    supplier_id: int,
+    warehouse_id: int,
+    submit: bool = False,
+    clock: Clock = DEFAULT_CLOCK,
+) -> PurchaseOrder:
+    """The 生成采购单 button: a draft order of the supplier's current suggestion, optionally submitted.
+
+    The supplier row is locked first so two presses at once make one order, and the second finds
+    nothing left to order.
+    """
+    require_role(actor, PURCHASING_ROLES, "生成采购单")
+    await lock_document(session, Supplier, supplier_id, "供应商")
+    suggestion = next((s for s in await reorder_suggestions(session) if s.supplier_id == supplier_id), None)
+    if suggestion is None:
+        raise InvalidState("这个供应商的商品现在都不需要补货（可能已经下过单）")
+    order = await create_purchase_order(
+        session,
+        actor,
+        supplier_id=supplier_id,
+        warehouse_id=warehouse_id,
+        lines=[OrderLineInput(line.product_id, line.quantity) for line in suggestion.lines],
+        note="补货建议生成",
+        clock=clock,
+    )
+    if submit:
+        await session.flush()
+        await submit_purchase_order(session, actor, order.id or 0, clock=clock)
+    return order
