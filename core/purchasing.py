@@ -199,11 +199,11 @@ async def receive_purchase_order(
     unless the tolerance setting (percent) allows it. Fully received orders close.
     """
     require_role(actor, RECEIVING_ROLES, "采购入库")
-    if not lines:
-        raise InvalidInput("入库至少要有一行")
     order = await lock_document(session, PurchaseOrder, order_id, "采购单")
     if order.status not in _RECEIVABLE_STATUSES:
         raise _refuse_state(order, "入库")
+    if not lines:
+        raise InvalidInput("入库至少要有一行")
     order_lines = await lines_of(session, order_id)
     by_id = {line.id: line for line in order_lines}
     tolerance = Decimal(str(await get_setting(session, OVER_RECEIPT_TOLERANCE_KEY, 0)))

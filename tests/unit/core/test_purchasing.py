@@ -1,0 +1,278 @@
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core import ledger
+from core.accounts import pay_supplier, supplier_balance
+from core.approval import ApprovalRule, decide, pending_approvals, set_approval_rules, steps_of, waiting_for
+from core.catalog import ProductInput, save_product
+from core.documents import (
+    Decision,
+    OrderLineInput,
+    Payable,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    ReceiptLine,
+)
+from core.errors import AlreadyDecided, Forbidden, InvalidInput, InvalidState, OverReceipt
+from core.models import Product, Role
+from core.preferences import set_setting
+from core.purchasing import (
+    OVER_RECEIPT_TOLERANCE_KEY,
+    ReceiptLineInput,
+    cancel_purchase_order,
+    close_purchase_order,
+    create_purchase_order,
+    order_suggestion,
+    receive_purchase_order,
+    reorder_suggestions,
+    return_purchase,
+    submit_purchase_order,
+)
+from tests.unit.core.workflows import CLOCK, lot_of, make_shop
+
+D = Decimal
+
+
+async def _po(db, shop, *lines, submit=True):
+    async def work(s):
+        order = await create_purchase_order(
+            s, shop.world.purchaser, supplier_id=shop.supplier.id, warehouse_id=shop.world.main.id,
+            lines=list(lines), clock=CLOCK,
+        )
+        await s.flush()
+        if submit:
+            await submit_purchase_order(s, shop.world.purchaser, order.id, clock=CLOCK)
+        return order.id
+
+    return await db.transact(work)
+
+
+def _decide(db, actor, order_id, approve=True, **kwargs):
+    return db.transact(lambda s: decide(s, actor, order_id, approve=approve, clock=CLOCK, **kwargs))
+
+
+async def _status(db, order_id):
+    async with db.session() as s:
+        return (await s.get(PurchaseOrder, order_id)).status
+
+
+async def test_small_order_needs_one_manager(db):
+    shop = await make_shop(db)
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(10), "箱"))  # 10 × 50.40 = 504.00
+    async with db.session() as s:
+        waiting = await waiting_for(s, order_id)
+        assert (waiting.role, [u.name for u in waiting.users]) == (Role.MANAGER, ["张经理", "李经理"])
+        assert "PO-20261122-0001 ¥504.00 等待第 1/1 步经理审批" in waiting.describe()
+    await _decide(db, shop.world.manager, order_id, comment="可以")
+    assert await _status(db, order_id) == PurchaseOrderStatus.APPROVED
+    async with db.session() as s:
+        [step] = await steps_of(s, order_id)
+        assert (step.decision, step.approver_id, step.comment) == (Decision.APPROVED, shop.world.manager.id, "可以")
+        assert step.decided_at == CLOCK.now()
+        assert await waiting_for(s, order_id) is None
+
+
+async def test_large_order_needs_manager_then_owner(db):
+    shop = await make_shop(db)
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(100), "箱", D("60.00")))  # 6,000.00
+    w = shop.world
+    with pytest.raises(Forbidden, match="需要经理"):
+        await _decide(db, w.warehouse_user, order_id)
+    with pytest.raises(InvalidState, match="第 1 步"):
+        await _decide(db, w.owner, order_id, step_no=2)
+    await _decide(db, w.manager, order_id, step_no=1)
+    assert await _status(db, order_id) == PurchaseOrderStatus.PENDING_APPROVAL
+    async with db.session() as s:
+        waiting = await waiting_for(s, order_id)
+        assert (waiting.step_no, waiting.role, [u.name for u in waiting.users]) == (2, Role.OWNER, ["赵老板"])
+        assert [w_.number for w_ in await pending_approvals(s)] == [waiting.number]
+    with pytest.raises(Forbidden, match="需要老板"):
+        await _decide(db, w.manager2, order_id)
+    with pytest.raises(AlreadyDecided, match="已由 张经理 于 10:30 批准"):
+        await _decide(db, w.manager, order_id)  # a double click on the first card
+    await _decide(db, w.owner, order_id, step_no=2)
+    assert await _status(db, order_id) == PurchaseOrderStatus.APPROVED
+
+
+async def test_requester_never_approves_own_order(db):
+    shop = await make_shop(db)
+    async def work(s):
+        order = await create_purchase_order(
+            s, shop.world.manager, supplier_id=shop.supplier.id, warehouse_id=shop.world.main.id,
+            lines=[OrderLineInput(shop.cola.id, D(1))], clock=CLOCK,
+        )
+        await s.flush()
+        await submit_purchase_order(s, shop.world.manager, order.id, clock=CLOCK)
+        return order.id
+    order_id = await db.transact(work)
+    with pytest.raises(Forbidden, match="不能审批自己"):
+        await _decide(db, shop.world.manager, order_id)
+    async with db.session() as s:
+        assert [u.name for u in (await waiting_for(s, order_id)).users] == ["李经理"]
+
+
+async def test_rejection_is_final_and_reported_to_late_clicks(db):
+    shop = await make_shop(db)
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(1)))
+    await _decide(db, shop.world.manager, order_id, approve=False, comment="太贵")
+    assert await _status(db, order_id) == PurchaseOrderStatus.REJECTED
+    with pytest.raises(AlreadyDecided, match="已由 张经理 于 10:30 驳回") as late:
+        await _decide(db, shop.world.manager2, order_id)
+    assert late.value.code == "already_decided"
+
+
+async def test_two_managers_deciding_at_once_make_one_decision(db):
+    shop = await make_shop(db)
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(1)))
+    w = shop.world
+    attempts = [(w.manager, True), (w.manager2, False), (w.manager, True), (w.manager2, True)] * 3
+    outcomes = await asyncio.gather(
+        *(_decide(db, actor, order_id, approve=approve, step_no=1) for actor, approve in attempts),
+        return_exceptions=True,
+    )
+    winners = [i for i, o in enumerate(outcomes) if not isinstance(o, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(o, AlreadyDecided) for i, o in enumerate(outcomes) if i != winners[0])
+    winner_actor, winner_approve = attempts[winners[0]]
+    async with db.session() as s:
+        [step] = await steps_of(s, order_id)
+        assert step.approver_id == winner_actor.id
+        expected = PurchaseOrderStatus.APPROVED if winner_approve else PurchaseOrderStatus.REJECTED
+        assert (await s.get(PurchaseOrder, order_id)).status == expected
+    assert all(f"已由 {winner_actor.name} 于 10:30" in str(o) for i, o in enumerate(outcomes) if i != winners[0])
+
+
+async def test_configured_rules_are_used(db):
+    shop = await make_shop(db)
+    with pytest.raises(Forbidden):
+        await db.transact(lambda s: set_approval_rules(s, shop.world.manager, []))
+    with pytest.raises(InvalidInput):
+        await db.transact(lambda s: set_approval_rules(s, shop.world.owner, [ApprovalRule(D(100), (Role.MANAGER,))]))
+    await db.transact(lambda s: set_approval_rules(s, shop.world.owner, [
+        ApprovalRule(D("100"), (Role.MANAGER,)), ApprovalRule(None, (Role.OWNER,)),
+    ]))
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(100)))  # 210.00
+    async with db.session() as s:
+        assert [st.role for st in await steps_of(s, order_id)] == ["owner"]
+
+
+async def test_receiving_partially_then_fully_creates_lots_and_moves_average_cost(db):
+    shop = await make_shop(db)  # 100 罐 at 2.00
+    w = shop.world
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(5), "箱", D("60.00")), OrderLineInput(shop.milk.id, D(10), None, D("2.45")))
+    with pytest.raises(InvalidState, match="待审批，不能入库"):
+        await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [], clock=CLOCK))
+    await _decide(db, w.manager, order_id)
+    async with db.session() as s:
+        cola_line, milk_line = (await s.scalars(select(PurchaseOrderLine).order_by(PurchaseOrderLine.line_no))).all()
+    await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [
+        ReceiptLineInput(cola_line.id, D(60)),
+        ReceiptLineInput(milk_line.id, D(4), "L1", date(2026, 11, 1)),
+    ], clock=CLOCK))
+    assert await _status(db, order_id) == PurchaseOrderStatus.PARTIALLY_RECEIVED
+    async with db.session() as s:
+        cola = await s.get(Product, shop.cola.id)
+        assert cola.avg_cost == D("2.187500")  # (100×2.00 + 60×2.50) / 160
+        milk_lot = await lot_of(s, shop.milk.id, "L1")
+        assert (milk_lot.on_hand, milk_lot.production_date, milk_lot.expiry_date) == (D(4), date(2026, 11, 1), date(2027, 4, 30))
+    with pytest.raises(OverReceipt, match="这次最多还能收 60"):
+        await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [ReceiptLineInput(cola_line.id, D(61))], clock=CLOCK))
+    with pytest.raises(InvalidState, match="部分入库，不能取消"):
+        await db.transact(lambda s: cancel_purchase_order(s, w.purchaser, order_id, clock=CLOCK))
+    await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [
+        ReceiptLineInput(cola_line.id, D(60)), ReceiptLineInput(milk_line.id, D(6), "L2", None, date(2027, 1, 1)),
+    ], clock=CLOCK))
+    async with db.session() as s:
+        assert (await s.get(PurchaseOrder, order_id)).status == PurchaseOrderStatus.CLOSED
+        payables = (await s.scalars(select(Payable).order_by(Payable.id))).all()
+        assert sum(p.amount for p in payables) == D("324.50")  # 300.00 + 24.50
+        assert await supplier_balance(s, shop.supplier.id) == D("324.50")
+        assert await ledger.check_ledger(s) == []
+    with pytest.raises(Forbidden):
+        await db.transact(lambda s: pay_supplier(s, w.purchaser, payables[0].id, D(1)))
+    await db.transact(lambda s: pay_supplier(s, w.manager, payables[0].id, payables[0].amount, clock=CLOCK))
+    with pytest.raises(InvalidState):
+        await db.transact(lambda s: pay_supplier(s, w.manager, payables[0].id, D(1), clock=CLOCK))
+    async with db.session() as s:
+        assert await supplier_balance(s, shop.supplier.id) == D("324.50") - payables[0].amount
+
+
+async def test_over_receipt_tolerance(db):
+    shop = await make_shop(db)
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(100)))
+    await _decide(db, shop.world.manager, order_id)
+    await db.transact(lambda s: set_setting(s, shop.world.owner, OVER_RECEIPT_TOLERANCE_KEY, 5))
+    async with db.session() as s:
+        line = await s.scalar(select(PurchaseOrderLine))
+    with pytest.raises(OverReceipt):
+        await db.transact(lambda s: receive_purchase_order(s, shop.world.warehouse_user, order_id, [ReceiptLineInput(line.id, D(106))], clock=CLOCK))
+    receipt = await db.transact(lambda s: receive_purchase_order(s, shop.world.warehouse_user, order_id, [ReceiptLineInput(line.id, D(105))], clock=CLOCK))
+    assert receipt.amount == D("220.50")
+    assert await _status(db, order_id) == PurchaseOrderStatus.CLOSED
+
+
+async def test_cancel_close_and_purchase_return(db):
+    shop = await make_shop(db, cola_stock="0")
+    w = shop.world
+    draft = await _po(db, shop, OrderLineInput(shop.cola.id, D(10)), submit=False)
+    with pytest.raises(Forbidden):
+        await db.transact(lambda s: cancel_purchase_order(s, w.sales, draft, clock=CLOCK))
+    await db.transact(lambda s: cancel_purchase_order(s, w.purchaser, draft, clock=CLOCK))
+    with pytest.raises(InvalidState, match="已取消，不能提交"):
+        await db.transact(lambda s: submit_purchase_order(s, w.purchaser, draft, clock=CLOCK))
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(10)))
+    await _decide(db, w.manager, order_id)
+    async with db.session() as s:
+        line = await s.scalar(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order_id))
+    await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [ReceiptLineInput(line.id, D(4))], clock=CLOCK))
+    await db.transact(lambda s: close_purchase_order(s, w.purchaser, order_id, reason="缺货", clock=CLOCK))
+    assert await _status(db, order_id) == PurchaseOrderStatus.CLOSED
+    async with db.session() as s:
+        receipt_line = await s.scalar(select(ReceiptLine))
+    with pytest.raises(InvalidInput, match="最多还能退 4"):
+        await db.transact(lambda s: return_purchase(s, w.warehouse_user, receipt_line.id, D(5), reason="质量问题", clock=CLOCK))
+    await db.transact(lambda s: return_purchase(s, w.warehouse_user, receipt_line.id, D(3), reason="质量问题", clock=CLOCK))
+    async with db.session() as s:
+        assert (await lot_of(s, shop.cola.id)).on_hand == D(1)
+        assert await supplier_balance(s, shop.supplier.id) == D("2.10")  # 8.40 − 6.30
+        assert await ledger.check_ledger(s) == []
+
+
+async def test_reorder_suggestions_subtract_on_order_and_become_one_order(db):
+    shop = await make_shop(db, cola_stock="10")
+    w = shop.world
+    async with db.session() as s:
+        await save_product(s, None, ProductInput(
+            sku="P001", name="可口可乐 330ml", base_unit="罐", category="饮料", conversions={"箱": D(24)},
+            sale_price=D("3.50"), purchase_price=D("2.10"), safety_stock=D(48), max_stock=D(120),
+            preferred_supplier="华润饮料",
+        ))
+        await save_product(s, None, ProductInput(
+            sku="M001", name="纯牛奶 250ml", base_unit="盒", sale_price=D("4.00"), purchase_price=D("2.50"),
+            safety_stock=D(10), shelf_life_days=180,
+        ))
+    open_po = await _po(db, shop, OrderLineInput(shop.cola.id, D(20)))
+    async with db.session() as s:
+        suggestions = await reorder_suggestions(s)
+    assert [(g.supplier_name, [(line.sku, line.quantity) for line in g.lines]) for g in suggestions] == [
+        ("华润饮料", [("P001", D(90))]),  # 120 − 10 available − 20 on order
+        ("未指定供应商", [("M001", D(20))]),  # 2 × 10
+    ]
+    made = await asyncio.gather(*(
+        db.transact(lambda s: order_suggestion(s, w.purchaser, supplier_id=shop.supplier.id, warehouse_id=w.main.id, submit=True, clock=CLOCK))
+        for _ in range(3)
+    ), return_exceptions=True)
+    orders = [m for m in made if isinstance(m, PurchaseOrder)]
+    assert len(orders) == 1 and all(isinstance(m, InvalidState) for m in made if m is not orders[0])
+    async with db.session() as s:
+        order = await s.get(PurchaseOrder, orders[0].id)
+        assert order.status == PurchaseOrderStatus.PENDING_APPROVAL
+        line = await s.scalar(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order.id))
+        assert (line.quantity, line.amount) == (D(90), D("189.00"))
+        assert [g.supplier_id for g in await reorder_suggestions(s)] == [None]
+    await db.transact(lambda s: cancel_purchase_order(s, w.purchaser, open_po, clock=CLOCK))
