@@ -18,6 +18,7 @@ from core.columns import utcnow
 from core.config import Settings
 from core.db import Database
 from core.models import User
+from core.numbering import Clock
 
 T = TypeVar("T")
 
@@ -63,6 +64,10 @@ class Turn:
 
     def say(self, reply: Reply) -> None:
         self._pending.append((self.target, reply))
+
+    def clock(self) -> Clock:
+        """The company clock documents are numbered and dated with."""
+        return Clock(tz=self.services.settings.timezone)
 
     def now(self) -> datetime:
         return utcnow().astimezone(self.services.settings.timezone)

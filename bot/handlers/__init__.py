@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import parser
-from bot.handlers import alerts, general, photo, stock
+from bot.handlers import alerts, general, orders, photo, stock
 from bot.model import CardAction
 from bot.turn import Turn
 
@@ -23,15 +23,23 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Bind: general.bind,
     parser.NearExpiry: alerts.expiring,
     parser.LowStock: alerts.shortages,
+    parser.PlaceOrder: orders.place_order,
+    parser.Ship: orders.ship,
 }
 
 ACTIONS: dict[str, ActionHandler] = {
     "stock.pick": stock.pick,
     "product.create": photo.start_create,
+    "order.start": orders.start_for_product,
+    "order.confirm": orders.confirm,
+    "order.edit": orders.edit,
+    "order.cancel": orders.cancel,
 }
 
 FLOWS: dict[str, FlowHandler] = {
     "product.create": photo.continue_create,
+    "order.edit": orders.continue_edit,
+    "order.product": orders.continue_for_product,
 }
 
 __all__ = ["ACTIONS", "COMMANDS", "FLOWS", "general", "photo"]

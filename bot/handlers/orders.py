@@ -1,0 +1,317 @@
+"""Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消; `发货 SO-…`.
+
+The draft lives in the key-value store under its card's id (with a TTL), not in the database: an
+abandoned draft costs nothing, and a button on an expired card says so. Confirming creates and
+confirms the order in one transaction (stock reserved FEFO by core.sales), exactly once per card.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot.cards import decided_status, expired_text, new_card_id, product_label
+from bot.handlers.common import ProductLookup, base_quantity, find_product, product_by_id
+from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
+from bot.outbox import enqueue_card_update
+from bot.parser import ItemText, PlaceOrder, Ship, parse_quantity, split_items
+from bot.turn import Turn
+from core.catalog import describe_quantity, find_customer, list_warehouses, unit_factor
+from core.documents import OrderLineInput, SalesOrder, price_line
+from core.errors import InsufficientStock, InvalidInput, NotFound
+from core.models import Product, Warehouse
+from core.quantity import format_money
+from core.sales import SELLING_ROLES, confirm_sales_order, create_sales_order, ship_sales_order
+from core.stock import stock_of
+from core.users import require_role
+
+DRAFT_TTL_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class DraftLine:
+    product_id: int
+    quantity: str  # base units, as a Decimal string
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    customer_id: int
+    customer: str
+    warehouse_id: int
+    lines: tuple[DraftLine, ...]
+
+
+def _draft_key(card_id: str) -> str:
+    return f"draft:{card_id}"
+
+
+async def _save_draft(turn: Turn, card_id: str, draft: Draft) -> None:
+    await turn.services.store.set(_draft_key(card_id), json.dumps(asdict(draft)), DRAFT_TTL_SECONDS)
+
+
+async def _load_draft(turn: Turn, card_id: str) -> Draft | None:
+    raw = await turn.services.store.get(_draft_key(card_id))
+    if raw is None:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    return Draft(
+        data["customer_id"], data["customer"], data["warehouse_id"], tuple(DraftLine(**line) for line in data["lines"])
+    )
+
+
+# ---------------------------------------------------------------- reading what was typed
+
+
+def _lookup_problem(number: int, item: ItemText, found: ProductLookup) -> str:
+    if found.candidates:
+        names = "、".join(product_label(p) for p in found.candidates[:5])
+        return f"第{number}行“{item.product}”对应多个商品：{names}，请写得更具体些"
+    if found.closest:
+        return f"第{number}行没有找到“{item.product}”，是不是：{'、'.join(product_label(p) for p in found.closest)}？"
+    return f"第{number}行没有找到“{item.product}”"
+
+
+async def _resolve_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tuple[list[DraftLine], list[str]]:
+    """Each typed line → product and base quantity; or a problem named by its line number."""
+    lines, problems = [], []
+    for number, item in enumerate(items, start=1):
+        found = await find_product(session, item.product)
+        if found.product is None:
+            problems.append(_lookup_problem(number, item, found))
+            continue
+        if item.quantity is None:
+            problems.append(f"第{number}行“{item.product}”缺少数量（例：{item.product} 10{found.product.base_unit}）")
+            continue
+        try:
+            quantity = await base_quantity(session, found.product, item.quantity)
+        except InvalidInput as error:
+            problems.append(f"第{number}行：{error.message}")
+            continue
+        unit = item.quantity.parts[0].unit if len(item.quantity.parts) == 1 else ""
+        lines.append(DraftLine(found.product.id or 0, str(quantity), unit))
+    return lines, problems
+
+
+async def _pick_warehouse(session: AsyncSession, lines: list[DraftLine]) -> int:
+    """The warehouse that can fill the most lines (the first one on a tie)."""
+    warehouses = await list_warehouses(session)
+    if not warehouses:
+        raise NotFound("还没有仓库，请先让经理建仓库")
+    filled = {w.id: 0 for w in warehouses}
+    for line in lines:
+        stock = await stock_of(session, line.product_id)
+        for warehouse in stock.warehouses:
+            if warehouse.warehouse_id in filled and warehouse.available >= Decimal(line.quantity):
+                filled[warehouse.warehouse_id] += 1
+    return max(warehouses, key=lambda w: (filled[w.id], -(w.id or 0))).id or 0
+
+
+# ---------------------------------------------------------------- the draft card
+
+
+async def _line_input(session: AsyncSession, line: DraftLine) -> OrderLineInput:
+    """In the unit the person typed when it divides evenly, else in base units."""
+    product = await session.get(Product, line.product_id)
+    assert product is not None
+    quantity = Decimal(line.quantity)
+    if line.unit and line.unit != product.base_unit:
+        factor = await unit_factor(session, product, line.unit)
+        if quantity % factor == 0:
+            return OrderLineInput(line.product_id, quantity / factor, line.unit)
+    return OrderLineInput(line.product_id, quantity, None)
+
+
+async def _draft_card(session: AsyncSession, card_id: str, draft: Draft) -> Card:
+    rows, shortages, total = [], [], Decimal(0)
+    warehouse_name = ""
+    for line in draft.lines:
+        priced = await price_line(session, await _line_input(session, line), "sale_price")
+        stock = await stock_of(session, line.product_id)
+        here = next((w for w in stock.warehouses if w.warehouse_id == draft.warehouse_id), None)
+        available = here.available if here else Decimal(0)
+        warehouse_name = warehouse_name or (here.warehouse_name if here else "")
+        product = priced.product
+        rows.append(
+            (
+                product_label(product),
+                await describe_quantity(session, product, priced.quantity),
+                f"{format_money(priced.unit_price)}/{priced.unit}",
+                format_money(priced.amount),
+                await describe_quantity(session, product, available),
+            )
+        )
+        if available < priced.quantity:
+            short = await describe_quantity(session, product, priced.quantity - available)
+            shortages.append(f"{product_label(product)} 缺 {short}")
+        total += priced.amount
+    if not warehouse_name:
+        warehouse = await session.get(Warehouse, draft.warehouse_id)
+        warehouse_name = warehouse.name if warehouse else ""
+    value = {"card_id": card_id}
+    return Card(
+        card_id=card_id,
+        title=f"销售单草稿 · {draft.customer}",
+        tone=Tone.WARNING if shortages else Tone.INFO,
+        fields=(("客户", draft.customer), ("仓库", warehouse_name), ("合计", format_money(total))),
+        tables=(Table(("商品", "数量", "单价", "金额", "可用"), tuple(rows)),),
+        note=("库存不足：" + "；".join(shortages)) if shortages else "确认后预留库存",
+        buttons=(
+            Button("确认", "order.confirm", value, ButtonStyle.PRIMARY),
+            Button("修改", "order.edit", value),
+            Button("取消", "order.cancel", value, ButtonStyle.DANGER),
+        ),
+    )
+
+
+async def _propose(turn: Turn, customer_text: str, items: tuple[ItemText, ...]) -> None:
+    require_role(turn.user, SELLING_ROLES, "下单")
+
+    async def build(session: AsyncSession) -> tuple[Card | None, Draft | None, list[str]]:
+        customer = await find_customer(session, customer_text)
+        lines, problems = await _resolve_lines(session, items)
+        if problems or not lines:
+            return None, None, problems or ["没有读到商品"]
+        draft = Draft(customer.id or 0, customer.name, await _pick_warehouse(session, lines), tuple(lines))
+        card_id = new_card_id("order")
+        return await _draft_card(session, card_id, draft), draft, []
+
+    card, draft, problems = await turn.read(build)
+    if card is None or draft is None:
+        turn.say(Text("这张单还不能开：\n" + "\n".join(problems) + "\n改好后请重新发送。"))
+        return
+    await _save_draft(turn, card.card_id, draft)
+    turn.say(card)
+
+
+async def place_order(turn: Turn, command: PlaceOrder) -> None:
+    await _propose(turn, command.customer, command.items)
+
+
+# ---------------------------------------------------------------- the buttons
+
+
+async def confirm(turn: Turn, action: CardAction) -> None:
+    card_id = action.card_id
+    draft = await _load_draft(turn, card_id)
+    if draft is None or not await turn.services.store.set_if_absent(f"done:{card_id}", "1", DRAFT_TTL_SECONDS):
+        turn.say(Text(expired_text() if draft is None else "这张单已经处理过了。"))
+        return
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> SalesOrder:
+        inputs = [await _line_input(session, line) for line in draft.lines]
+        order = await create_sales_order(
+            session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs,
+            clock=clock,
+        )
+        await session.flush()
+        confirmed = await confirm_sales_order(session, turn.user, order.id or 0, clock=clock)
+        card = await _draft_card(session, card_id, draft)
+        done = _decided(card, f"已确认 {confirmed.number}", turn, f"销售单 {confirmed.number}")
+        await enqueue_card_update(session, done, action)
+        return confirmed
+
+    try:
+        order = await turn.transact(work)
+    except InsufficientStock:
+        await turn.services.store.delete(f"done:{card_id}")
+        now = await turn.read(lambda session: _draft_card(session, card_id, draft))
+        turn.say(Text(f"没有下单，{now.note}。可以点“修改”调整数量。"))
+        return
+    except Exception:
+        await turn.services.store.delete(f"done:{card_id}")
+        raise
+    await turn.services.store.delete(_draft_key(card_id))
+    turn.say(Text(f"已下单 {order.number}，合计 {format_money(order.total)}，库存已预留。"))
+
+
+def _decided(card: Card, verb: str, turn: Turn, title: str | None = None) -> Card:
+    return Card(
+        card_id=card.card_id,
+        title=title or card.title,
+        tone=Tone.NEUTRAL if verb.startswith("已取消") else Tone.SUCCESS,
+        fields=card.fields,
+        tables=card.tables,
+        status=decided_status(verb, turn.user.name, turn.now()),
+    )
+
+
+async def edit(turn: Turn, action: CardAction) -> None:
+    draft = await _load_draft(turn, action.card_id)
+    if draft is None:
+        turn.say(Text(expired_text()))
+        return
+    await turn.services.conversations.set(turn.origin, {"flow": "order.edit", "card_id": action.card_id})
+    turn.say(Text(f"请发新的商品和数量，例如：可乐 10箱，雪碧 5瓶（客户 {draft.customer} 不变）。发“取消”放弃修改。"))
+
+
+async def continue_edit(turn: Turn, state: dict[str, Any], text: str) -> bool:
+    """New lines for the draft being edited; text that is not lines goes to other commands."""
+    items = split_items(text)
+    if not items or any(item.quantity is None for item in items):
+        return False
+    old_card_id = state["card_id"]
+    draft = await _load_draft(turn, old_card_id)
+    await turn.services.conversations.clear(turn.origin)
+    if draft is None:
+        turn.say(Text(expired_text()))
+        return True
+    await turn.services.store.delete(_draft_key(old_card_id))
+    await _propose(turn, draft.customer, items)
+    return True
+
+
+async def cancel(turn: Turn, action: CardAction) -> None:
+    draft = await _load_draft(turn, action.card_id)
+    if draft is None:
+        turn.say(Text(expired_text()))
+        return
+    await turn.services.store.delete(_draft_key(action.card_id))
+
+    async def work(session: AsyncSession) -> None:
+        card = await _draft_card(session, action.card_id, draft)
+        await enqueue_card_update(session, _decided(card, "已取消", turn), action)
+
+    await turn.transact(work)
+
+
+async def start_for_product(turn: Turn, action: CardAction) -> None:
+    """The 下单 button on a stock card: ask for the customer and quantity of that product."""
+    require_role(turn.user, SELLING_ROLES, "下单")
+    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    await turn.services.conversations.set(turn.origin, {"flow": "order.product", "product_id": product.id})
+    turn.say(Text(f"给哪个客户下多少 {product.name}？例如：华联 10{product.base_unit}"))
+
+
+async def continue_for_product(turn: Turn, state: dict[str, Any], text: str) -> bool:
+    customer, _, quantity_text = text.strip().partition(" ")
+    quantity = parse_quantity(quantity_text)
+    if not customer or quantity is None:
+        return False
+    await turn.services.conversations.clear(turn.origin)
+    product = await turn.read(lambda session: product_by_id(session, str(state["product_id"])))
+    await _propose(turn, customer, (ItemText(product.sku, quantity),))
+    return True
+
+
+# ---------------------------------------------------------------- shipping
+
+
+async def ship(turn: Turn, command: Ship) -> None:
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        order = await session.scalar(select(SalesOrder).where(SalesOrder.number == command.document_no))
+        if order is None:
+            raise NotFound(f"没有找到销售单 {command.document_no}")
+        shipment = await ship_sales_order(session, turn.user, order.id or 0, clock=clock)
+        return f"已发货 {order.number}（出库单 {shipment.number}），金额 {format_money(shipment.amount)}。"
+
+    turn.say(Text(await turn.transact(work)))

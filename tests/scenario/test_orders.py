@@ -1,0 +1,73 @@
+"""Placing, changing, confirming and shipping sales orders from chat."""
+
+from __future__ import annotations
+
+from tests.scenario.conftest import Console, card, texts
+
+
+async def test_order_draft_confirm_reserves_stock_and_the_card_shows_the_decision(console: Console) -> None:
+    replies = await console.say("wang", "下单 华联 可乐330 2箱，雪碧 5瓶")
+    draft = card(replies)
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert ("合计", "¥188.00") in [tuple(f) for f in draft["fields"]]  # 48 × 3.50 + 5 × 4.00
+    assert draft["tables"][0]["rows"][0] == ["可口可乐 330ml", "2箱", "¥84.00/箱", "¥168.00", "4箱4罐"]
+    assert [b["label"] for b in draft["buttons"]] == ["确认", "修改", "取消"]
+
+    confirmed = await console.press("wang", draft, "确认")
+    assert "已下单 SO-" in texts(confirmed)
+    updated = next(r for r in confirmed if r["type"] == "card")
+    assert updated["card_id"] == draft["card_id"] and updated["buttons"] == []
+    assert updated["status"].startswith("已确认 SO-") and " · 小王 · " in updated["status"]
+
+    after = texts(await console.say("li", "库存 可口可乐330"))
+    assert "已预留: 2箱" in after
+
+    again = await console.press("wang", draft, "确认")
+    assert "过期" in texts(again) or "处理过" in texts(again)
+
+
+async def test_quantities_as_people_type_them(console: Console) -> None:
+    replies = await console.say("wang", "下单 华联超市：可口可乐330ml ３箱零１２罐，xb*十二")
+    rows = card(replies)["tables"][0]["rows"]
+    assert [row[1] for row in rows] == ["3箱12罐", "1箱"]
+
+
+async def test_a_shortage_is_named_per_line_and_confirming_is_refused(console: Console) -> None:
+    replies = await console.say("wang", "下单 华联 雪碧 10箱")
+    draft = card(replies)
+    assert "雪碧 500ml 缺 5箱" in draft["note"]
+    refused = texts(await console.press("wang", draft, "确认"))
+    assert "没有下单" in refused and "缺 5箱" in refused
+
+
+async def test_problems_are_named_by_line(console: Console) -> None:
+    body = texts(await console.say("wang", "下单 华联 可口可乐 2箱，雪碧"))
+    assert "第1行“可口可乐”对应多个商品" in body
+    assert "第2行“雪碧”缺少数量" in body
+    assert "没有找到客户" in texts(await console.say("wang", "下单 沃尔玛 雪碧 2瓶"))
+
+
+async def test_edit_replaces_the_lines_and_cancel_closes_the_card(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 雪碧 2瓶"))
+    assert "请发新的商品和数量" in texts(await console.press("wang", draft, "修改"))
+    second = card(await console.say("wang", "雪碧 3瓶"))
+    assert second["tables"][0]["rows"][0][1] == "3瓶"
+    assert "过期" in texts(await console.press("wang", draft, "确认"))
+    cancelled = await console.press("wang", second, "取消")
+    assert card(cancelled)["status"].startswith("已取消 · 小王")
+
+
+async def test_order_from_the_stock_card_button(console: Console) -> None:
+    stock = card(await console.say("wang", "库存 雪碧"))
+    assert "给哪个客户" in texts(await console.press("wang", stock, "下单"))
+    draft = card(await console.say("wang", "华联 两箱"))
+    assert draft["tables"][0]["rows"][0][:2] == ["雪碧 500ml", "2箱"]
+
+
+async def test_warehouse_ships_a_confirmed_order(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 雪碧 1箱"))
+    confirmed = texts(await console.press("wang", draft, "确认"))
+    number = confirmed.split("已下单 ")[1].split("，")[0]
+    assert "没有权限" in texts(await console.say("li", "下单 华联 雪碧 1箱"))
+    shipped = texts(await console.say("li", f"发货 {number}"))
+    assert f"已发货 {number}" in shipped and "¥48.00" in shipped
