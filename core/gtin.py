@@ -100,7 +100,7 @@ def symbology_of(code: str) -> str:
     return "CODE-128" if code.isascii() and len(code) <= 48 else "QR"
 
 
-_GS1_GTIN = re.compile(r"(?:^|\(01\)|\x1d01|^01)(\d{14})")
+_GS1_GTIN = re.compile(r"(?:\(01\)|\x1d01|^01)(\d{14})")
 _DIGITAL_LINK = re.compile(r"/01/(\d{14}|\d{13}|\d{12}|\d{8})(?:[/?#]|$)")
 
 

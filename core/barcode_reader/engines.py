@@ -19,8 +19,6 @@ Engine = Literal["zbar", "zxing"]
 
 EAN_13, EAN_8, UPC_A, UPC_E = "EAN-13", "EAN-8", "UPC-A", "UPC-E"
 CODE_128, CODE_39, ITF, QR = "CODE-128", "CODE-39", "ITF", "QR"
-RETAIL_FORMATS = frozenset({EAN_13, EAN_8, UPC_A, UPC_E, ITF})
-"""Formats protected only by a single mod-10 check digit: a misread can still pass it."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,9 @@ def zbar_reads(image: Image.Image) -> list[Read]:
     return reads
 
 
-def zxing_reads(image: Image.Image, *, binarizer: zxingcpp.Binarizer = zxingcpp.Binarizer.LocalAverage) -> list[Read]:
+def zxing_reads(
+    image: Image.Image, *, binarizer: zxingcpp.Binarizer = zxingcpp.Binarizer.LocalAverage
+) -> list[Read]:
     reads = []
     found_codes = zxingcpp.read_barcodes(
         image, formats=_ZXING_WANTED, text_mode=zxingcpp.TextMode.Plain, binarizer=binarizer

@@ -72,12 +72,16 @@ def load_grayscale(data: bytes) -> Image.Image:
         gray = _flatten_to_gray(image)
     except Image.DecompressionBombError as error:
         raise ImageError("图片尺寸太大，无法识别") from error
-    except Exception as error:  # truncated or corrupt data surfaces here, as OSError, SyntaxError, zlib errors...
+    except (
+        Exception
+    ) as error:  # truncated or corrupt data surfaces here, as OSError, SyntaxError, zlib errors...
         raise ImageError("图片不完整或已损坏，请重新拍照发送") from error
     long_side = max(gray.size)
     if long_side > WORK_MAX_LONG_SIDE:
         ratio = WORK_MAX_LONG_SIDE / long_side
-        gray = gray.resize((max(1, round(gray.width * ratio)), max(1, round(gray.height * ratio))), Image.Resampling.BOX)
+        gray = gray.resize(
+            (max(1, round(gray.width * ratio)), max(1, round(gray.height * ratio))), Image.Resampling.BOX
+        )
     return gray
 
 
