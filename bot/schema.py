@@ -10,26 +10,29 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 from sqlalchemy.engine import URL
 from sqlmodel import SQLModel
 
+import bot.outbox  # noqa: F401 - table registration
 import core.documents  # noqa: F401 - table registration
 import core.models  # noqa: F401 - table registration
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def metadata() -> SQLModel.metadata.__class__:
+def metadata() -> MetaData:
     return SQLModel.metadata
 
 
-def alembic_config(url: URL) -> Config:
+def alembic_config(url: URL, pg_schema: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
+    config.attributes["pg_schema"] = pg_schema
     return config
 
 
-async def upgrade(url: URL, revision: str = "head") -> None:
+async def upgrade(url: URL, revision: str = "head", *, pg_schema: str | None = None) -> None:
     """Create or upgrade the database to the newest schema (Alembic runs its own event loop work in a thread)."""
-    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+    await asyncio.to_thread(command.upgrade, alembic_config(url, pg_schema), revision)

@@ -38,7 +38,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(context.config.attributes["database_url"], poolclass=NullPool)
+    schema = context.config.attributes.get("pg_schema")
+    connect_args = {"server_settings": {"search_path": schema}} if schema else {}
+    engine = create_async_engine(context.config.attributes["database_url"], poolclass=NullPool, connect_args=connect_args)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
