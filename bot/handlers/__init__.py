@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import parser
-from bot.handlers import alerts, general, orders, photo, stock
+from bot.handlers import alerts, general, orders, photo, purchases, stock
 from bot.model import CardAction
 from bot.turn import Turn
 
@@ -25,6 +25,9 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.LowStock: alerts.shortages,
     parser.PlaceOrder: orders.place_order,
     parser.Ship: orders.ship,
+    parser.RequestPurchase: purchases.request_purchase,
+    parser.PendingApprovals: purchases.pending,
+    parser.Receive: purchases.receive,
 }
 
 ACTIONS: dict[str, ActionHandler] = {
@@ -34,12 +37,17 @@ ACTIONS: dict[str, ActionHandler] = {
     "order.confirm": orders.confirm,
     "order.edit": orders.edit,
     "order.cancel": orders.cancel,
+    "purchase.start": purchases.start_for_product,
+    "po.approve": purchases.approve,
+    "po.reject": purchases.reject,
+    "receive.start": purchases.receivable_for_product,
 }
 
 FLOWS: dict[str, FlowHandler] = {
     "product.create": photo.continue_create,
     "order.edit": orders.continue_edit,
     "order.product": orders.continue_for_product,
+    "po.reject": purchases.continue_reject,
 }
 
 __all__ = ["ACTIONS", "COMMANDS", "FLOWS", "general", "photo"]

@@ -78,7 +78,7 @@ def _lookup_problem(number: int, item: ItemText, found: ProductLookup) -> str:
     return f"第{number}行没有找到“{item.product}”"
 
 
-async def _resolve_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tuple[list[DraftLine], list[str]]:
+async def resolve_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tuple[list[DraftLine], list[str]]:
     """Each typed line → product and base quantity; or a problem named by its line number."""
     lines, problems = [], []
     for number, item in enumerate(items, start=1):
@@ -116,7 +116,7 @@ async def _pick_warehouse(session: AsyncSession, lines: list[DraftLine]) -> int:
 # ---------------------------------------------------------------- the draft card
 
 
-async def _line_input(session: AsyncSession, line: DraftLine) -> OrderLineInput:
+async def line_input(session: AsyncSession, line: DraftLine) -> OrderLineInput:
     """In the unit the person typed when it divides evenly, else in base units."""
     product = await session.get(Product, line.product_id)
     assert product is not None
@@ -132,7 +132,7 @@ async def _draft_card(session: AsyncSession, card_id: str, draft: Draft) -> Card
     rows, shortages, total = [], [], Decimal(0)
     warehouse_name = ""
     for line in draft.lines:
-        priced = await price_line(session, await _line_input(session, line), "sale_price")
+        priced = await price_line(session, await line_input(session, line), "sale_price")
         stock = await stock_of(session, line.product_id)
         here = next((w for w in stock.warehouses if w.warehouse_id == draft.warehouse_id), None)
         available = here.available if here else Decimal(0)
@@ -175,7 +175,7 @@ async def _propose(turn: Turn, customer_text: str, items: tuple[ItemText, ...]) 
 
     async def build(session: AsyncSession) -> tuple[Card | None, Draft | None, list[str]]:
         customer = await find_customer(session, customer_text)
-        lines, problems = await _resolve_lines(session, items)
+        lines, problems = await resolve_lines(session, items)
         if problems or not lines:
             return None, None, problems or ["没有读到商品"]
         draft = Draft(customer.id or 0, customer.name, await _pick_warehouse(session, lines), tuple(lines))
@@ -206,7 +206,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> SalesOrder:
-        inputs = [await _line_input(session, line) for line in draft.lines]
+        inputs = [await line_input(session, line) for line in draft.lines]
         order = await create_sales_order(
             session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs,
             clock=clock,

@@ -1,0 +1,298 @@
+"""Purchase requests and their approval: `采购 可乐 200箱 供应商 太古`, the 批准 / 驳回 card, `待审批`, `入库 PO-…`.
+
+The approval card of a step goes to every person who may decide it, by direct message; its card id
+names the order and step, so after a decision the card is replaced for all of them with a status line.
+The decision itself is exactly-once in core.approval (the order row is locked; a second press learns
+who decided first). The requester is told each decision.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot.cards import decided_status, product_label
+from bot.handlers.common import product_by_id
+from bot.handlers.orders import line_input, resolve_lines
+from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
+from bot.outbox import enqueue_card_update, enqueue_for_users
+from bot.parser import PendingApprovals, Receive, RequestPurchase
+from bot.turn import Turn
+from core.approval import WaitingFor, decide, pending_approvals, waiting_for
+from core.catalog import describe_quantity, find_supplier, list_warehouses
+from core.documents import PurchaseOrder, PurchaseOrderStatus
+from core.errors import InvalidInput, NotFound
+from core.models import Product, Supplier, User, Warehouse
+from core.purchasing import (
+    PURCHASING_ROLES,
+    ReceiptLineInput,
+    create_purchase_order,
+    lines_of,
+    receive_purchase_order,
+    submit_purchase_order,
+)
+from core.quantity import format_money
+from core.users import ROLE_NAMES_ZH, require_role
+
+
+def approval_card_id(order_id: int, step_no: int) -> str:
+    return f"po:{order_id}:step:{step_no}"
+
+
+async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: WaitingFor | None) -> Card:
+    """The order as approvers see it; with 批准 / 驳回 while a step waits."""
+    supplier = await session.get(Supplier, order.supplier_id)
+    warehouse = await session.get(Warehouse, order.warehouse_id)
+    requester = await session.get(User, order.requester_id)
+    rows = []
+    for line in await lines_of(session, order.id or 0):
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        rows.append(
+            (
+                product_label(product),
+                await describe_quantity(session, product, line.quantity),
+                f"{format_money(line.unit_price)}/{line.unit}",
+                format_money(line.amount),
+            )
+        )
+    fields = [
+        ("申请人", requester.name if requester else ""),
+        ("供应商", supplier.name if supplier else ""),
+        ("入库仓", warehouse.name if warehouse else ""),
+        ("金额", format_money(order.total)),
+    ]
+    buttons: tuple[Button, ...] = ()
+    step_no = 1
+    if waiting is not None:
+        step_no = waiting.step_no
+        fields.append(("审批", f"第 {waiting.step_no}/{waiting.steps} 步 · {ROLE_NAMES_ZH[waiting.role]}"))
+        value = {"order_id": str(order.id), "step_no": str(waiting.step_no)}
+        buttons = (
+            Button("批准", "po.approve", value, ButtonStyle.PRIMARY),
+            Button("驳回", "po.reject", value, ButtonStyle.DANGER),
+        )
+    return Card(
+        card_id=approval_card_id(order.id or 0, step_no),
+        title=f"采购审批 · {order.number}",
+        tone=Tone.WARNING if waiting else Tone.INFO,
+        fields=tuple(fields),
+        tables=(Table(("商品", "数量", "单价", "金额"), tuple(rows)),),
+        note=order.note,
+        buttons=buttons,
+    )
+
+
+async def _send_to_approvers(session: AsyncSession, order: PurchaseOrder) -> WaitingFor | None:
+    """The current step's card, by direct message, to everyone who may decide it."""
+    waiting = await waiting_for(session, order.id or 0)
+    if waiting is not None:
+        await enqueue_for_users(session, [u.id or 0 for u in waiting.users], await _order_card(session, order, waiting))
+    return waiting
+
+
+def _waiting_text(waiting: WaitingFor) -> str:
+    names = "、".join(u.name for u in waiting.users) or "（还没有人有这个角色，请联系管理员）"
+    return f"等待{ROLE_NAMES_ZH[waiting.role]} {names} 审批（第 {waiting.step_no}/{waiting.steps} 步）"
+
+
+async def request_purchase(turn: Turn, command: RequestPurchase) -> None:
+    require_role(turn.user, PURCHASING_ROLES, "提交采购申请")
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        lines, problems = await resolve_lines(session, command.items)
+        if problems:
+            raise InvalidInput("这张采购单还不能提交：\n" + "\n".join(problems))
+        supplier = await _supplier_for(session, command.supplier, lines[0].product_id)
+        warehouses = await list_warehouses(session)
+        if not warehouses:
+            raise NotFound("还没有仓库，请先让经理建仓库")
+        inputs = [await line_input(session, line) for line in lines]
+        order = await create_purchase_order(
+            session, turn.user, supplier_id=supplier.id or 0, warehouse_id=warehouses[0].id or 0, lines=inputs,
+            clock=clock,
+        )
+        await session.flush()
+        await submit_purchase_order(session, turn.user, order.id or 0, clock=clock)
+        waiting = await _send_to_approvers(session, order)
+        tail = _waiting_text(waiting) if waiting else "无需审批"
+        return f"已提交采购单 {order.number}（{supplier.name}，{format_money(order.total)}），{tail}。"
+
+    turn.say(Text(await turn.transact(work)))
+
+
+async def _supplier_for(session: AsyncSession, text: str, product_id: int) -> Supplier:
+    if text:
+        return await find_supplier(session, text)
+    product = await session.get(Product, product_id)
+    if product is not None and product.preferred_supplier_id is not None:
+        supplier = await session.get(Supplier, product.preferred_supplier_id)
+        if supplier is not None:
+            return supplier
+    raise InvalidInput("请写明供应商，例如：采购 可乐 200箱 供应商 太古")
+
+
+async def start_for_product(turn: Turn, action: CardAction) -> None:
+    """The 采购 button on a stock or shortage card: ask how much, from whom."""
+    require_role(turn.user, PURCHASING_ROLES, "提交采购申请")
+    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    turn.say(Text(f"请发：采购 {product.name} 数量 供应商 名称，例如：采购 {product.name} 100{product.base_unit} 供应商 太古"))
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _step_of(action: CardAction) -> tuple[int, int]:
+    try:
+        return int(action.value["order_id"]), int(action.value["step_no"])
+    except (KeyError, ValueError):
+        raise InvalidInput("按钮数据不对，请发“待审批”重新查看") from None
+
+
+async def approve(turn: Turn, action: CardAction) -> None:
+    order_id, step_no = _step_of(action)
+    await _decide(turn, action, order_id, step_no, approve=True, comment="")
+
+
+async def reject(turn: Turn, action: CardAction) -> None:
+    """驳回 needs a reason: from the card's input when the platform has one, else asked for in chat."""
+    order_id, step_no = _step_of(action)
+    reason = action.form.get("reason", "").strip()
+    if reason:
+        await _decide(turn, action, order_id, step_no, approve=False, comment=reason)
+        return
+    await turn.services.conversations.set(
+        turn.origin, {"flow": "po.reject", "order_id": order_id, "step_no": step_no, "card_id": action.card_id}
+    )
+    turn.say(Text("请回复驳回理由（发“取消”放弃驳回）。"))
+
+
+async def continue_reject(turn: Turn, state: dict[str, Any], text: str) -> bool:
+    """Whatever comes next is the reason."""
+    await turn.services.conversations.clear(turn.origin)
+    await _decide(turn, None, int(state["order_id"]), int(state["step_no"]), approve=False, comment=text.strip()[:200])
+    return True
+
+
+async def _decide(
+    turn: Turn, action: CardAction | None, order_id: int, step_no: int, *, approve: bool, comment: str
+) -> None:
+    clock = turn.clock()
+    verb = "批准" if approve else "驳回"
+
+    async def work(session: AsyncSession) -> None:
+        order = await decide(session, turn.user, order_id, approve=approve, comment=comment, step_no=step_no, clock=clock)
+        decided = await _order_card(session, order, None)
+        status = decided_status(f"已{verb}", turn.user.name, turn.now()) + (f" · 理由：{comment}" if comment else "")
+        await enqueue_card_update(
+            session,
+            Card(
+                card_id=approval_card_id(order_id, step_no), title=decided.title,
+                tone=Tone.SUCCESS if approve else Tone.DANGER, fields=decided.fields, tables=decided.tables,
+                status=status,
+            ),
+            action,
+        )
+        news = f"采购单 {order.number} 第 {step_no} 步已由 {turn.user.name} {verb}" + (f"，理由：{comment}" if comment else "")
+        if order.status == PurchaseOrderStatus.APPROVED:
+            news += "。采购单已批准，可以通知供应商送货。"
+        elif order.status == PurchaseOrderStatus.PENDING_APPROVAL:
+            waiting = await _send_to_approvers(session, order)
+            news += f"，{_waiting_text(waiting)}。" if waiting else "。"
+        else:
+            news += "。"
+        await enqueue_for_users(session, [order.requester_id], Text(news))
+
+    await turn.transact(work)
+    turn.say(Text(f"已{verb}。"))
+
+
+async def pending(turn: Turn, _command: PendingApprovals) -> None:
+    """The approval cards waiting for me, sent again (their updates still reach these copies)."""
+
+    async def cards(session: AsyncSession) -> list[Card]:
+        mine = [w for w in await pending_approvals(session) if any(u.id == turn.user.id for u in w.users)]
+        result = []
+        for waiting in mine:
+            order = await session.get(PurchaseOrder, waiting.order_id)
+            assert order is not None
+            result.append(await _order_card(session, order, waiting))
+        return result
+
+    found = await turn.read(cards)
+    if not found:
+        turn.say(Text("没有等您审批的单据。"))
+        return
+    turn.say(Text(f"有 {len(found)} 张采购单等您审批："))
+    for card in found:
+        turn.say(card)
+
+
+# ---------------------------------------------------------------- receiving
+
+
+_LOT = re.compile(r"批次\s*[:：]?\s*(?P<lot>[\w-]+)")
+_EXPIRY = re.compile(r"(?:到期|有效期至?|expiry)\s*[:：]?\s*(?P<date>\d{4}-\d{1,2}-\d{1,2})")
+_PRODUCED = re.compile(r"(?:生产日期|生产)\s*[:：]?\s*(?P<date>\d{4}-\d{1,2}-\d{1,2})")
+
+
+def _date_in(pattern: re.Pattern[str], text: str) -> date | None:
+    found = pattern.search(text)
+    if not found:
+        return None
+    try:
+        return date.fromisoformat("-".join(part.zfill(2) for part in found.group("date").split("-")))
+    except ValueError:
+        raise InvalidInput(f"日期不对: {found.group('date')}") from None
+
+
+async def receive(turn: Turn, command: Receive) -> None:
+    """`入库 PO-…` receives everything still open; `批次 L1 到期 2027-05-01` names the lot (else the PO number)."""
+    clock = turn.clock()
+    lot = _LOT.search(command.rest)
+    expiry, produced = _date_in(_EXPIRY, command.rest), _date_in(_PRODUCED, command.rest)
+
+    async def work(session: AsyncSession) -> str:
+        order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == command.document_no))
+        if order is None:
+            raise NotFound(f"没有找到采购单 {command.document_no}")
+        open_lines = [line for line in await lines_of(session, order.id or 0) if line.received < line.quantity]
+        inputs = [
+            ReceiptLineInput(
+                line.id or 0, line.quantity - line.received, lot.group("lot") if lot else order.number, produced, expiry
+            )
+            for line in open_lines
+        ]
+        receipt = await receive_purchase_order(session, turn.user, order.id or 0, inputs, clock=clock)
+        await enqueue_for_users(
+            session, [order.requester_id], Text(f"采购单 {order.number} 已由 {turn.user.name} 入库（{receipt.number}）。")
+        )
+        return f"已入库 {order.number}（入库单 {receipt.number}），共 {len(inputs)} 行。"
+
+    turn.say(Text(await turn.transact(work)))
+
+
+async def receivable_for_product(turn: Turn, action: CardAction) -> None:
+    """The 入库 button on a stock card: the approved purchase orders that bring this product."""
+    product_id = action.value.get("product_id", "")
+
+    async def answer(session: AsyncSession) -> str:
+        product = await product_by_id(session, product_id)
+        orders = (
+            await session.scalars(
+                select(PurchaseOrder).where(
+                    PurchaseOrder.status.in_([PurchaseOrderStatus.APPROVED, PurchaseOrderStatus.PARTIALLY_RECEIVED])  # type: ignore[attr-defined]
+                )
+            )
+        ).all()
+        numbers = [o.number for o in orders if any(line.product_id == product.id for line in await lines_of(session, o.id or 0))]
+        if not numbers:
+            return f"没有待入库的 {product.name} 采购单。"
+        return f"{product.name} 待入库的采购单：{'、'.join(numbers)}。发“入库 {numbers[0]}”即可入库。"
+
+    turn.say(Text(await turn.read(answer)))

@@ -1,0 +1,72 @@
+"""Purchase requests, approval cards to every approver, decisions told to the requester, receiving."""
+
+from __future__ import annotations
+
+import re
+
+from tests.scenario.conftest import Console, card, texts
+
+
+def po_number(text: str) -> str:
+    found = re.search(r"PO-\d{8}-\d{4}", text)
+    assert found, text
+    return found.group(0)
+
+
+async def test_small_purchase_goes_to_every_manager_and_the_first_decision_wins(console: Console) -> None:
+    submitted = texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古"))
+    number = po_number(submitted)
+    assert "等待经理 张经理、李经理 审批" in submitted
+
+    first, second = card(await console.replies("zhang")), card(await console.replies("zhang2"))
+    assert first["card_id"] == second["card_id"] and first["title"] == f"采购审批 · {number}"
+    assert ("金额", "¥300.00") in [tuple(f) for f in first["fields"]]
+
+    assert "没有权限" in texts(await console.press("wang", first, "批准"))  # a salesperson's press does nothing
+
+    decided = await console.press("zhang", first, "批准")
+    assert "已批准" in texts(decided)
+    status = card(decided)["status"]
+    assert status.startswith("已批准 · 张经理 · ")
+    other = await console.replies("zhang2")
+    assert card(other)["status"] == status and card(other)["buttons"] == []  # replaced for everyone
+
+    late = texts(await console.press("zhang2", second, "批准"))
+    assert "已由 张经理 于" in late and "批准" in late
+
+    told = texts(await console.replies("chen"))
+    assert f"采购单 {number} 第 1 步已由 张经理 批准" in told and "采购单已批准" in told
+
+    received = texts(await console.say("li", f"入库 {number}"))
+    assert f"已入库 {number}" in received
+    assert "入库" in texts(await console.replies("chen"))
+
+
+async def test_large_purchase_needs_the_owner_after_the_manager(console: Console) -> None:
+    number = po_number(texts(await console.say("chen", "采购 可乐330 200箱 供应商 太古")))
+    manager_card = card(await console.replies("zhang"))
+    await console.replies("zhang2")
+    await console.press("zhang", manager_card, "批准")
+    owner_card = card(await console.replies("zhao"))
+    assert "第 2/2 步 · 老板" in texts([owner_card])
+    assert "等待老板 赵老板 审批" in texts(await console.replies("chen"))
+    await console.press("zhao", owner_card, "批准")
+    assert f"采购单 {number} 第 2 步已由 赵老板 批准。采购单已批准" in texts(await console.replies("chen"))
+
+
+async def test_reject_asks_for_a_reason_and_tells_the_requester(console: Console) -> None:
+    number = po_number(texts(await console.say("chen", "purchase xb 5 cases from 太古")))
+    approval = card(await console.replies("zhang"))
+    assert "驳回理由" in texts(await console.press("zhang", approval, "驳回"))
+    rejected = await console.say("zhang", "价格太高，换一家")
+    assert card(rejected)["status"].endswith("理由：价格太高，换一家")
+    assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：价格太高，换一家" in texts(await console.replies("chen"))
+
+
+async def test_pending_lists_what_waits_for_me(console: Console) -> None:
+    assert "没有等您审批" in texts(await console.say("zhang", "待审批"))
+    number = po_number(texts(await console.say("chen", "采购 雪碧 2箱 供应商 太古")))
+    await console.replies("zhang")
+    listed = await console.say("zhang", "待审批")
+    assert "有 1 张采购单等您审批" in texts(listed) and card(listed)["title"] == f"采购审批 · {number}"
+    assert "没有权限" in texts(await console.say("wang", "采购 雪碧 2箱 供应商 太古"))
