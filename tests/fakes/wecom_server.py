@@ -1,5 +1,7 @@
 """A fake WeCom open API on loopback: token, message send, card update, media; records every request.
 
+`media` holds the files `media/get` serves, by media id (a received photo is put there first).
+
 Tell it to fail with `fail(...)`: the next API calls (not gettoken) answer "expired" (42001), "limited"
 (45009), "error" (HTTP 500), "denied" (a permanent errcode), or are "slow" (delayed by `slow_seconds`).
 """
@@ -34,6 +36,8 @@ class FakeWeCom:
     requests: list[Recorded] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
+    delivered: list[Recorded] = field(default_factory=list)  # the message sends WeCom accepted
+    media: dict[str, bytes] = field(default_factory=lambda: {"media_abc123": IMAGE_BYTES})
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
 
@@ -105,6 +109,7 @@ class FakeWeCom:
     async def _send(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
             return refused
+        self.delivered.append(self.requests[-1])
         body = self.requests[-1].body
         answer = {"errcode": 0, "errmsg": "ok", "msgid": f"msg-{next(self._counter)}"}
         if body.get("msgtype") == "template_card":
@@ -122,10 +127,11 @@ class FakeWeCom:
     async def _media(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
             return refused
-        if request.query.get("media_id") != "media_abc123":
+        data = self.media.get(request.query.get("media_id", ""))
+        if data is None:
             return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
         return web.Response(
-            body=IMAGE_BYTES,
+            body=data,
             content_type="image/png",
             headers={"Content-Disposition": 'attachment; filename="a.png"'},
         )
