@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import parser
-from bot.handlers import alerts, general, orders, photo, purchases, stock
+from bot.handlers import alerts, general, orders, photo, purchases, reports, stock, warehouse
 from bot.model import CardAction
 from bot.turn import Turn
 
@@ -28,6 +28,9 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.RequestPurchase: purchases.request_purchase,
     parser.PendingApprovals: purchases.pending,
     parser.Receive: purchases.receive,
+    parser.Count: warehouse.count,
+    parser.Transfer: warehouse.transfer,
+    parser.TodaySales: reports.today,
 }
 
 ACTIONS: dict[str, ActionHandler] = {
@@ -41,6 +44,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "po.approve": purchases.approve,
     "po.reject": purchases.reject,
     "receive.start": purchases.receivable_for_product,
+    "count.start": warehouse.start_from_card,
 }
 
 FLOWS: dict[str, FlowHandler] = {
@@ -48,6 +52,7 @@ FLOWS: dict[str, FlowHandler] = {
     "order.edit": orders.continue_edit,
     "order.product": orders.continue_for_product,
     "po.reject": purchases.continue_reject,
+    "count": warehouse.continue_count,
 }
 
 __all__ = ["ACTIONS", "COMMANDS", "FLOWS", "general", "photo"]

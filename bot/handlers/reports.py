@@ -1,0 +1,38 @@
+"""`今日销售`: today's business in one card; costs and margins only for those who may see them."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import new_card_id
+from bot.model import Card, Tone
+from bot.turn import Turn
+from core.models import Role
+from core.quantity import format_money
+from core.reports import today_summary
+from core.users import require_role
+
+REPORT_VIEWERS = {Role.SALES, Role.MANAGER, Role.PURCHASER, Role.WAREHOUSE}
+
+
+async def today(turn: Turn, _command: object = None) -> None:
+    require_role(turn.user, REPORT_VIEWERS, "查看今日销售")
+    clock = turn.clock()
+
+    async def card(session: AsyncSession) -> Card:
+        summary = await today_summary(session, turn.user, clock=clock)
+        fields = [
+            ("新订单", f"{summary.orders_created} 张，{format_money(summary.order_value)}"),
+            ("发货", f"{summary.shipments} 次"),
+            ("销售额", format_money(summary.revenue)),
+        ]
+        if summary.margin is not None and summary.cost is not None:
+            fields += [("成本", format_money(summary.cost)), ("毛利", format_money(summary.margin))]
+        fields += [
+            ("到货", f"{summary.receipts} 次，{format_money(summary.received_value)}"),
+            ("收款", format_money(summary.money_in)),
+            ("付款", format_money(summary.money_out)),
+        ]
+        return Card(new_card_id("today"), f"今日销售 · {summary.day:%m月%d日}", Tone.INFO, tuple(fields))
+
+    turn.say(await turn.read(card))

@@ -1,0 +1,173 @@
+"""Warehouse work from chat: spot counts (`盘点 可乐 118`, lot by lot when there are several) and
+transfers (`调拨 可乐 20箱 主仓 到 门店`).
+
+A spot count opens a count of the warehouse, records the lots of one product and finishes it in one
+transaction, so only that product's variances are booked; when a full count is already open in the
+warehouse, the figures go into it instead and stock changes when that count is finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot.cards import product_label
+from bot.handlers.common import base_quantity, find_product, product_by_id
+from bot.model import CardAction, Text
+from bot.parser import Count, Transfer, parse_quantity
+from bot.turn import Turn
+from core.catalog import describe_quantity, find_warehouse, list_warehouses
+from core.counts import COUNT_ROLES, finish_count, record_count, start_count
+from core.documents import CountStatus, StockCount
+from core.errors import InvalidInput, NotFound
+from core.models import Product, Warehouse
+from core.stock import stock_of
+from core.transfers import TransferLineInput, transfer_stock
+from core.users import require_role
+
+
+@dataclass(frozen=True, slots=True)
+class _LotToCount:
+    lot_no: str
+    label: str  # how the lot is named in the question
+
+
+async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, list[_LotToCount]]:
+    """`门店 可乐` or `可乐` → the product, the warehouse (named, or the first holding it), its lots."""
+    warehouse: Warehouse | None = None
+    first, _, rest = text.partition(" ")
+    if rest:
+        try:
+            warehouse = await find_warehouse(session, first)
+            text = rest
+        except (NotFound, InvalidInput):
+            warehouse = None
+    found = await find_product(session, text)
+    if found.product is None:
+        names = "、".join(product_label(p) for p in (found.candidates or found.closest)[:5])
+        raise InvalidInput(f"没有确定是哪个商品“{text}”" + (f"，是不是：{names}？" if names else ""))
+    product = found.product
+    stock = await stock_of(session, product.id or 0)
+    if warehouse is None:
+        holding = [w.warehouse_id for w in stock.warehouses]
+        warehouses = await list_warehouses(session)
+        warehouse = next((w for w in warehouses if w.id in holding), warehouses[0] if warehouses else None)
+        if warehouse is None:
+            raise NotFound("还没有仓库")
+    here = next((w for w in stock.warehouses if w.warehouse_id == warehouse.id), None)
+    lots = [
+        _LotToCount(lot.lot_no, f"批次 {lot.lot_no}" + (f"（到期 {lot.expiry_date}）" if lot.expiry_date else ""))
+        for lot in (here.lots if here else ())
+    ]
+    if not lots:
+        if product.lot_tracked:
+            raise InvalidInput(f"{product.name} 在{warehouse.name}没有批次，新批次请走入库")
+        lots = [_LotToCount("", "")]
+    return product, warehouse, lots
+
+
+async def count(turn: Turn, command: Count) -> None:
+    require_role(turn.user, COUNT_ROLES, "盘点")
+    product, warehouse, lots = await turn.read(lambda session: _place(session, command.product))
+    typed = command.quantity
+    if typed is not None and len(lots) == 1:
+        quantity = await turn.read(lambda session: base_quantity(session, product, typed))
+        await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(quantity)})
+        return
+    if command.quantity is not None:
+        turn.say(Text(f"{product.name} 在{warehouse.name}有 {len(lots)} 个批次，请按批次逐个回复数量。"))
+    await _ask(turn, {"flow": "count", "product_id": product.id, "warehouse_id": warehouse.id,
+                      "lots": [[lot.lot_no, lot.label] for lot in lots], "counted": {}})
+
+
+async def start_from_card(turn: Turn, action: CardAction) -> None:
+    """The 盘点 button on a stock card."""
+    require_role(turn.user, COUNT_ROLES, "盘点")
+    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    await count(turn, Count(product.sku, None))
+
+
+async def _ask(turn: Turn, state: dict[str, Any]) -> None:
+    _lot_no, label = state["lots"][len(state["counted"])]
+
+    async def name(session: AsyncSession) -> str:
+        product = await session.get(Product, state["product_id"])
+        warehouse = await session.get(Warehouse, state["warehouse_id"])
+        return f"{product.name if product else ''} 在{warehouse.name if warehouse else ''}"
+
+    await turn.services.conversations.set(turn.origin, state)
+    turn.say(Text(f"请回复 {await turn.read(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："))
+
+
+async def continue_count(turn: Turn, state: dict[str, Any], text: str) -> bool:
+    """A quantity for the lot asked about; anything else leaves the count to other commands."""
+    quantity = parse_quantity(text)
+    if quantity is None:
+        return False
+    product = await turn.read(lambda session: product_by_id(session, str(state["product_id"])))
+    base = await turn.read(lambda session: base_quantity(session, product, quantity))
+    lot_no = state["lots"][len(state["counted"])][0]
+    state["counted"][lot_no] = str(base)
+    if len(state["counted"]) < len(state["lots"]):
+        await _ask(turn, state)
+        return True
+    await turn.services.conversations.clear(turn.origin)
+    await _book(turn, state["product_id"], state["warehouse_id"], state["counted"])
+    return True
+
+
+async def _book(turn: Turn, product_id: int, warehouse_id: int, counted: dict[str, str]) -> None:
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        product = await session.get(Product, product_id)
+        assert product is not None
+        before = (await stock_of(session, product_id)).warehouses
+        expected = next((w.on_hand for w in before if w.warehouse_id == warehouse_id), Decimal(0))
+        open_count = await session.scalar(
+            select(StockCount).where(StockCount.warehouse_id == warehouse_id, StockCount.status == CountStatus.OPEN)
+        )
+        sheet = open_count or await start_count(session, turn.user, warehouse_id=warehouse_id, clock=clock)
+        for lot_no, quantity in counted.items():
+            await record_count(
+                session, turn.user, sheet.id or 0, product_id=product_id, quantity=Decimal(quantity), lot_no=lot_no,
+                clock=clock,
+            )
+        total = sum((Decimal(q) for q in counted.values()), Decimal(0))
+        said = f"{product.name}：账面 {await describe_quantity(session, product, expected)}，" \
+               f"实盘 {await describe_quantity(session, product, total)}"
+        if open_count is not None:
+            return f"已记入进行中的盘点 {open_count.number}。{said}；盘点完成时调整库存。"
+        await finish_count(session, turn.user, sheet.id or 0, clock=clock)
+        difference = total - expected
+        if difference == 0:
+            return f"盘点 {sheet.number} 完成。{said}，账实相符。"
+        sign = "盘盈" if difference > 0 else "盘亏"
+        return f"盘点 {sheet.number} 完成。{said}，{sign} {await describe_quantity(session, product, abs(difference))}，库存已调整。"
+
+    turn.say(Text(await turn.transact(work)))
+
+
+async def transfer(turn: Turn, command: Transfer) -> None:
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        source = await find_warehouse(session, command.source)
+        destination = await find_warehouse(session, command.destination)
+        found = await find_product(session, command.product)
+        if found.product is None:
+            raise InvalidInput(f"没有确定是哪个商品“{command.product}”，请写得更具体些")
+        product = found.product
+        quantity = await base_quantity(session, product, command.quantity)
+        moved = await transfer_stock(
+            session, turn.user, from_warehouse_id=source.id or 0, to_warehouse_id=destination.id or 0,
+            lines=[TransferLineInput(product.id or 0, quantity)], clock=clock,
+        )
+        amount = await describe_quantity(session, product, quantity)
+        return f"已调拨 {moved.number}：{product.name} {amount}，{source.name} → {destination.name}。"
+
+    turn.say(Text(await turn.transact(work)))

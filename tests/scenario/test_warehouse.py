@@ -1,0 +1,42 @@
+"""Counts, transfers, alerts, today's sales and binding colleagues from chat."""
+
+from __future__ import annotations
+
+from tests.scenario.conftest import Console, card, texts
+
+
+async def test_spot_count_books_the_variance(console: Console) -> None:
+    done = texts(await console.say("li", "盘点 雪碧 4箱6瓶"))
+    assert "账面 5箱，实盘 4箱6瓶，盘亏 6瓶，库存已调整" in done
+    assert "可用: 4箱6瓶" in texts(await console.say("li", "库存 雪碧"))
+
+
+async def test_count_from_the_stock_card_asks_for_the_quantity(console: Console) -> None:
+    stock = card(await console.say("li", "库存 雪碧"))
+    assert "实盘数量" in texts(await console.press("li", stock, "盘点"))
+    assert "账实相符" in texts(await console.say("li", "60"))
+
+
+async def test_transfer_between_warehouses(console: Console) -> None:
+    moved = texts(await console.say("li", "调拨 雪碧 2箱 主仓 到 门店"))
+    assert "已调拨 TR-" in moved and "雪碧 500ml 2箱，主仓 → 门店仓" in moved
+    assert "门店仓 | - | - | 2箱 | 2箱" in texts(await console.say("li", "库存 雪碧"))
+    assert "没有权限" in texts(await console.say("wang", "调拨 雪碧 2箱 主仓 到 门店"))
+
+
+async def test_alerts_and_today(console: Console) -> None:
+    assert "没有临期或过期的批次" in texts(await console.say("li", "临期"))  # 2027 lots, 60 days ahead
+    assert "所有商品都在安全库存以上" in texts(await console.say("chen", "缺货"))
+    draft = card(await console.say("wang", "下单 华联 雪碧 1箱"))
+    await console.press("wang", draft, "确认")
+    today = texts(await console.say("wang", "今日销售"))
+    assert "新订单: 1 张，¥48.00" in today and "毛利" not in today
+    assert "毛利" in texts(await console.say("zhang", "今日销售"))
+
+
+async def test_admin_binds_a_colleague_who_can_then_use_the_bot(console: Console) -> None:
+    assert "还没有开通" in texts(await console.say("liu", "帮助"))
+    assert "没有权限" in texts(await console.say("zhang", "绑定 @小刘 仓管", mentions=["liu"]))
+    assert "已绑定 小刘 为仓管" in texts(await console.say("admin", "绑定 @小刘 仓管", mentions=["liu"]))
+    assert "已为您开通" in texts(await console.replies("liu"))
+    assert "库存 · 雪碧" in texts(await console.say("liu", "库存 雪碧"))
