@@ -1,0 +1,31 @@
+"""A photo of a barcode: the product's stock card with the sender's actions, or advice."""
+
+from __future__ import annotations
+
+from tests.scenario.barcode_image import blank_png, ean13_png
+from tests.scenario.conftest import Console, card, texts
+
+
+async def test_warehouse_photo_finds_the_product_with_warehouse_actions(console: Console) -> None:
+    replies = await console.upload("li", ean13_png("6901234567892"))
+    stock = card(replies)
+    assert stock["title"] == "库存 · 可口可乐 330ml"
+    assert [b["label"] for b in stock["buttons"]] == ["入库", "盘点"]
+
+
+async def test_sales_photo_offers_an_order(console: Console) -> None:
+    stock = card(await console.upload("wang", ean13_png("6902538006100")))
+    assert stock["title"] == "库存 · 雪碧 500ml" and [b["label"] for b in stock["buttons"]] == ["下单"]
+
+
+async def test_unknown_code_is_named_and_an_admin_may_create_the_product(console: Console) -> None:
+    assert "条码 4006381333931 不在商品库中" in texts(await console.upload("li", ean13_png("4006381333931")))
+    offer = card(await console.upload("admin", ean13_png("4006381333931")))
+    assert "名称 单位 售价" in texts(await console.press("admin", offer, "新建商品"))
+    assert "已新建商品 施德楼铅笔" in texts(await console.say("admin", "施德楼铅笔 支 2.5"))
+    assert "库存 · 施德楼铅笔" in texts(await console.say("admin", "查 4006381333931"))
+
+
+async def test_no_code_gives_photo_advice_and_a_broken_file_is_refused_politely(console: Console) -> None:
+    assert "拍照小贴士" in texts(await console.upload("li", blank_png()))
+    assert "这张图片读不了" in texts(await console.upload("li", b"not an image at all"))
