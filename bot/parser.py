@@ -387,7 +387,7 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
 
 
 def _order(rest: str) -> Command:
-    customer, _, lines = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest).partition(" ")
+    customer, _, lines = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest).replace("\n", " ", 1).partition(" ")
     if ":" in customer:
         customer, _, more = customer.partition(":")
         lines = f"{more} {lines}".strip()

@@ -1,0 +1,254 @@
+"""The parser against real-looking phrasings, right and wrong, table-driven."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bot.parser import (
+    Bind,
+    CancelFlow,
+    Count,
+    Help,
+    LowStock,
+    NearExpiry,
+    PendingApprovals,
+    PlaceOrder,
+    Receive,
+    RequestPurchase,
+    Ship,
+    StockQuery,
+    TodaySales,
+    Transfer,
+    Unknown,
+    Usage,
+    chinese_number,
+    parse,
+    parse_quantity,
+    split_item,
+)
+
+
+def q(item_quantity: object) -> str:
+    return "" if item_quantity is None else str(item_quantity)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("十", 10), ("十二", 12), ("二十", 20), ("二十五", 25), ("两", 2), ("一百零五", 105), ("三千", 3000),
+        ("一万二千", 12000), ("半", Decimal("0.5")), ("零", 0), ("叁拾", 30), ("九十九", 99),
+    ],
+)
+def test_chinese_numerals(text: str, expected: int | Decimal) -> None:
+    assert chinese_number(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["可乐", "", "十个", "abc"])
+def test_not_chinese_numerals(text: str) -> None:
+    assert chinese_number(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity"),
+    [
+        ("可乐 10箱", "可乐", "10箱"),
+        ("可乐10箱", "可乐", "10箱"),
+        ("可乐 x10", "可乐", "10"),
+        ("可乐x10", "可乐", "10"),
+        ("可乐 X10", "可乐", "10"),
+        ("可乐*10", "可乐", "10"),
+        ("可乐 ×10", "可乐", "10"),
+        ("可乐 １０箱", "可乐", "10箱"),
+        ("可乐　１０", "可乐", "10"),
+        ("可乐 两箱", "可乐", "2箱"),
+        ("雪碧十二瓶", "雪碧", "12瓶"),
+        ("雪碧 十二", "雪碧", "12"),
+        ("可乐 一箱半", "可乐", "1.5箱"),
+        ("可乐 半箱", "可乐", "0.5箱"),
+        ("牙膏 3箱零12支", "牙膏", "3箱12支"),
+        ("牙膏 3箱12支", "牙膏", "3箱12支"),
+        ("牙膏 3箱又12支", "牙膏", "3箱12支"),
+        ("可乐 1箱 6罐", "可乐", "1箱6罐"),
+        ("可乐 1箱6", "可乐", "1箱6"),
+        ("可乐 一箱零六罐", "可乐", "1箱6罐"),
+        ("雪碧 5", "雪碧", "5"),
+        ("雪碧5", "雪碧", "5"),
+        ("雪碧 2.5箱", "雪碧", "2.5箱"),
+        ("10箱可乐", "可乐", "10箱"),
+        ("两箱 雪碧", "雪碧", "2箱"),
+        ("七喜 2箱", "七喜", "2箱"),
+        ("三只松鼠 2包", "三只松鼠", "2包"),
+        ("百事可乐 3瓶", "百事可乐", "3瓶"),
+        ("十三香 5袋", "十三香", "5袋"),
+        ("可口可乐 330ml 2箱", "可口可乐 330ml", "2箱"),
+        ("可口可乐330ml 2箱", "可口可乐330ml", "2箱"),
+        ("大米 5公斤", "大米", "5公斤"),
+        ("cola 10 cases", "cola", "10箱"),
+        ("cola x 10", "cola", "10"),
+        ("cola 3 bottles", "cola", "3瓶"),
+        ("kkkl 2箱", "kkkl", "2箱"),
+        ("A4纸 10包", "a4纸", "10包"),
+    ],
+)
+def test_item_lines(text: str, product: str, quantity: str) -> None:
+    item = split_item(text)
+    assert (item.product, q(item.quantity)) == (product, quantity)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["可乐", "可口可乐330ml", "七喜", "三十二度白酒", "a4", "可乐 箱", "cola"],
+)
+def test_item_lines_without_quantity(text: str) -> None:
+    assert split_item(text).quantity is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("118", "118"), ("4箱22罐", "4箱22罐"), ("x10", "10"), ("两箱", "2箱"), ("１２", "12"), ("十二瓶", "12瓶")],
+)
+def test_whole_text_quantities(text: str, expected: str) -> None:
+    assert str(parse_quantity(text)) == expected
+
+
+@pytest.mark.parametrize("text", ["可乐", "价格太高", "0", "", "10箱可乐", "-5"])
+def test_not_quantities(text: str) -> None:
+    assert parse_quantity(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "customer", "lines"),
+    [
+        ("下单 华联超市 可乐 10箱，雪碧 5瓶", "华联超市", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐x10、雪碧*5", "华联", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单华联 可乐 两箱", "华联", [("可乐", "2箱")]),
+        ("下单 华联超市：可乐１０箱", "华联超市", [("可乐", "10箱")]),
+        ("下单 华联：可乐10箱；雪碧5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 客户:华联 可乐 3箱", "华联", [("可乐", "3箱")]),
+        ("下单 华联 可乐10箱 雪碧5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 七喜 2箱 三只松鼠 2包", "华联", [("七喜", "2箱"), ("三只松鼠", "2包")]),
+        ("下单 华联 可乐 1箱 6罐 雪碧 2瓶", "华联", [("可乐", "1箱6罐"), ("雪碧", "2瓶")]),
+        ("下单 华联\n可乐 10箱\n雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("开单 华联 kkkl 2箱", "华联", [("kkkl", "2箱")]),
+        ("order 华联 cola 10 cases, sprite x5", "华联", [("cola", "10箱"), ("sprite", "5")]),
+        ("ORDER hualian cola 3", "hualian", [("cola", "3")]),
+        ("下单 华联 可乐", "华联", [("可乐", "")]),
+        ("订货 华联 牙膏 3箱零12支", "华联", [("牙膏", "3箱12支")]),
+    ],
+)
+def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert command.customer == customer
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "supplier", "lines"),
+    [
+        ("采购 可乐 200箱 供应商 太古", "太古", [("可乐", "200箱")]),
+        ("采购 可乐 200箱，雪碧 100箱 供应商：太古", "太古", [("可乐", "200箱"), ("雪碧", "100箱")]),
+        ("进货 可乐 两百箱", "", [("可乐", "200箱")]),
+        ("purchase cola 20 cases from swire", "swire", [("cola", "20箱")]),
+        ("采购 可乐 50 找 太古", "太古", [("可乐", "50")]),
+    ],
+)
+def test_purchases(text: str, supplier: str, lines: list[tuple[str, str]]) -> None:
+    command = parse(text)
+    assert isinstance(command, RequestPurchase)
+    assert command.supplier == supplier
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("库存 可乐", StockQuery("可乐")),
+        ("库存可乐", StockQuery("可乐")),
+        ("查库存 可乐", StockQuery("可乐")),
+        ("查 6901234567890", StockQuery("6901234567890")),
+        ("查6901234567890", StockQuery("6901234567890")),
+        ("6901234567890", StockQuery("6901234567890")),
+        ("６９０１２３４５６７８９０", StockQuery("6901234567890")),
+        ("stock cola", StockQuery("cola")),
+        ("Stock Cola", StockQuery("cola")),
+        ("可乐还有多少", StockQuery("可乐")),
+        ("可乐有货吗？", StockQuery("可乐")),
+        ("可乐库存", StockQuery("可乐")),
+        ("待审批", PendingApprovals()),
+        ("pending", PendingApprovals()),
+        ("临期", NearExpiry()),
+        ("快过期", NearExpiry()),
+        ("缺货", LowStock()),
+        ("低库存", LowStock()),
+        ("今日销售", TodaySales()),
+        ("今天销售", TodaySales()),
+        ("sales today", TodaySales()),
+        ("帮助", Help()),
+        ("help", Help()),
+        ("？", Help()),
+        ("菜单", Help()),
+        ("取消", CancelFlow()),
+        ("入库 PO-20261122-0003", Receive("PO-20261122-0003")),
+        ("入库 po-20261122-0003", Receive("PO-20261122-0003")),
+        ("入库 PO-20261122-0003 批次 L9 到期 2027-05-01", Receive("PO-20261122-0003", "批次 l9 到期 2027-05-01")),
+        ("发货 SO-20261122-0001", Ship("SO-20261122-0001")),
+        ("ship SO-20261122-0001", Ship("SO-20261122-0001")),
+        ("绑定 @小刘 仓管", Bind("小刘", "仓管")),
+        ("绑定 @小刘 为 销售", Bind("小刘", "销售")),
+        ("bind @liu warehouse", Bind("liu", "warehouse")),
+    ],
+)
+def test_simple_commands(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity"),
+    [("盘点 可乐 118", "可乐", "118"), ("盘点 可乐 4箱22罐", "可乐", "4箱22罐"), ("盘点 可乐", "可乐", ""),
+     ("盘点 门店 可乐 20", "门店 可乐", "20"), ("count cola 5", "cola", "5")],
+)
+def test_counts(text: str, product: str, quantity: str) -> None:
+    command = parse(text)
+    assert isinstance(command, Count)
+    assert (command.product, q(command.quantity)) == (product, quantity)
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity", "source", "destination"),
+    [
+        ("调拨 可乐 20 主仓 到 门店", "可乐", "20", "主仓", "门店"),
+        ("调拨 可乐 20箱 从主仓到门店", "可乐", "20箱", "主仓", "门店"),
+        ("调拨 可乐 两箱 主仓->门店", "可乐", "2箱", "主仓", "门店"),
+        ("调货 雪碧 5瓶 主仓 至 门店仓", "雪碧", "5瓶", "主仓", "门店仓"),
+        ("transfer cola 20 main to store", "cola", "20", "main", "store"),
+    ],
+)
+def test_transfers(text: str, product: str, quantity: str, source: str, destination: str) -> None:
+    command = parse(text)
+    assert isinstance(command, Transfer)
+    assert (command.product, str(command.quantity), command.source, command.destination) == (
+        product, quantity, source, destination,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("下单", "order"), ("下单 华联", "order"), ("采购", "purchase"), ("入库", "receive"),
+        ("入库 明天", "receive"), ("发货 华联", "ship"), ("调拨 可乐", "transfer"), ("调拨 可乐 主仓 到 门店", "transfer"),
+        ("绑定 小刘", "bind"), ("盘点", "count"), ("库存", "stock"),
+    ],
+)
+def test_wrong_or_incomplete_commands_get_their_usage(text: str, family: str) -> None:
+    assert parse(text) == Usage(family)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["你好", "在吗", "今天天气怎么样", "", "   ", "ordering pizza", "stocks", "谢谢", "😀", "临期了吗什么时候"],
+)
+def test_anything_else_is_unknown(text: str) -> None:
+    assert isinstance(parse(text), Unknown)
