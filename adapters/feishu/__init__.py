@@ -26,7 +26,7 @@ from . import crypto, render
 from .client import FeishuClient, judge
 from .routes import CallbackRoutes
 
-__all__ = ["FeishuAdapter", "Settings", "send_webhook"]
+__all__ = ["FeishuAdapter", "Settings", "receive_id_type", "send_webhook"]
 
 log = logging.getLogger("psibot.feishu")
 
@@ -98,7 +98,7 @@ class FeishuAdapter:
             log.warning("feishu: could not read the bot's open_id (%s); mentions are guessed", exc)
 
     async def send(self, target: Target, reply: Reply) -> Sent:
-        id_type = "open_id" if target.kind == "user" else "chat_id"
+        id_type = receive_id_type(target)
         chat_kind: ChatKind = "direct" if target.kind == "user" else "group"
         message_id = ""
         for msg_type, content in await self._contents(reply, chat_kind):
@@ -149,6 +149,17 @@ class FeishuAdapter:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def receive_id_type(target: Target) -> str:
+    """How Feishu should read the target's id. People are bound by open_id (ou_…) or by the user_id an
+    admin sees in the admin console; a push to someone (an approval card) uses whichever was bound."""
+    if target.kind == "chat":
+        return "chat_id"
+    for prefix, id_type in (("ou_", "open_id"), ("on_", "union_id")):
+        if target.id.startswith(prefix):
+            return id_type
+    return "email" if "@" in target.id else "user_id"
 
 
 async def send_webhook(url: str, secret: str | None, reply: Reply) -> None:

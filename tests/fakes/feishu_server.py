@@ -2,7 +2,9 @@
 
 Tell it to fail with `fail(...)`: the next API calls (not the token call) answer "expired" (99991663),
 "limited" (HTTP 429, code 99991400, x-ogw-ratelimit-reset: 7), "error" (HTTP 500), "denied" (a permanent
-code), or are "slow" (delayed by `slow_seconds`). Every request is recorded.
+code), or are "slow" (delayed by `slow_seconds`); `expire_tokens()` ends every token issued so far.
+Every request is recorded; `delivered` keeps the sends Feishu accepted. `images` holds the pictures
+people sent, by image key. A receive_id must have the shape its receive_id_type says, as on Feishu.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    answer: dict[str, Any] = field(default_factory=dict)  # the data of a successful answer
 
 
 @dataclass
@@ -36,6 +39,8 @@ class FakeFeishu:
     requests: list[Recorded] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
+    delivered: list[Recorded] = field(default_factory=list)
+    images: dict[str, bytes] = field(default_factory=lambda: {"img_v2_abc": IMAGE_BYTES})
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
 
@@ -58,6 +63,9 @@ class FakeFeishu:
 
     def fail(self, *kinds: str) -> None:
         self.failures.extend(kinds)
+
+    def expire_tokens(self) -> None:
+        self.valid_tokens.clear()
 
     def calls(self, fragment: str) -> list[Recorded]:
         return [r for r in self.requests if fragment in r.path]
@@ -112,9 +120,12 @@ class FakeFeishu:
     async def _send(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
             return refused
-        return web.json_response(
-            {"code": 0, "msg": "success", "data": {"message_id": f"om_{next(self._counter)}"}}
-        )
+        recorded = self.requests[-1]
+        if not _fits(recorded.query.get("receive_id_type", ""), recorded.body.get("receive_id", "")):
+            return web.json_response({"code": 99992402, "msg": "field validation failed"}, status=400)
+        recorded.answer = {"message_id": f"om_{next(self._counter)}"}
+        self.delivered.append(recorded)
+        return web.json_response({"code": 0, "msg": "success", "data": recorded.answer})
 
     async def _patch(self, request: web.Request) -> web.Response:
         return await self._gate(request) or web.json_response({"code": 0, "msg": "success", "data": {}})
@@ -127,9 +138,10 @@ class FakeFeishu:
     async def _resource(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
             return refused
-        if request.match_info["key"] != "img_v2_abc":
+        data = self.images.get(request.match_info["key"])
+        if data is None:
             return web.json_response({"code": 234003, "msg": "File not in msg."}, status=400)
-        return web.Response(body=IMAGE_BYTES, content_type="image/png")
+        return web.Response(body=data, content_type="image/png")
 
     async def _bot_info(self, request: web.Request) -> web.Response:
         if (refused := await self._gate(request)) is not None:
@@ -141,3 +153,16 @@ class FakeFeishu:
     async def _webhook(self, request: web.Request) -> web.Response:
         await self._record(request)
         return web.json_response({"code": 0, "msg": "success", "data": {}})
+
+
+_ID_PREFIXES = {"open_id": "ou_", "union_id": "on_", "chat_id": "oc_"}
+
+
+def _fits(receive_id_type: str, receive_id: str) -> bool:
+    """Feishu refuses an id of another kind than receive_id_type says (user_id: the tenant's own ids)."""
+    if receive_id_type == "user_id":
+        return bool(receive_id) and not receive_id.startswith(tuple(_ID_PREFIXES.values()))
+    if receive_id_type == "email":
+        return "@" in receive_id
+    prefix = _ID_PREFIXES.get(receive_id_type)
+    return prefix is not None and receive_id.startswith(prefix)

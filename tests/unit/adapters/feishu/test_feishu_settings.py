@@ -1,6 +1,7 @@
 import pytest
 
-from adapters.feishu import Settings
+from adapters.feishu import Settings, receive_id_type
+from bot.model import Target
 
 GOOD = {"FEISHU_APP_ID": "cli_a1b2", "FEISHU_APP_SECRET": "s3cret", "FEISHU_VERIFICATION_TOKEN": "vtoken"}
 
@@ -26,3 +27,11 @@ def test_absent_is_none_and_complete_is_read() -> None:
 def test_bad_or_partial_names_the_variable(change: dict[str, str], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         Settings.from_env({**GOOD, **change})
+
+
+def test_receive_id_type_follows_the_shape_of_the_bound_id() -> None:
+    assert receive_id_type(Target("feishu", "user", "ou_7d8a6e6df7621556ce0d21922b676706")) == "open_id"
+    assert receive_id_type(Target("feishu", "user", "on_94a1ee5551019f18cd73d9f111898cf2")) == "union_id"
+    assert receive_id_type(Target("feishu", "user", "zhangsan")) == "user_id"
+    assert receive_id_type(Target("feishu", "user", "zhang.san@example.com")) == "email"
+    assert receive_id_type(Target("feishu", "chat", "oc_a0553eda9014c201e6969b478895c230")) == "chat_id"
