@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 import bot.outbox  # noqa: F401 - table registration
 import core.documents  # noqa: F401 - table registration
 import core.models  # noqa: F401 - table registration
+import scheduler.models  # noqa: F401 - table registration
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

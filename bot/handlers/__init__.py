@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import parser
-from bot.handlers import alerts, general, orders, photo, purchases, reports, stock, warehouse
+from bot.handlers import alert_actions, alerts, general, orders, photo, purchases, reports, stock, warehouse
 from bot.model import CardAction
 from bot.turn import Turn
 
@@ -45,6 +45,10 @@ ACTIONS: dict[str, ActionHandler] = {
     "po.reject": purchases.reject,
     "receive.start": purchases.receivable_for_product,
     "count.start": warehouse.start_from_card,
+    "alert.purchase": alert_actions.purchase,
+    "alert.lots": alert_actions.view_lots,
+    "alert.handle": alert_actions.handle,
+    "alert.mark": alert_actions.mark,
 }
 
 FLOWS: dict[str, FlowHandler] = {
@@ -53,6 +57,7 @@ FLOWS: dict[str, FlowHandler] = {
     "order.product": orders.continue_for_product,
     "po.reject": purchases.continue_reject,
     "count": warehouse.continue_count,
+    alert_actions.NOTE_FLOW: alert_actions.continue_note,
 }
 
 __all__ = ["ACTIONS", "COMMANDS", "FLOWS", "general", "photo"]

@@ -1,0 +1,195 @@
+"""Buttons on the scheduler's alert cards: 生成采购单 on low stock, 查看批次 / 标记处理 on near expiry.
+
+生成采购单 takes the reorder suggestion of the card's supplier, submits it, and sends the approval card
+through the same path as the `采购` command. 标记处理 records how a lot is being dealt with (促销, 退货,
+报损 or a typed note), which stops its daily repeats; the alert log lives in scheduler.log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.cards import new_card_id
+from bot.handlers.alerts import ALERT_VIEWERS
+from bot.handlers.purchases import _send_to_approvers, _waiting_text
+from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
+from bot.parser import Unknown, parse
+from bot.turn import Turn
+from core.errors import InvalidInput
+from core.models import Lot, Product, Supplier, Warehouse
+from core.purchasing import PURCHASING_ROLES, order_suggestion
+from core.quantity import format_money, format_quantity
+from core.users import require_role
+from scheduler.log import lot_subject, mark_handled
+from scheduler.models import AlertState
+
+QUICK_NOTES = ("促销", "退货", "报损")
+MAX_LOT_BUTTONS = 8
+NOTE_FLOW = "alert.note"
+
+
+def _ids(value: str) -> list[int]:
+    try:
+        return [int(part) for part in value.split(",") if part]
+    except ValueError:
+        raise InvalidInput("按钮数据不对，请重新发“临期”查看") from None
+
+
+async def purchase(turn: Turn, action: CardAction) -> None:
+    """生成采购单: the supplier's suggested order, submitted, its approvers sent the approval card."""
+    require_role(turn.user, PURCHASING_ROLES, "生成采购单")
+    supplier_id, warehouse_id = _ids(action.value.get("supplier_id", "")), _ids(action.value.get("warehouse_id", ""))
+    if len(supplier_id) != 1 or len(warehouse_id) != 1:
+        raise InvalidInput("按钮数据不对，请发“缺货”重新查看")
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        order = await order_suggestion(
+            session, turn.user, supplier_id=supplier_id[0], warehouse_id=warehouse_id[0], submit=True, clock=clock
+        )
+        waiting = await _send_to_approvers(session, order)
+        supplier = await session.get(Supplier, order.supplier_id)
+        tail = _waiting_text(waiting) if waiting else "无需审批"
+        name = supplier.name if supplier else ""
+        return f"已生成采购单 {order.number}（{name}，{format_money(order.total)}），{tail}。"
+
+    turn.say(Text(await turn.transact(work)))
+
+
+async def _lots(session: AsyncSession, lot_ids: list[int]) -> list[tuple[Lot, Product, str, AlertState | None]]:
+    rows = await session.execute(
+        select(Lot, Product, Warehouse.name)
+        .join(Product, col(Product.id) == Lot.product_id)
+        .join(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
+        .where(col(Lot.id).in_(lot_ids))
+        .order_by(col(Lot.expiry_date), col(Lot.id))
+    )
+    states = {
+        state.subject: state
+        for state in (
+            await session.scalars(select(AlertState).where(col(AlertState.subject).in_([lot_subject(i) for i in lot_ids])))
+        ).all()
+    }
+    return [(lot, product, name, states.get(lot_subject(lot.id or 0))) for lot, product, name in rows.all()]
+
+
+def _lot_label(lot: Lot, product: Product) -> str:
+    return f"{product.name} {lot.lot_no}" if lot.lot_no else product.name
+
+
+async def view_lots(turn: Turn, action: CardAction) -> None:
+    """查看批次: each lot of the alert now, with how it is being handled."""
+    require_role(turn.user, ALERT_VIEWERS, "查看临期批次")
+    today = turn.now().date()
+    found = await turn.read(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
+    if not found:
+        turn.say(Text("这些批次已经没有了。"))
+        return
+    rows = tuple(
+        (
+            product.name,
+            warehouse,
+            lot.lot_no or "-",
+            "-" if lot.production_date is None else f"{lot.production_date:%Y-%m-%d}",
+            "-" if lot.expiry_date is None else f"{lot.expiry_date:%Y-%m-%d}",
+            _days_left(lot, today),
+            f"{format_quantity(lot.on_hand)}{product.base_unit}",
+            f"{format_quantity(lot.on_hand - lot.reserved)}{product.base_unit}",
+            state.handled_note if state and state.handled_at else "未处理",
+        )
+        for lot, product, warehouse, state in found
+    )
+    buttons = tuple(
+        Button(f"标记处理 {_lot_label(lot, product)}", "alert.handle", {"lot_ids": str(lot.id)})
+        for lot, product, _, state in found[:MAX_LOT_BUTTONS]
+        if lot.on_hand > 0 and not (state and state.handled_at)
+    )
+    turn.say(
+        Card(
+            card_id=new_card_id("lots"),
+            title=f"临期批次 · {len(found)} 个",
+            tone=Tone.WARNING,
+            tables=(Table(("商品", "仓库", "批次", "生产日期", "到期", "剩余", "在库", "可用", "处理"), rows),),
+            buttons=buttons,
+        )
+    )
+
+
+def _days_left(lot: Lot, today: Any) -> str:
+    if lot.expiry_date is None:
+        return "-"
+    days = (lot.expiry_date - today).days
+    return "已过期" if days < 0 else f"{days}天"
+
+
+async def handle(turn: Turn, action: CardAction) -> None:
+    """标记处理: which lot (when the card has several), then how: a quick choice or a typed note."""
+    require_role(turn.user, ALERT_VIEWERS, "标记临期批次")
+    found = await turn.read(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
+    open_lots = [(lot, product) for lot, product, _, state in found if lot.on_hand > 0]
+    if not open_lots:
+        turn.say(Text("这些批次已经没有库存，不用处理了。"))
+        return
+    if len(open_lots) > 1:
+        turn.say(
+            Card(
+                card_id=new_card_id("pick-lot"),
+                title="标记处理哪个批次？",
+                tone=Tone.INFO,
+                buttons=tuple(
+                    Button(_lot_label(lot, product), "alert.handle", {"lot_ids": str(lot.id)})
+                    for lot, product in open_lots[:MAX_LOT_BUTTONS]
+                ),
+            )
+        )
+        return
+    lot, product = open_lots[0]
+    await turn.services.conversations.set(turn.origin, {"flow": NOTE_FLOW, "lot_id": lot.id})
+    turn.say(
+        Card(
+            card_id=new_card_id("handle-lot"),
+            title=f"标记处理 · {_lot_label(lot, product)}",
+            tone=Tone.INFO,
+            note="点一个处理方式，或直接回复说明（例如：退回供应商 20 箱）。",
+            buttons=tuple(
+                Button(note, "alert.mark", {"lot_id": str(lot.id), "note": note}, ButtonStyle.PRIMARY)
+                for note in QUICK_NOTES
+            ),
+        )
+    )
+
+
+async def _mark(turn: Turn, lot_id: int, note: str) -> None:
+    require_role(turn.user, ALERT_VIEWERS, "标记临期批次")
+    note = note.strip()
+    if not note:
+        raise InvalidInput("请写明处理方式，例如：促销、退货、报损")
+    today, now = turn.now().date(), turn.clock().now()
+
+    async def work(session: AsyncSession) -> str:
+        await mark_handled(session, turn.user, lot_id, note, today, now)
+        lot = await session.get(Lot, lot_id)
+        product = await session.get(Product, lot.product_id) if lot else None
+        label = _lot_label(lot, product) if lot and product else str(lot_id)
+        return f"已标记 {label}：{note}。这个批次不再每天提醒（过期时会再提醒一次）。"
+
+    await turn.services.conversations.clear(turn.origin)
+    turn.say(Text(await turn.transact(work)))
+
+
+async def mark(turn: Turn, action: CardAction) -> None:
+    lot_ids = _ids(action.value.get("lot_id", ""))
+    if len(lot_ids) != 1:
+        raise InvalidInput("按钮数据不对，请重新发“临期”查看")
+    await _mark(turn, lot_ids[0], action.value.get("note", ""))
+
+
+async def continue_note(turn: Turn, state: dict[str, Any], text: str) -> bool:
+    """A typed note for the lot being marked; a command typed instead leaves the flow."""
+    if not isinstance(parse(text), Unknown):
+        return False
+    await _mark(turn, int(state["lot_id"]), text[:128])
+    return True
