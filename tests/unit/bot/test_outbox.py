@@ -1,0 +1,132 @@
+"""The outbox: retries with backoff and retry_after, permanent failures, restarts, card updates."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select, update
+
+from bot.adapter import DeliveryError
+from bot.model import Card, CardAction, Sent, Target, Text
+from bot.outbox import DeliveryWorker, OutboxMessage, OutboxStatus, enqueue, enqueue_card_update
+from core.columns import utcnow
+from core.db import Database
+
+TARGET = Target("fake", "user", "u1")
+
+
+class FakeAdapter:
+    platform = "fake"
+
+    def __init__(self, failures: list[DeliveryError] | None = None) -> None:
+        self.failures = list(failures or [])
+        self.sent: list[tuple[Target, object]] = []
+        self.updated: list[tuple[str, Card]] = []
+
+    def routes(self, app: object, sink: object) -> None:
+        pass
+
+    async def send(self, target: Target, reply: object) -> Sent:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((target, reply))
+        return Sent(f"ref-{len(self.sent)}")
+
+    async def update_card(self, action: CardAction | None, platform_card_ref: str, card: Card) -> None:
+        self.updated.append((platform_card_ref, card))
+
+    async def download_image(self, media_handle: str) -> bytes:
+        return b""
+
+    async def close(self) -> None:
+        pass
+
+
+async def rows(db: Database) -> list[OutboxMessage]:
+    async def load(session: AsyncSession) -> list[OutboxMessage]:
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())  # type: ignore[arg-type]
+
+    return await db.read(load)
+
+
+async def make_due(db: Database) -> None:
+    async with db.session() as session:
+        await session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+
+
+async def test_a_transient_failure_is_retried_later_and_then_delivered(db: Database) -> None:
+    adapter = FakeAdapter([DeliveryError("busy", transient=True)])
+    worker = DeliveryWorker(db, {"fake": adapter})
+    async with db.session() as session:
+        enqueue(session, TARGET, Text("你好"))
+    await worker.deliver_due()
+    [row] = await rows(db)
+    assert row.status == OutboxStatus.PENDING and row.attempts == 1 and row.last_error == "busy"
+    assert row.next_attempt_at > utcnow() + timedelta(seconds=0.5)
+    assert not await worker.deliver_due()  # not due yet
+    await make_due(db)
+    await worker.deliver_due()
+    [row] = await rows(db)
+    assert row.status == OutboxStatus.DELIVERED and row.platform_message_ref == "ref-1"
+    assert adapter.sent == [(TARGET, Text("你好"))]
+
+
+async def test_retry_after_is_honoured(db: Database) -> None:
+    worker = DeliveryWorker(db, {"fake": FakeAdapter([DeliveryError("slow down", transient=True, retry_after=30)])})
+    async with db.session() as session:
+        enqueue(session, TARGET, Text("你好"))
+    await worker.deliver_due()
+    [row] = await rows(db)
+    assert row.next_attempt_at >= utcnow() + timedelta(seconds=29)
+
+
+async def test_a_permanent_failure_is_marked_failed(db: Database) -> None:
+    worker = DeliveryWorker(db, {"fake": FakeAdapter([DeliveryError("no such user", transient=False)])})
+    async with db.session() as session:
+        enqueue(session, TARGET, Text("你好"))
+    await worker.deliver_due()
+    [row] = await rows(db)
+    assert row.status == OutboxStatus.FAILED and row.last_error == "no such user"
+
+
+async def test_rows_left_by_a_previous_run_are_delivered_at_start(db: Database) -> None:
+    async with db.session() as session:
+        for n in range(3):
+            enqueue(session, TARGET, Text(f"第{n}条"))
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(db, {"fake": adapter})
+    worker.start()
+    try:
+        for _ in range(100):
+            if len(adapter.sent) == 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.stop()
+    assert [reply for _, reply in adapter.sent] == [Text("第0条"), Text("第1条"), Text("第2条")]  # in order
+
+
+async def test_a_card_update_replaces_sent_copies_and_rewrites_pending_ones(db: Database) -> None:
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(db, {"fake": adapter})
+    card = Card("po:1:step:1", "采购审批")
+    async with db.session() as session:
+        enqueue(session, TARGET, card)
+    await worker.deliver_due()
+    async with db.session() as session:
+        enqueue(session, Target("fake", "user", "u2"), card)  # a copy still pending when the decision lands
+        await enqueue_card_update(session, Card("po:1:step:1", "采购审批", status="已批准 · 张经理 · 10:42"))
+    await worker.deliver_due()
+    await worker.deliver_due()
+    assert adapter.updated == [("ref-1", Card("po:1:step:1", "采购审批", status="已批准 · 张经理 · 10:42"))]
+    assert adapter.sent[-1] == (Target("fake", "user", "u2"), Card("po:1:step:1", "采购审批", status="已批准 · 张经理 · 10:42"))
+
+
+async def test_no_adapter_for_the_platform_fails_the_row(db: Database) -> None:
+    async with db.session() as session:
+        enqueue(session, Target("nowhere", "user", "x"), Text("?"))
+    await DeliveryWorker(db, {}).deliver_due()
+    [row] = await rows(db)
+    assert row.status == OutboxStatus.FAILED
