@@ -46,6 +46,9 @@ class Recorded:
     body: Any  # parsed JSON when it was JSON, else the raw bytes
 
 
+RECORDED = web.RequestKey("recorded", Recorded)
+
+
 @dataclass(slots=True)
 class Failure:
     status: int
@@ -56,6 +59,7 @@ class Failure:
 class FakeDingTalk:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.delivered: list[Recorded] = []  # the sends, cards and card updates DingTalk accepted
         self.valid_tokens: set[str] = set()
         self.files: dict[str, bytes] = {}
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -155,9 +159,9 @@ class FakeDingTalk:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
-        )
+        recorded = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        self.requests.append(recorded)
+        request[RECORDED] = recorded
         if delay := self._delays.get(request.path):
             await asyncio.sleep(delay)
         queue = self._failures.get(request.path)
@@ -174,6 +178,9 @@ class FakeDingTalk:
         return web.json_response(
             {"code": "InvalidAuthentication", "message": "不合法的access_token", "requestid": "r"}, status=401
         )
+
+    def _accept(self, request: web.Request) -> None:
+        self.delivered.append(request[RECORDED])
 
     def _number(self) -> int:
         return next(self._numbers)
@@ -195,6 +202,7 @@ class FakeDingTalk:
             return self._unauthorized()
         body = await request.json()
         json.loads(body["msgParam"])  # must be a JSON string
+        self._accept(request)
         return web.json_response(
             {
                 "processQueryKey": f"pqk-{self._number()}",
@@ -208,6 +216,7 @@ class FakeDingTalk:
             return self._unauthorized()
         body = await request.json()
         json.loads(body["msgParam"])
+        self._accept(request)
         return web.json_response({"processQueryKey": f"pqk-{self._number()}"})
 
     async def _card_create(self, request: web.Request) -> web.Response:
@@ -215,6 +224,7 @@ class FakeDingTalk:
             return self._unauthorized()
         body = await request.json()
         space_type, _, space_id = body["openSpaceId"].removeprefix("dtv1.card//").partition(".")
+        self._accept(request)
         return web.json_response(
             {
                 "success": True,
@@ -230,6 +240,7 @@ class FakeDingTalk:
     async def _card_update(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return self._unauthorized()
+        self._accept(request)
         return web.json_response({"success": True, "result": True})
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -280,6 +291,7 @@ class FakeDingTalk:
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     async def _session_webhook(self, request: web.Request) -> web.Response:
+        self._accept(request)
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     # -- Stream gateway ------------------------------------------------------------------------
