@@ -1,0 +1,142 @@
+"""Scheduled alerts as people see them in the console, with the company clock under the test's control."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import select
+
+import scheduler.models  # noqa: F401 - registers the scheduler's tables
+from bot.app import ENGINE_KEY, build_app
+from bot.kv import MemoryStore
+from core.config import Settings
+from core.db import Database
+from core.documents import PurchaseOrder, PurchaseOrderStatus
+from core.ledger import opening_stock
+from core.models import Product, Supplier
+from scheduler import AlertConfig, AlertScheduler
+from tests.scenario.conftest import Console, card, seed, texts
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class Clock:
+    moment: datetime
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def set(self, text: str) -> None:
+        self.moment = datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+@dataclass
+class Shop:
+    console: Console
+    alerts: AlertScheduler
+    clock: Clock
+    db: Database
+
+
+@pytest.fixture
+async def shop(db: Database, settings: Settings) -> AsyncIterator[Shop]:
+    world = await seed(db)  # cola: 100 in 主仓 (L1, expires 2027-03-01), 20 in 门店仓 (L2); safety stock 24
+    app = build_app(settings, db, MemoryStore(), console=True)
+    services = app[ENGINE_KEY].services
+    clock = Clock(datetime(2027, 1, 10, 8, 0, tzinfo=SHANGHAI))
+    alerts = AlertScheduler(settings, db, services.store, AlertConfig(), wake_delivery=services.delivery.wake, now=clock)
+    async with TestClient(TestServer(app)) as client:
+        yield Shop(Console(client, world), alerts, clock, db)
+
+
+async def test_the_morning_alert_fires_once_at_nine_and_not_again_that_day(shop: Shop) -> None:
+    shop.clock.set("2027-01-10T09:00:00")
+    await shop.alerts.fire("near-expiry")
+    await shop.alerts.fire("near-expiry")  # a second instance's scheduler, the same minute
+    for person in ("li", "zhang"):  # warehouse and manager by default
+        replies = await shop.console.replies(person)
+        assert [r["title"] for r in replies] == ["临期提醒 · 01月10日"]
+        assert "可口可乐 330ml | 主仓 | L1 | 2027-03-01 | 50天 | 100罐" in texts(replies)
+    shop.clock.set("2027-01-10T15:00:00")
+    assert all(not r.ran for r in await shop.alerts.catch_up() if r.job == "near-expiry")
+    manual = await shop.alerts.run("near-expiry")
+    assert manual.ran and manual.messages == 0 and manual.quiet == 1
+    later = [record["reply"].get("title", "") for record in await shop.console.inbox("li", wait=1)]
+    assert later == ["缺货提醒 · 1 个商品低于安全库存"]  # the catch-up served low stock's 14:30; no 临期 again
+
+    shop.clock.set("2027-01-11T09:00:00")
+    await shop.alerts.fire("near-expiry")  # still unresolved the next day: said once more
+    assert "49天" in texts(await shop.console.replies("li"))
+
+
+async def test_low_stock_recovers_with_a_short_note(shop: Shop) -> None:
+    shop.clock.set("2027-01-10T08:00:00")
+    await shop.alerts.fire("low-stock")
+    alert = card(await shop.console.replies("chen"))
+    assert alert["title"] == "缺货提醒 · 1 个商品低于安全库存"
+    assert "可口可乐 330ml | 门店仓 | 20罐 | 24罐 | 4罐" in texts([alert])
+
+    shop.clock.set("2027-01-10T08:30:00")
+    await shop.alerts.fire("low-stock")
+    assert await shop.console.inbox("chen", wait=1) == []  # nothing new: quiet
+
+    async with shop.db.session() as session:
+        cola = await session.scalar(select(Product).where(Product.sku == "P001"))
+        assert cola is not None
+        await opening_stock(session, shop.console.world.warehouse_user, product_id=cola.id or 0,
+                            warehouse_id=shop.console.world.store.id or 0, quantity=Decimal(10), lot_no="L3")
+    shop.clock.set("2027-01-10T09:00:00")
+    await shop.alerts.fire("low-stock")
+    replies = await shop.console.replies("chen")
+    assert replies == [{"type": "text", "text": "已恢复 · 缺货: 可口可乐 330ml（门店仓） 已回到安全库存以上"}]
+
+
+async def test_the_purchase_button_submits_the_suggestion_and_the_approver_gets_the_card(shop: Shop) -> None:
+    async with shop.db.session() as session:
+        cola = await session.scalar(select(Product).where(Product.sku == "P001"))
+        supplier = await session.scalar(select(Supplier).where(Supplier.name == "太古可口可乐"))
+        assert cola is not None and supplier is not None
+        cola.safety_stock, cola.preferred_supplier_id = Decimal(200), supplier.id
+    shop.clock.set("2027-01-10T08:00:00")
+    await shop.alerts.fire("low-stock")
+    alert = card(await shop.console.replies("chen"))
+    assert "可口可乐 330ml | 全部仓库 | 120罐 | 200罐 | 80罐" in texts([alert])
+    assert [b["label"] for b in alert["buttons"]] == ["生成采购单"]
+    assert card(await shop.console.replies("li"))["buttons"] == []  # warehouse staff do not buy
+
+    answer = texts(await shop.console.press("chen", alert, "生成采购单"))
+    assert answer.startswith("已生成采购单 PO-") and "等待经理" in answer
+    approval = card(await shop.console.replies("zhang"))
+    assert approval["title"].startswith("采购审批 · PO-")
+    assert [b["label"] for b in approval["buttons"]] == ["批准", "驳回"]
+    async with shop.db.session() as session:
+        order = (await session.scalars(select(PurchaseOrder))).one()
+        assert order.status == PurchaseOrderStatus.PENDING_APPROVAL
+        assert order.total == Decimal("588.00")  # up to 2× safety stock: 280 cans at 2.10
+
+    again = texts(await shop.console.press("chen", alert, "生成采购单"))
+    assert "不需要补货" in again  # the second press orders nothing twice
+
+
+async def test_a_lot_marked_handled_is_not_repeated(shop: Shop) -> None:
+    shop.clock.set("2027-01-10T09:00:00")
+    await shop.alerts.fire("near-expiry")
+    alert = card(await shop.console.replies("li"))
+    lots = texts(await shop.console.press("li", alert, "查看批次"))
+    assert "L1" in lots and "未处理" in lots
+    asked = card(await shop.console.press("li", alert, "标记处理"))
+    assert [b["label"] for b in asked["buttons"]] == ["促销", "退货", "报损"]
+    done = texts(await shop.console.press("li", asked, "促销"))
+    assert done.startswith("已标记 可口可乐 330ml L1：促销")
+    await shop.console.replies("zhang")
+
+    shop.clock.set("2027-01-11T09:00:00")
+    result = await shop.alerts.run("near-expiry")
+    assert result.messages == 0 and result.quiet == 1
