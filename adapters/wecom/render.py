@@ -6,13 +6,17 @@ with a note); a card with buttons becomes a `button_interaction` template card (
 title, field and button texts are cut to WeCom's recommended lengths; each button's `key`, echoed back
 as EventKey, carries action + value + card id in at most 1024 bytes); a card without buttons, or
 already decided (`status`), is sent as markdown, because WeCom's button-less template card needs a
-URL. An update replaces the card with `replace_text`, which greys the buttons and shows the status.
+URL. A template card shows at most 6 short fields and 112 characters of detail; a card with more
+(an order with many lines) goes out as markdown first, in full, and the template card that follows
+carries the buttons. An update replaces the card with `replace_text`, which greys the buttons and
+shows the status.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from bot.model import Button, ButtonStyle, Card, Markdown, Table, Text, Tone
@@ -27,6 +31,10 @@ MAX_PARTS = 5
 MAX_BUTTONS = 6
 MAX_FIELDS = 6
 KEY_BYTES = 1024
+SUB_TITLE_CHARS = 112
+FIELD_LABEL_CHARS = 5
+FIELD_VALUE_CHARS = 26
+DETAILS_ABOVE = "（完整明细见上一条消息）"
 CUT_NOTE = "\n…（内容过长，已截断）"
 
 _TONE_SOURCE = {  # source.desc_color: 0 grey, 1 black, 2 red, 3 green
@@ -134,13 +142,14 @@ def template_card(card: Card) -> dict[str, Any]:
         fields = fields[: MAX_FIELDS - 1] + [("…", f"另有 {len(fields) - MAX_FIELDS + 1} 项")]
     if fields:
         body["horizontal_content_list"] = [
-            {"keyname": cut(label, 5), "value": cut(value, 26)} for label, value in fields
+            {"keyname": cut(label, FIELD_LABEL_CHARS), "value": cut(value, FIELD_VALUE_CHARS)}
+            for label, value in fields
         ]
-    sub = [line for table in card.tables for line in _table_lines(table)]
-    if card.note:
-        sub.append(card.note)
-    if sub:
-        body["sub_title_text"] = cut("\n".join(sub), 112)
+    sub = _details(card)
+    if sub and shows_everything(card):
+        body["sub_title_text"] = sub
+    elif sub:
+        body["sub_title_text"] = cut(sub, SUB_TITLE_CHARS - len(DETAILS_ABOVE) - 1) + "\n" + DETAILS_ABOVE
     buttons = card.buttons[:MAX_BUTTONS] or (Button(card.status or "—", "noop"),)
     body["button_list"] = [_button(b, card.card_id) for b in buttons]
     if card.status:
@@ -148,9 +157,29 @@ def template_card(card: Card) -> dict[str, Any]:
     return body
 
 
+def _details(card: Card) -> str:
+    lines = [line for table in card.tables for line in _table_lines(table)]
+    return "\n".join([*lines, card.note] if card.note else lines)
+
+
+def shows_everything(card: Card) -> bool:
+    """Whether a template card can show all of the card's fields, tables and note uncut."""
+    return (
+        len(card.fields) <= MAX_FIELDS
+        and all(
+            len(label) <= FIELD_LABEL_CHARS and len(value) <= FIELD_VALUE_CHARS
+            for label, value in card.fields
+        )
+        and len(_details(card)) <= SUB_TITLE_CHARS
+    )
+
+
 def card_bodies(card: Card) -> list[dict[str, Any]]:
+    """A card with live buttons is a template card, preceded by the full card as markdown when it
+    would not show everything (an approver must see every line); any other card is markdown."""
     if card.buttons and not card.status:
-        return [{"msgtype": "template_card", "template_card": template_card(card)}]
+        details = [] if shows_everything(card) else markdown_bodies(card_markdown(replace(card, buttons=())))
+        return [*details, {"msgtype": "template_card", "template_card": template_card(card)}]
     return markdown_bodies(card_markdown(card))
 
 

@@ -72,3 +72,16 @@ def test_long_text_is_split_at_lines_and_capped() -> None:
 def test_key_carries_unicode_compactly() -> None:
     key = json.loads(render.template_card(card())["button_list"][1]["key"])
     assert key == {"a": "po.reject", "v": {"po": "PO-42"}, "c": "card/7"}
+
+
+def test_a_card_too_big_for_a_template_card_goes_out_in_full_first() -> None:
+    rows = tuple((f"商品{i} 500ml", f"{i}箱", "¥2.10/瓶", "¥504.00") for i in range(1, 9))
+    big = card(tables=(Table(("商品", "数量", "单价", "金额"), rows),))
+    details, body = render.card_bodies(big)
+    assert details["msgtype"] == "markdown"
+    assert all(" | ".join(row) in details["markdown"]["content"] for row in rows)
+    assert "批准 /" not in details["markdown"]["content"]
+    tc = body["template_card"]
+    assert len(tc["sub_title_text"]) <= render.SUB_TITLE_CHARS
+    assert tc["sub_title_text"].endswith(render.DETAILS_ABOVE)
+    assert [b["text"] for b in tc["button_list"]] == ["批准", "驳回"]
