@@ -121,14 +121,8 @@ def _refuse_state(order: SalesOrder, action: str) -> InvalidState:
     )
 
 
-async def _check_credit(
-    session: AsyncSession, order: SalesOrder, override_by: User | None
-) -> None:
+async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: User | None) -> None:
     """Open receivables + unshipped committed orders + this order must stay within the credit limit."""
-    customer = await session.get(Customer, order.customer_id)
-    assert customer is not None
-    if customer.credit_limit is None:
-        return
     # Lock the customer: two orders of one customer confirmed at once must not both fit the same headroom.
     customer = await lock_document(session, Customer, order.customer_id, "客户")
     assert customer.credit_limit is not None
@@ -163,22 +157,24 @@ def _fefo_key(lot: Lot) -> tuple[bool, object, int]:
 
 
 async def _reserve(
-    session: AsyncSession, product: Product, warehouse_id: int, lines: list[SalesOrderLine], clock: Clock
+    session: AsyncSession, product_id: int, warehouse_id: int, lines: list[SalesOrderLine], clock: Clock
 ) -> None:
     today = clock.today()
     lots = [
         lot
-        for lot in await lots_for_update(session, product.id or 0, warehouse_id)
+        for lot in await lots_for_update(session, product_id, warehouse_id)
         if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today)
     ]
     lots.sort(key=_fefo_key)
     available = sum((lot.on_hand - lot.reserved for lot in lots), ZERO)
     needed = sum((line.quantity for line in lines), ZERO)
     if needed > available:
+        product = await session.get(Product, product_id)
+        assert product is not None
         raise InsufficientStock(
             f"{product.name} 库存不足: 可用 {format_quantity(available)}{product.base_unit}，"
             f"需要 {format_quantity(needed)}{product.base_unit}",
-            product_id=product.id,
+            product_id=product_id,
             available=available,
         )
     lot_iter = iter(lots)
@@ -209,15 +205,26 @@ async def confirm_sales_order(
     Over the customer's credit limit it needs `credit_override_by`, a manager who allows it.
     """
     require_role(actor, SELLING_ROLES, "确认销售单")
-    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    # The hot path of selling: the order is locked and the customer's credit limit read in one query.
+    row = (
+        await session.execute(
+            select(SalesOrder, Customer.credit_limit)
+            .join(Customer, col(Customer.id) == SalesOrder.customer_id)
+            .where(SalesOrder.id == order_id)
+            .with_for_update(of=SalesOrder)  # type: ignore[arg-type]
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"没有这个销售单: {order_id}")
+    order, credit_limit = row
     if order.status != SalesOrderStatus.DRAFT:
         raise _refuse_state(order, "确认")
-    await _check_credit(session, order, credit_override_by)
+    if credit_limit is not None:
+        await _check_credit(session, order, credit_override_by)
     lines = sorted(await _lines(session, order_id), key=lambda line: (line.product_id, line.line_no))
     for product_id, product_lines in groupby(lines, key=lambda line: line.product_id):
-        product = await session.get(Product, product_id)
-        assert product is not None
-        await _reserve(session, product, order.warehouse_id, list(product_lines), clock)
+        await _reserve(session, product_id, order.warehouse_id, list(product_lines), clock)
     order.status = SalesOrderStatus.CONFIRMED
     order.confirmed_at = clock.now()
     await record(
