@@ -223,6 +223,19 @@ async def test_a_token_expiring_mid_run_is_refreshed_once(dingtalk: DingTalk) ->
     assert [text_of(r).splitlines()[0] for r in replies] == ["库存 · 可口可乐 330ml", "库存 · 雪碧 500ml"]
 
 
+async def test_a_token_expiring_while_two_people_are_answered_is_refreshed_once(dingtalk: DingTalk) -> None:
+    await dingtalk.say(IDS["sales"], "库存 可乐")
+    await dingtalk.replies(IDS["sales"])
+    tokens_before = len(dingtalk.fake.calls("/v1.0/oauth2/accessToken"))
+    dingtalk.fake.expire_tokens()
+    await dingtalk.say(
+        IDS["purchaser"], "采购 可乐 10箱 供应商 太古"
+    )  # the ack and the approval card go out together
+    await dingtalk.replies(IDS["purchaser"])
+    await dingtalk.replies(IDS["manager"])
+    assert len(dingtalk.fake.calls("/v1.0/oauth2/accessToken")) == tokens_before + 1
+
+
 async def test_a_forged_signature_changes_nothing(dingtalk: DingTalk) -> None:
     payload = dingtalk.message(IDS["sales"], "text", {"text": {"content": "库存 可乐"}})
     assert await dingtalk.post("/dingtalk/callback", payload, secret="a-guessed-secret") == 403

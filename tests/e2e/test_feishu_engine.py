@@ -237,6 +237,19 @@ async def test_a_token_expiring_mid_run_is_refreshed_once(feishu: Feishu) -> Non
     assert [text_of(r).splitlines()[0] for r in replies] == ["库存 · 可口可乐 330ml", "库存 · 雪碧 500ml"]
 
 
+async def test_a_token_expiring_while_two_people_are_answered_is_refreshed_once(feishu: Feishu) -> None:
+    await feishu.say(IDS["sales"], "库存 可乐")
+    await feishu.replies(IDS["sales"])
+    tokens_before = len(feishu.fake.calls("tenant_access_token"))
+    feishu.fake.expire_tokens()
+    await feishu.say(
+        IDS["purchaser"], "采购 可乐 10箱 供应商 太古"
+    )  # the ack and the approval card go out together
+    await feishu.replies(IDS["purchaser"])
+    await feishu.replies(IDS["manager"])
+    assert len(feishu.fake.calls("tenant_access_token")) == tokens_before + 1
+
+
 async def test_a_forged_signature_changes_nothing(feishu: Feishu) -> None:
     payload = feishu.message(IDS["sales"], "text", {"text": "库存 可乐"})
     body, headers = feishu.seal(payload)

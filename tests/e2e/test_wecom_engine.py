@@ -189,6 +189,19 @@ async def test_a_token_expiring_mid_run_is_refreshed_once(wecom: WeCom) -> None:
     assert await wecom.bot.outbox_count(OutboxStatus.DELIVERED) == 2
 
 
+async def test_a_token_expiring_while_two_people_are_answered_is_refreshed_once(wecom: WeCom) -> None:
+    await wecom.say(IDS["sales"], "库存 可乐")
+    await wecom.replies(IDS["sales"])
+    tokens_before = len(wecom.fake.calls("gettoken"))
+    wecom.fake.expire_tokens()
+    await wecom.say(
+        IDS["purchaser"], "采购 可乐 10箱 供应商 太古"
+    )  # the ack and the approval card go out together
+    await wecom.replies(IDS["purchaser"])
+    await wecom.replies(IDS["manager"])
+    assert len(wecom.fake.calls("gettoken")) == tokens_before + 1
+
+
 async def test_a_forged_signature_changes_nothing(wecom: WeCom) -> None:
     body, query = wecom.seal(wecom.text_xml(IDS["sales"], "库存 可乐", "7399000002"), "forged")
     assert await wecom.post(body, {**query, "msg_signature": "0" * 40}) == 403
