@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class BarcodeError(ValueError):

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.barcode_reader.loading import ImageError, load_grayscale
-from core.barcode_reader.search import Candidate, search
+from core.barcode_reader.search import Candidate, search_codes
 
 __all__ = ["Code", "ImageError", "ScanResult", "barcode_cli", "decode_image", "read_barcodes"]
 
 DEFAULT_BUDGET_MS = 450
-"""Worst case per photo; a 12 MP frame must still answer well inside a chat round-trip."""
+"""CPU time per photo, decoding included; a 12 MP frame must still answer well inside a chat round-trip."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,9 @@ def decode_image(
 ) -> ScanResult:
     """Decode the barcodes in image bytes (JPEG, PNG, WebP, HEIC...). Raises ImageError for bad input."""
     started = time.perf_counter()
+    started_cpu = time.thread_time()
     gray = load_grayscale(data)
-    evidence = search(gray, known=known, deadline=started + budget_ms / 1000)
+    evidence = search_codes(gray, known=known, cpu_deadline=started_cpu + budget_ms / 1000)
     confirmed = evidence.confirmed()
     seen = list(evidence.candidates.values())
     codes = _ranked(confirmed or seen)

@@ -6,7 +6,8 @@ between them is the decoder's main evidence that a read is right.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import zxingcpp
@@ -16,6 +17,8 @@ from pyzbar import pyzbar
 from core.gtin import BarcodeError, expand_upce, gtin_from_gs1, has_valid_check_digit, normalize_barcode
 
 Engine = Literal["zbar", "zxing"]
+Box = tuple[float, float, float, float]
+"""left, top, right, bottom as fractions of the image size, so a box found at one scale fits any other."""
 
 EAN_13, EAN_8, UPC_A, UPC_E = "EAN-13", "EAN-8", "UPC-A", "UPC-E"
 CODE_128, CODE_39, ITF, QR = "CODE-128", "CODE-39", "ITF", "QR"
@@ -29,6 +32,7 @@ class Read:
     format: str
     text: str
     normalized: str
+    box: Box | None = None
 
 
 _ZBAR_FORMATS = {
@@ -94,12 +98,17 @@ def _upce(engine: Engine, text: str) -> Read | None:
     return Read(engine, UPC_E, read.text, read.normalized) if read else None
 
 
+def _box(points: Iterable[tuple[float, float]], image: Image.Image) -> Box:
+    xs, ys = zip(*points, strict=True)
+    return (min(xs) / image.width, min(ys) / image.height, max(xs) / image.width, max(ys) / image.height)
+
+
 def zbar_reads(image: Image.Image) -> list[Read]:
     reads = []
     for found in pyzbar.decode(image, symbols=_ZBAR_SYMBOLS):
         read = make_read("zbar", _ZBAR_FORMATS.get(found.type, ""), found.data.decode("utf-8", "replace"))
         if read:
-            reads.append(read)
+            reads.append(replace(read, box=_box(((point.x, point.y) for point in found.polygon), image)))
     return reads
 
 
@@ -113,5 +122,11 @@ def zxing_reads(
     for found in found_codes:
         read = make_read("zxing", _ZXING_FORMATS.get(found.format, ""), found.text)
         if read:
-            reads.append(read)
+            corners = (
+                found.position.top_left,
+                found.position.top_right,
+                found.position.bottom_right,
+                found.position.bottom_left,
+            )
+            reads.append(replace(read, box=_box(((corner.x, corner.y) for corner in corners), image)))
     return reads
