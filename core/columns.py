@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 MONEY_PLACES = 2
@@ -33,6 +34,17 @@ class Fixed(TypeDecorator[Decimal]):
 
     impl = BigInteger
     cache_ok = True
+
+    class Comparator(TypeDecorator.Comparator[Decimal]):
+        """`a - b` and `a + b` of the same scale keep the scale, so SQL sums of differences read back right."""
+
+        def _adapt_expression(self, op: Any, other_comparator: Any) -> Any:
+            other = other_comparator.type
+            if op in (operators.add, operators.sub) and isinstance(other, Fixed) and other.places == self.type.places:
+                return op, self.type
+            return super()._adapt_expression(op, other_comparator)
+
+    comparator_factory = Comparator
 
     def __init__(self, places: int) -> None:
         super().__init__()

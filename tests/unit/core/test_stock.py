@@ -1,0 +1,106 @@
+"""Stock queries: per product, low stock, near expiry with lead-day fallback, slow movers, value."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+
+from core import ledger
+from core.models import Category, Lot
+from core.preferences import set_setting
+from core.stock import low_stock, near_expiry, slow_moving, stock_of, stock_value
+from tests.factories import make_product, make_world
+
+TODAY = date(2026, 11, 22)
+
+
+async def test_low_stock_uses_available_not_on_hand(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        cola = await make_product(s, "P001", "可口可乐", safety_stock="48")
+        water = await make_product(s, "P002", "农夫山泉", barcode=None, safety_stock="10")
+        await make_product(s, "P003", "雪碧", barcode=None, safety_stock="5")  # nothing in stock at all
+        await make_product(s, "P004", "纸巾", barcode=None, safety_stock="0")  # no safety line: never low
+        move = await ledger.opening_stock(
+            s, world.warehouse_user, product_id=cola.id, warehouse_id=world.main.id, quantity=Decimal(60)
+        )
+        await ledger.opening_stock(s, world.warehouse_user, product_id=water.id, warehouse_id=world.store.id, quantity=Decimal(30))
+        # 20 of the 60 cans are promised to a customer: 40 available, below the line of 48.
+        await s.execute(update(Lot).where(Lot.id == move.lot_id).values(reserved=Decimal(20)))
+    async with db.session() as s:
+        rows = {r.sku: r for r in await low_stock(s)}
+        assert set(rows) == {"P001", "P003"}
+        assert (rows["P001"].on_hand, rows["P001"].available, rows["P001"].shortage) == (60, 40, 8)
+        assert rows["P003"].available == 0
+        # Per warehouse: the water is all in the store, so the main warehouse is short of it.
+        assert {r.sku for r in await low_stock(s, world.main.id)} == {"P001", "P002", "P003"}
+        assert {r.sku for r in await low_stock(s, world.store.id)} == {"P001", "P003"}
+
+
+async def test_near_expiry_lead_days_fall_back_product_category_global(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        milk = await make_product(s, "M1", "鲜牛奶", category="乳制品", barcode=None, shelf_life_days=7)
+        juice = await make_product(s, "J1", "果汁", category="饮料", barcode=None, shelf_life_days=365)
+        cake = await make_product(s, "C1", "蛋糕", category="烘焙", barcode=None, shelf_life_days=30)
+        milk.near_expiry_days = 2
+        dairy = (await s.get(Category, milk.category_id))
+        dairy.near_expiry_days = 10  # the product's own 2 days win over its category's 10
+        bakery = await s.get(Category, cake.category_id)
+        bakery.near_expiry_days = 5
+        await set_setting(s, None, "near_expiry_days", 30)  # the global default for 饮料
+        for product, lot_no, expiry in [
+            (milk, "M-A", TODAY + timedelta(days=2)),  # within 2 → listed
+            (milk, "M-B", TODAY + timedelta(days=3)),  # beyond 2 → not listed
+            (juice, "J-A", TODAY + timedelta(days=30)),  # within the global 30 → listed
+            (juice, "J-B", TODAY + timedelta(days=31)),
+            (cake, "C-A", TODAY - timedelta(days=1)),  # expired → listed with days_left -1
+            (cake, "C-B", TODAY + timedelta(days=6)),  # beyond the category's 5
+        ]:
+            await ledger.opening_stock(
+                s, world.warehouse_user, product_id=product.id, warehouse_id=world.main.id, quantity=Decimal(5),
+                lot_no=lot_no, expiry_date=expiry,
+            )
+        # An empty lot is never listed.
+        empty = await ledger.opening_stock(
+            s, world.warehouse_user, product_id=cake.id, warehouse_id=world.main.id, quantity=Decimal(1),
+            lot_no="C-0", expiry_date=TODAY,
+        )
+        await ledger.adjust(s, world.warehouse_user, lot_id=empty.lot_id, quantity=Decimal(-1), reason="报损")
+    async with db.session() as s:
+        rows = await near_expiry(s, TODAY)
+        assert [(r.lot_no, r.days_left, r.lead_days, r.expired) for r in rows] == [
+            ("C-A", -1, 5, True),
+            ("M-A", 2, 2, False),
+            ("J-A", 30, 30, False),
+        ]
+        assert await near_expiry(s, TODAY, world.store.id) == []
+
+
+async def test_slow_movers_and_stock_value(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        cola = await make_product(s, "P001", "可口可乐")
+        water = await make_product(s, "P002", "农夫山泉", barcode=None)
+        for product, quantity, cost in [(cola, 10, "2.00"), (water, 3, "1.10"), (cola, 30, "3.00")]:
+            await ledger.opening_stock(
+                s, world.warehouse_user, product_id=product.id, warehouse_id=world.main.id, quantity=Decimal(quantity),
+                unit_cost=Decimal(cost),
+            )
+        lot_id = (await stock_of(s, cola.id)).warehouses[0].lots[0].lot_id
+        await ledger.transfer_lot(s, world.warehouse_user, lot_id=lot_id, to_warehouse_id=world.store.id, quantity=Decimal(4))
+    async with db.session() as s:
+        now = datetime.now(UTC)
+        # The cola just moved out of the main warehouse; the water has never gone out.
+        assert [m.sku for m in await slow_moving(s, 30, now)] == ["P002"]
+        assert [m.sku for m in await slow_moving(s, 30, now + timedelta(days=31))] == ["P001", "P002"]
+        rows, total = await stock_value(s)
+        assert [(r.sku, r.on_hand, r.avg_cost, r.value) for r in rows] == [
+            ("P001", Decimal(40), Decimal("2.75"), Decimal("110.00")),
+            ("P002", Decimal(3), Decimal("1.1"), Decimal("3.30")),
+        ]
+        assert total == Decimal("113.30")
+        store_rows, store_total = await stock_value(s, world.store.id)
+        assert [(r.sku, r.on_hand) for r in store_rows] == [("P001", Decimal(4))] and store_total == Decimal("11.00")
+        stock = await stock_of(s, cola.id)
+        assert [(w.warehouse_name, w.on_hand, w.available) for w in stock.warehouses] == [("主仓", 36, 36), ("门店仓", 4, 4)]
