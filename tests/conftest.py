@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import core.documents  # noqa: F401 - registers the document tables
+import bot.schema  # noqa: F401 - registers every table (core, bot, scheduler)
 from core.config import database_url
 from core.db import Database
 
