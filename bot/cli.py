@@ -63,6 +63,7 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> Non
     from bot.platforms import configured_adapters
     from bot.schema import upgrade
     from core.demo import is_empty, seed_demo
+    from scheduler import install, load_config, robot_adapter
 
     await upgrade(settings.database_url)
     database = Database(settings.database_url)
@@ -76,8 +77,10 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> Non
 
         print(await database.transact(seed))
     store = open_store(settings.redis_url)
+    alert_config = load_config(settings)
     adapters = configured_adapters(settings.env, store)
-    app = build_app(settings, database, store, console=demo, adapters=adapters)
+    app = build_app(settings, database, store, console=demo, adapters=[*adapters, robot_adapter(alert_config)])
+    install(app, alert_config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -215,6 +218,41 @@ def cmd_barcode(args: argparse.Namespace) -> int:
     return barcode_cli(args.files)
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from bot.schema import upgrade
+    from scheduler import describe_routes, load_config, run_job
+
+    settings = _settings()
+    try:
+        if args.action == "routes":
+            print(describe_routes(load_config(settings)))
+            return 0
+
+        async def run() -> str:
+            await upgrade(settings.database_url)
+            return await run_job(settings, args.job, force=args.force)
+
+        print(asyncio.run(run()))
+    except (ConfigError, ValueError) as exc:
+        print(f"错误: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from bot.schema import upgrade
+    from scheduler import run_standalone
+
+    settings = _settings()
+
+    async def run() -> None:
+        await upgrade(settings.database_url)
+        await run_standalone(settings)
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from bot.kv import open_store
     from bot.platforms import configured_adapters
@@ -295,6 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("barcode", help="识别条码照片 / decode barcode photos")
     p.add_argument("files", nargs="+")
     p.set_defaults(handler=cmd_barcode)
+
+    p = sub.add_parser("alerts", help="提醒: 立即运行一个任务或查看路由 / run an alert job now, show routes")
+    alerts = p.add_subparsers(dest="action", required=True)
+    run = alerts.add_parser("run")
+    run.add_argument("job", choices=["low-stock", "near-expiry", "digest"])
+    run.add_argument("--force", action="store_true", help="今天已发过的也再发一次")
+    alerts.add_parser("routes")
+    p.set_defaults(handler=cmd_alerts)
+
+    p = sub.add_parser("scheduler", help="只运行定时提醒 / run the scheduler alone")
+    p.set_defaults(handler=cmd_scheduler)
 
     p = sub.add_parser("check", help="检查各平台配置 / call each configured platform's token endpoint")
     p.set_defaults(handler=cmd_check)
