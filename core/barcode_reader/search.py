@@ -9,7 +9,7 @@ confirms a code in a 12 MP frame for a few milliseconds instead of a full-frame 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import zxingcpp
@@ -35,7 +35,7 @@ PREPARE_MS_PER_MEGAPIXEL = 25.0
 """Making a variant (rotating, thresholding) before an engine sees it."""
 
 CROP_MARGIN = 0.35
-CROP_MIN_LONG_SIDE = 400
+CROP_MAX_LONG_SIDE = 800
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Evidence:
 
     known: Callable[[str], bool] | None
     candidates: dict[str, Candidate] = field(default_factory=dict)
+    _catalog_answers: dict[str, bool] = field(default_factory=dict)
 
     def add(self, variant: str, reads: list[Read]) -> None:
         for read in reads:
@@ -72,14 +73,20 @@ class Evidence:
                 candidate.box = read.box
 
     def confirmed(self) -> list[Candidate]:
-        return [candidate for candidate in self.candidates.values() if self._is_confirmed(candidate)]
+        return [candidate for candidate in self.candidates.values() if self.is_confirmed(candidate)]
 
-    def _is_confirmed(self, candidate: Candidate) -> bool:
+    def is_confirmed(self, candidate: Candidate) -> bool:
         if len(candidate.engines) == 2:
             return True
-        if self.known is not None and self.known(candidate.normalized):
+        if self._in_catalog(candidate.normalized):
             return True
         return candidate.engines == {ZXING} and candidate.format in SELF_CHECKED_FORMATS
+
+    def _in_catalog(self, normalized: str) -> bool:
+        """Asks `known` once per code: it may be a database lookup."""
+        if normalized not in self._catalog_answers:
+            self._catalog_answers[normalized] = bool(self.known and self.known(normalized))
+        return self._catalog_answers[normalized]
 
 
 def _resized(image: Image.Image, long_side: int) -> Image.Image:
@@ -202,11 +209,11 @@ def _run_engine(engine: str, image: Image.Image) -> list[Read]:
 
 
 def _crop_around(image: Image.Image, box: Box) -> Image.Image:
-    """The region of `box` with a margin for the quiet zone, enlarged when it is only a few hundred pixels."""
+    """The region of `box` with a margin for the quiet zone."""
     left, top, right, bottom = box
     margin_x = (right - left) * CROP_MARGIN + 0.02
     margin_y = (bottom - top) * CROP_MARGIN + 0.02
-    crop = image.crop(
+    return image.crop(
         (
             round(max(0.0, left - margin_x) * image.width),
             round(max(0.0, top - margin_y) * image.height),
@@ -214,9 +221,6 @@ def _crop_around(image: Image.Image, box: Box) -> Image.Image:
             round(min(1.0, bottom + margin_y) * image.height),
         )
     )
-    if max(crop.size) < CROP_MIN_LONG_SIDE:
-        crop = _resized(crop, CROP_MIN_LONG_SIDE)
-    return crop
 
 
 class _Clock:
@@ -241,24 +245,31 @@ class _Clock:
         return reads
 
 
-def _crop_ladder(crop: Image.Image) -> list[Image.Image]:
-    """A few cheap looks at the crop: as it is, enlarged, and with shadows and glare thresholded away."""
-    enlarged = _resized(crop, min(2 * max(crop.size), 2 * CROP_MIN_LONG_SIDE))
-    return [crop, enlarged, _local_threshold(enlarged)]
+def _without_boxes(reads: list[Read]) -> list[Read]:
+    """Boxes found in a turned picture or a crop would point at the wrong place of the full image."""
+    return [replace(read, box=None) for read in reads]
+
+
+def _crop_looks(crop: Image.Image) -> Iterator[Image.Image]:
+    """A few cheap looks at the crop, made only as needed: as it is, enlarged, and thresholded."""
+    yield crop
+    enlarged = _resized(crop, min(2 * max(crop.size), CROP_MAX_LONG_SIDE))
+    yield enlarged
+    yield _local_threshold(enlarged)
 
 
 def _check_by_crop(evidence: Evidence, views: Views, clock: _Clock) -> None:
     """Point the engine that has not seen a candidate at the spot where the other one saw it."""
     full = views.get("full")
     for candidate in list(evidence.candidates.values()):
-        if candidate.crop_checked or candidate.box is None or len(candidate.engines) == 2:
+        if candidate.crop_checked or candidate.box is None or evidence.is_confirmed(candidate):
             continue
         candidate.crop_checked = True
         other_engine = ZBAR if ZXING in candidate.engines else ZXING
-        for look in _crop_ladder(_crop_around(full, candidate.box)):
+        for look in _crop_looks(_crop_around(full, candidate.box)):
             if not clock.fits(other_engine, look.width * look.height / 1e6):
                 break
-            evidence.add(f"crop/{other_engine}", clock.timed(other_engine, look))
+            evidence.add(f"crop/{other_engine}", _without_boxes(clock.timed(other_engine, look)))
             if len(candidate.engines) == 2:
                 break
 
@@ -273,13 +284,10 @@ def search_codes(gray: Image.Image, *, known: Callable[[str], bool] | None, cpu_
             continue
         reads = clock.timed(step.engine, views.get(step.variant))
         if step.variant.startswith("rotated"):
-            reads = [
-                replace(read, box=None) for read in reads
-            ]  # a box in the turned picture points elsewhere
+            reads = _without_boxes(reads)
         evidence.add(f"{step.variant}/{step.engine}", reads)
-        _check_by_crop(
-            evidence, views, clock
-        )  # also before stopping, so every code in the frame gets its check
+        # Also before stopping, so that every code in a multi-code frame gets its second opinion.
+        _check_by_crop(evidence, views, clock)
         if evidence.confirmed():
             break
     return evidence
