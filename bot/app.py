@@ -12,7 +12,7 @@ from bot.adapter import Adapter
 from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.kv import KeyValueStore, RedisStore
-from bot.outbox import DeliveryWorker
+from bot.outbox import DeliveryWorker, GroupWriter
 from bot.turn import Services
 from core.config import Settings
 from core.db import Database
@@ -42,7 +42,8 @@ def build_app(
         app[CONSOLE_KEY] = console_adapter
 
     delivery = DeliveryWorker(db, registry)
-    engine = Engine(Services(settings, db, store, Conversations(store), registry, delivery))
+    replies = GroupWriter(db, delivery.wake)
+    engine = Engine(Services(settings, db, store, Conversations(store), registry, delivery, replies))
     app[ENGINE_KEY] = engine
     for adapter in registry.values():
         adapter.routes(app, engine.sink)

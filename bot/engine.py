@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
-from bot.model import CardAction, ImageMessage, InboundEvent, Text, TextMessage
+from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
 from bot.parser import CancelFlow, parse
 from bot.turn import Services, Turn
 from core.errors import DomainError
@@ -24,6 +24,8 @@ from core.users import user_for_identity
 log = logging.getLogger("psibot.engine")
 
 DEDUPE_TTL_SECONDS = 24 * 3600  # platforms redeliver for hours (Feishu), WeCom and DingTalk for seconds
+IDENTITY_TTL_SECONDS = 10.0  # a role changed elsewhere applies within this; strangers are never cached
+MAX_EVENTS_IN_WORK = 16  # more would only queue on the database and delay the acknowledgements
 APOLOGY = "抱歉，处理这条消息时出了点问题，我们已经记录下来，请稍后再试。"
 EXPIRED_BUTTON = "这个按钮已失效，请重新发起。"
 
@@ -32,6 +34,8 @@ class Engine:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_work = asyncio.Semaphore(MAX_EVENTS_IN_WORK)
+        self._identities: dict[tuple[str, tuple[str, ...]], tuple[float, User]] = {}
 
     async def sink(self, event: InboundEvent) -> None:
         """Take an event and return at once; the work runs in the background."""
@@ -45,6 +49,10 @@ class Engine:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def handle(self, event: InboundEvent) -> None:
+        async with self._in_work:
+            await self._handle(event)
+
+    async def _handle(self, event: InboundEvent) -> None:
         origin = event.origin
         try:
             first = await self.services.store.set_if_absent(
@@ -56,16 +64,28 @@ class Engine:
             if isinstance(event, TextMessage | ImageMessage) and origin.chat_kind == "group" and not event.mentioned:
                 return
             async with self.services.conversations.turn_lock(origin):
-                user = await self.services.db.read(
-                    lambda session: user_for_identity(
-                        session, origin.platform, [origin.sender_id, *origin.sender_alt_ids]
-                    )
-                )
+                user = await self._user(origin)
                 turn = Turn(self.services, event, user)
                 await self._run(turn, user)
                 await turn.finish()
         except Exception:
             log.exception("event %s from %s could not be answered", event.event_id, origin.platform)
+
+    async def _user(self, origin: Origin) -> User | None:
+        """The psibot user behind the sender, remembered briefly: people send several messages in a row."""
+        key = (origin.platform, (origin.sender_id, *origin.sender_alt_ids))
+        now = asyncio.get_running_loop().time()
+        cached = self._identities.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        user = await self.services.db.read(lambda session: user_for_identity(session, key[0], list(key[1])))
+        if user is None:
+            self._identities.pop(key, None)
+        else:
+            if len(self._identities) > 10_000:
+                self._identities.clear()
+            self._identities[key] = (now + IDENTITY_TTL_SECONDS, user)
+        return user
 
     async def _run(self, turn: Turn, user: User | None) -> None:
         try:

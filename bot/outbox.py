@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -118,6 +118,46 @@ async def enqueue_card_update(session: AsyncSession, card: Card, action: CardAct
     )
 
 
+class GroupWriter:
+    """Replies of turns that changed nothing else, written together: whatever arrives while one
+    transaction runs goes into the next, so a burst of questions costs a few commits, not one each.
+    `write` returns once the rows are committed, so nothing said is ever only in memory."""
+
+    def __init__(self, db: Database, on_commit: Callable[[], None]) -> None:
+        self._db = db
+        self._on_commit = on_commit
+        self._queue: list[tuple[list[tuple[Target, Reply]], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, replies: list[tuple[Target, Reply]]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((list(replies), done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="psibot-outbox-writer")
+        await done
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+
+            async def insert(session: AsyncSession, batch: list[tuple[list[tuple[Target, Reply]], Any]] = batch) -> None:
+                for replies, _ in batch:
+                    for target, reply in replies:
+                        enqueue(session, target, reply)
+
+            try:
+                await self._db.transact(insert)
+            except Exception as error:  # each waiting turn logs it as its own failure
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+            self._on_commit()
+
+
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
@@ -173,20 +213,21 @@ class DeliveryWorker:
     async def _run(self) -> None:
         while True:
             try:
-                delivered_any = await self.deliver_due()
+                more_waiting = await self.deliver_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox delivery round failed")
-                delivered_any = False
-            if delivered_any:
+                more_waiting = False
+            if more_waiting:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
             self._wake.clear()
 
     async def deliver_due(self) -> bool:
-        """One round: claim due rows, deliver them, record the outcomes. True when it claimed any."""
+        """One round: claim due rows, deliver them, record the outcomes. True when a full batch was
+        claimed (more may be waiting); a smaller batch means the worker can sleep until woken."""
         self._wake.clear()
         claimed = await self._db.transact(self._claim)
         if not claimed:
@@ -197,9 +238,10 @@ class DeliveryWorker:
         results = await asyncio.gather(*(self._deliver_in_order(rows) for rows in by_target.values()))
         outcomes = [outcome for group in results for outcome in group]
         await self._db.transact(lambda session: self._settle(session, outcomes))
-        return True
+        return len(claimed) == self._batch
 
     async def _claim(self, session: AsyncSession) -> list[_Claimed]:
+        """Due rows, leased to this instance with one UPDATE (a few statements however many rows)."""
         now = utcnow()
         statement = (
             select(OutboxMessage)
@@ -210,21 +252,25 @@ class DeliveryWorker:
         if not self._db.is_sqlite:  # SQLite's write transaction already excludes other claimers
             statement = statement.with_for_update(skip_locked=True)
         rows = (await session.scalars(statement)).all()
-        claimed = []
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + LEASE
-            claimed.append(
-                _Claimed(
-                    row.id or 0,
-                    row.kind,
-                    Target(row.platform, "chat" if row.target_kind == "chat" else "user", row.target_id, row.reply_handle),
-                    row.payload,
-                    row.card_id,
-                    row.attempts,
-                )
+        if not rows:
+            return []
+        await session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+            .values(attempts=col(OutboxMessage.attempts) + 1, next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        return [
+            _Claimed(
+                row.id or 0,
+                row.kind,
+                Target(row.platform, "chat" if row.target_kind == "chat" else "user", row.target_id, row.reply_handle),
+                row.payload,
+                row.card_id,
+                row.attempts + 1,
             )
-        return claimed
+            for row in rows
+        ]
 
     async def _deliver_in_order(self, rows: list[_Claimed]) -> list[_Outcome]:
         return [await self._deliver(row) for row in rows]
@@ -281,26 +327,35 @@ class DeliveryWorker:
 
     @staticmethod
     async def _settle(session: AsyncSession, outcomes: list[_Outcome]) -> None:
+        """Record every outcome of a round in one executemany."""
         now = utcnow()
+        values: list[dict[str, Any]] = []
         for outcome in outcomes:
-            values: dict[str, Any]
             if outcome.delivered:
-                values = {"status": OutboxStatus.DELIVERED, "platform_message_ref": outcome.ref, "delivered_at": now}
-                if outcome.sent_card is not None:
-                    await _catch_rewrite(session, outcome.id, outcome.sent_card)
+                values.append({"id": outcome.id, "status": OutboxStatus.DELIVERED, "platform_message_ref": outcome.ref,
+                               "delivered_at": now, "last_error": ""})
             elif outcome.retry_at is not None:
-                values = {"next_attempt_at": outcome.retry_at, "last_error": outcome.error[:500]}
+                values.append({"id": outcome.id, "status": OutboxStatus.PENDING, "platform_message_ref": "",
+                               "delivered_at": None, "last_error": outcome.error[:500], "next_attempt_at": outcome.retry_at})
             else:
-                values = {"status": OutboxStatus.FAILED, "last_error": outcome.error[:500]}
-            await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == outcome.id).values(**values))
+                values.append({"id": outcome.id, "status": OutboxStatus.FAILED, "platform_message_ref": "",
+                               "delivered_at": None, "last_error": outcome.error[:500]})
+        for keys in {tuple(sorted(v)) for v in values}:  # one executemany per shape of row
+            await session.execute(update(OutboxMessage), [v for v in values if tuple(sorted(v)) == keys])
+        await _catch_rewrites(session, {o.id: o.sent_card for o in outcomes if o.delivered and o.sent_card is not None})
 
 
-async def _catch_rewrite(session: AsyncSession, row_id: int, sent_card: dict[str, Any]) -> None:
+async def _catch_rewrites(session: AsyncSession, sent_cards: dict[int, dict[str, Any]]) -> None:
     """A card rewritten by an update while its copy was on the wire: update that copy too."""
-    row = await session.get(OutboxMessage, row_id)
-    if row is not None and row.payload != sent_card:
-        session.add(
-            OutboxMessage(
-                kind=OutboxKind.UPDATE, platform="", payload={"card": row.payload, "action": None}, card_id=row.card_id
-            )
+    if not sent_cards:
+        return
+    rows = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.payload).where(
+            col(OutboxMessage.id).in_(list(sent_cards))
         )
+    )
+    for row_id, card_id, payload in rows.all():
+        if payload != sent_cards[row_id]:
+            session.add(
+                OutboxMessage(kind=OutboxKind.UPDATE, platform="", payload={"card": payload, "action": None}, card_id=card_id)
+            )

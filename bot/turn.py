@@ -13,7 +13,7 @@ from bot.adapter import Adapter
 from bot.conversation import Conversations
 from bot.kv import KeyValueStore
 from bot.model import InboundEvent, Origin, Reply, Target
-from bot.outbox import DeliveryWorker, enqueue
+from bot.outbox import DeliveryWorker, GroupWriter, enqueue
 from core.columns import utcnow
 from core.config import Settings
 from core.db import Database
@@ -33,6 +33,7 @@ class Services:
     conversations: Conversations
     adapters: Mapping[str, Adapter]
     delivery: DeliveryWorker
+    replies: GroupWriter  # for turns that wrote nothing else
 
 
 def reply_target(origin: Origin, reply_handle: str = "") -> Target:
@@ -44,7 +45,7 @@ def reply_target(origin: Origin, reply_handle: str = "") -> Target:
 
 class Turn:
     """Handlers `say` replies; they reach the outbox in the same transaction as the handler's writes
-    (`transact`), or in one of their own at the end of the turn (`finish`)."""
+    (`transact`), or at the end of the turn (`finish`), committed before the turn is over."""
 
     def __init__(self, services: Services, event: InboundEvent, user: User | None) -> None:
         self.services = services
@@ -92,9 +93,7 @@ class Turn:
         return result
 
     async def finish(self) -> None:
+        """Queue what is still unsaid, together with the replies of other turns ending now."""
         if self._pending:
-            await self.transact(_nothing)
-
-
-async def _nothing(_session: AsyncSession) -> None:
-    return None
+            await self.services.replies.write(self._pending)
+            self._pending.clear()

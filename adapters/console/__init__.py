@@ -195,7 +195,9 @@ class ConsoleAdapter:
         if text.startswith("@psibot"):
             text = text.removeprefix("@psibot").strip()
         event_id = str(body.get("event_id") or uuid.uuid4().hex)
-        await self._append(_mailbox_key("chat" if chat else "user", chat or user), {"direction": "in", "user": user, "text": text})
+        mine = await self._append(
+            _mailbox_key("chat" if chat else "user", chat or user), {"direction": "in", "user": user, "text": text}
+        )
         await self._sink(
             TextMessage(
                 origin=_origin(user, chat),
@@ -206,7 +208,7 @@ class ConsoleAdapter:
                 received_at=utcnow(),
             )
         )
-        return web.json_response({"event_id": event_id}, status=202)
+        return web.json_response({"event_id": event_id, "seq": mine["seq"]}, status=202)
 
     async def _post_action(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -227,7 +229,7 @@ class ConsoleAdapter:
                 form={str(k): str(v) for k, v in form.items()},
             )
         )
-        return web.json_response({"event_id": event_id}, status=202)
+        return web.json_response({"event_id": event_id, "seq": self._sequence}, status=202)
 
     async def _post_image(self, request: web.Request) -> web.Response:
         user = request.query.get("user", "")
@@ -248,9 +250,9 @@ class ConsoleAdapter:
         while len(self._images) > KEPT_IMAGES:
             self._images.popitem(last=False)
         event_id = request.query.get("event_id") or uuid.uuid4().hex
-        await self._append(_mailbox_key("user", user), {"direction": "in", "user": user, "text": "[照片]"})
+        mine = await self._append(_mailbox_key("user", user), {"direction": "in", "user": user, "text": "[照片]"})
         await self._sink(ImageMessage(origin=_origin(user, ""), event_id=event_id, media_handle=handle, received_at=utcnow()))
-        return web.json_response({"event_id": event_id}, status=202)
+        return web.json_response({"event_id": event_id, "seq": mine["seq"]}, status=202)
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         key = _key_from_query(request)

@@ -1,0 +1,176 @@
+"""Console throughput and acknowledgement latency, against a bare aiohttp handler as the ceiling.
+
+100 simulated people each ask `库存 可乐` through POST /console/api/messages, wait for the bot's card
+(GET /console/api/messages long-poll), and ask again, for a fixed time. Reported: messages handled per
+second (acknowledged and answered), and the POST's acknowledgement latency (median, p99). The ceiling
+is a bare aiohttp handler answering 202 to the same POST, measured in the same run and process.
+
+    python -m bench.console [--users 100] [--seconds 10] [--database sqlite:///…|postgresql://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlmodel import SQLModel
+
+import bot.outbox  # noqa: F401 - registers the outbox table
+import core.documents  # noqa: F401 - registers the document tables
+from bot.app import build_app
+from bot.kv import open_store
+from core.catalog import ProductInput, save_product, save_warehouse
+from core.config import Settings, database_url
+from core.db import Database
+from core.ledger import opening_stock
+from core.models import Identity, Role, User
+
+QUESTION = "库存 可乐"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    handled: int
+    seconds: float
+    ack_ms: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.handled / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.ack_ms)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    def line(self) -> str:
+        return (
+            f"{self.name}: {self.per_second:,.0f} msg/s ({self.handled} in {self.seconds:.1f}s), ack median "
+            f"{statistics.median(self.ack_ms):.1f} ms, p99 {self.percentile(0.99):.1f} ms"
+        )
+
+
+async def seed(db: Database, users: int) -> None:
+    async with db.write_engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all)
+    async with db.session() as session:
+        keeper = User(name="仓管", role=Role.WAREHOUSE)
+        session.add(keeper)
+        main = await save_warehouse(session, None, "MAIN", "主仓")
+        await session.flush()
+        product, _ = await save_product(
+            session, None,
+            ProductInput(sku="P001", name="可口可乐 330ml", base_unit="罐", conversions={"箱": Decimal(24)},
+                         barcodes=["6901234567892"], sale_price=Decimal("3.50")),
+        )
+        await opening_stock(session, keeper, product_id=product.id or 0, warehouse_id=main.id or 0, quantity=Decimal(500))
+        for n in range(users):
+            person = User(name=f"销售{n}", role=Role.SALES)
+            session.add(person)
+            await session.flush()
+            session.add(Identity(platform="console", platform_user_id=f"u{n}", user_id=person.id or 0))
+
+
+async def drive(base: str, users: int, seconds: float, *, wait_for_reply: bool, name: str) -> Result:
+    acks: list[float] = []
+    handled = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def person(n: int, http: aiohttp.ClientSession) -> None:
+        nonlocal handled
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            async with http.post(f"{base}/console/api/messages", json={"user": f"u{n}", "text": QUESTION}) as response:
+                body = await response.json()
+                assert response.status == 202, response.status
+            acks.append((time.perf_counter() - started) * 1000)
+            seen = body["seq"]
+            while wait_for_reply:
+                url = f"{base}/console/api/messages?user=u{n}&after={seen}&wait=10"
+                async with http.get(url) as response:
+                    records = (await response.json())["messages"]
+                if records:
+                    seen = max(r["updated"] for r in records)
+                if any(r["direction"] == "out" for r in records):
+                    break
+            handled += 1
+
+    connector = aiohttp.TCPConnector(limit=users * 2)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(person(n, http) for n in range(users)))
+        elapsed = time.perf_counter() - started
+    return Result(name, handled, elapsed, acks)
+
+
+async def _ddl(url: URL, statement: str) -> None:
+    admin = Database(url)
+    async with admin.write_engine.begin() as connection:
+        await connection.execute(text(statement))
+    await admin.close()
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def bare_handler(_request: web.Request) -> web.Response:
+    return web.json_response({"event_id": "x", "seq": 0}, status=202)
+
+
+async def main(users: int, seconds: float, database: str | None, redis: str | None) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        url = database_url(database or f"sqlite:///{Path(scratch) / 'bench.db'}")
+        schema = None if url.get_backend_name() == "sqlite" else "bench_" + uuid.uuid4().hex[:8]
+        if schema:
+            await _ddl(url, f'CREATE SCHEMA "{schema}"')
+        db = Database(url, pg_schema=schema)
+        await seed(db, users)
+        store = open_store(redis, prefix="psibot-bench:")
+        settings = Settings(url, redis, ZoneInfo("Asia/Shanghai"), None, {})
+
+        bare = web.Application()
+        bare.router.add_post("/console/api/messages", bare_handler)
+        runner, base = await serve(bare)
+        ceiling = await drive(base, users, seconds, wait_for_reply=False, name="bare aiohttp handler (ceiling)")
+        await runner.cleanup()
+
+        runner, base = await serve(build_app(settings, db, store, console=True))
+        console = await drive(base, users, seconds, wait_for_reply=True, name="console, stock query answered")
+        await runner.cleanup()
+        await store.close()
+        await db.close()
+        if schema:
+            await _ddl(url, f'DROP SCHEMA "{schema}" CASCADE')
+
+    print(ceiling.line())
+    print(console.line())
+    share = console.per_second / ceiling.per_second
+    print(f"console / ceiling: {share:.0%} (goal ≥ 25%); console ack p99 {console.percentile(0.99):.1f} ms (goal < 50 ms)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--database", help="default: a fresh SQLite file")
+    parser.add_argument("--redis", help="redis://… to dedupe and lock in Redis; default: in memory")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.users, arguments.seconds, arguments.database, arguments.redis))
