@@ -3,7 +3,8 @@
 100 simulated people each ask `库存 可乐` through POST /console/api/messages, wait for the bot's card
 (GET /console/api/messages long-poll), and ask again, for a fixed time. Reported: messages handled per
 second (acknowledged and answered), and the POST's acknowledgement latency (median, p99). The ceiling
-is a bare aiohttp handler answering 202 to the same POST, measured in the same run and process.
+is a bare aiohttp handler answering 202 to the same POST, measured in the same run. The load comes
+from a child process, so each server has its event loop to itself.
 
     python -m bench.console [--users 100] [--seconds 10] [--database sqlite:///…|postgresql://…]
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -83,6 +86,19 @@ async def seed(db: Database, users: int) -> None:
             session.add(Identity(platform="console", platform_user_id=f"u{n}", user_id=person.id or 0))
 
 
+async def drive_elsewhere(base: str, users: int, seconds: float, *, wait_for_reply: bool, name: str) -> Result:
+    """Run the load in a child process, so the server under test has its event loop to itself."""
+    command = [sys.executable, "-m", "bench.console", "--client", base, "--users", str(users), "--seconds", str(seconds)]
+    if wait_for_reply:
+        command.append("--wait-for-reply")
+    child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    output, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"load generator failed with {child.returncode}")
+    measured = json.loads(output)
+    return Result(name, measured["handled"], measured["seconds"], measured["ack_ms"])
+
+
 async def drive(base: str, users: int, seconds: float, *, wait_for_reply: bool, name: str) -> Result:
     acks: list[float] = []
     handled = 0
@@ -149,11 +165,11 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
         bare = web.Application()
         bare.router.add_post("/console/api/messages", bare_handler)
         runner, base = await serve(bare)
-        ceiling = await drive(base, users, seconds, wait_for_reply=False, name="bare aiohttp handler (ceiling)")
+        ceiling = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="bare aiohttp handler (ceiling)")
         await runner.cleanup()
 
         runner, base = await serve(build_app(settings, db, store, console=True))
-        console = await drive(base, users, seconds, wait_for_reply=True, name="console, stock query answered")
+        console = await drive_elsewhere(base, users, seconds, wait_for_reply=True, name="console, stock query answered")
         await runner.cleanup()
         await store.close()
         await db.close()
@@ -172,5 +188,13 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database", help="default: a fresh SQLite file")
     parser.add_argument("--redis", help="redis://… to dedupe and lock in Redis; default: in memory")
+    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the load generator's own process
+    parser.add_argument("--wait-for-reply", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.users, arguments.seconds, arguments.database, arguments.redis))
+    if arguments.client:
+        result = asyncio.run(
+            drive(arguments.client, arguments.users, arguments.seconds, wait_for_reply=arguments.wait_for_reply, name="")
+        )
+        print(json.dumps({"handled": result.handled, "seconds": result.seconds, "ack_ms": result.ack_ms}))
+    else:
+        asyncio.run(main(arguments.users, arguments.seconds, arguments.database, arguments.redis))

@@ -57,8 +57,8 @@ async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -
     if can_see_costs(viewer):
         fields.append(("成本", f"{format_money(product.avg_cost.quantize(product.sale_price))}/{product.base_unit}"))
 
+    rows: list[tuple[str, ...]] = []
     if staff:
-        rows = []
         for warehouse in stock.warehouses:
             for lot in warehouse.lots:
                 rows.append(
@@ -72,9 +72,7 @@ async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -
                 )
         table = Table(("仓库", "批次", "到期", "在库", "可用"), tuple(rows))
     else:
-        rows = [
-            (w.warehouse_name, await describe_quantity(session, product, w.available)) for w in stock.warehouses
-        ]
+        rows = [(w.warehouse_name, await describe_quantity(session, product, w.available)) for w in stock.warehouses]
         table = Table(("仓库", "可用"), tuple(rows))
 
     low = product.safety_stock > 0 and stock.available < product.safety_stock
@@ -155,7 +153,7 @@ def low_stock_card(rows: Sequence[LowStockRow], viewer: User) -> Card:
             for r in rows
         ),
     )
-    buttons = ()
+    buttons: tuple[Button, ...] = ()
     if viewer.role in (Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN):
         buttons = tuple(
             Button(f"采购 {r.name}", "purchase.start", {"product_id": str(r.product_id)}) for r in rows[:5]

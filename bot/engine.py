@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
@@ -102,11 +100,11 @@ class Engine:
     async def _dispatch(self, turn: Turn) -> None:
         event = turn.event
         if isinstance(event, CardAction):
-            handler = ACTIONS.get(event.action)
-            if handler is None:
+            on_press = ACTIONS.get(event.action)
+            if on_press is None:
                 turn.say(Text(EXPIRED_BUTTON))
                 return
-            await handler(turn, event)
+            await on_press(turn, event)
         elif isinstance(event, ImageMessage):
             await photo.photo(turn, event)
         else:
@@ -117,5 +115,4 @@ class Engine:
                 if flow is not None and await flow(turn, state, event.text):
                     return
                 await self.services.conversations.clear(turn.origin)  # another command leaves the flow
-            handler: Callable[[Turn, Any], Awaitable[None]] = COMMANDS.get(type(command), general.unknown)
-            await handler(turn, command)
+            await COMMANDS.get(type(command), general.unknown)(turn, command)

@@ -306,7 +306,7 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stock", ("查库存", "库存", "查询", "查", "stock", "inventory", "check")),
 )
 
-_NO_ARGUMENT = {
+_NO_ARGUMENT: dict[str, Command] = {
     "pending": PendingApprovals(),
     "near_expiry": NearExpiry(),
     "low_stock": LowStock(),

@@ -54,16 +54,16 @@ async def _answer(session: AsyncSession, turn: Turn, scan: ScanResult) -> Reply:
     if not scan.codes:
         return Text(PHOTO_TIPS)
     found: list[tuple[str, Product | None]] = []
-    for code in scan.codes:
-        found.append((code.normalized, await product_by_barcode(session, code.normalized)))
-    known = [(code, product) for code, product in found if product is not None]
+    for read in scan.codes:
+        found.append((read.normalized, await product_by_barcode(session, read.normalized)))
+    known = [(text, product) for text, product in found if product is not None]
     if len(found) == 1 or (len(known) == 1 and scan.ambiguous):
-        code, product = known[0] if known else found[0]
-        if product is not None:
+        text, product = known[0] if known else found[0]
+        if product is not None:  # the catalog knowing the code is confirmation enough
             return await stock_card(session, turn.user, await stock_of(session, product.id or 0))
         if scan.ambiguous:
-            return Text(f"照片里的条码看着像 {code}，但不太清楚。请再拍一张，或直接输入“查 {code}”。")
-        return _unknown_code(turn, code)
+            return Text(f"照片里的条码看着像 {text}，但不太清楚。请再拍一张，或直接输入“查 {text}”。")
+        return _unknown_code(turn, text)
     return Card(
         card_id=new_card_id("codes"),
         title=f"照片里有 {len(found)} 个条码",
