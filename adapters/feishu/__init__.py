@@ -1,18 +1,23 @@
 """Feishu (飞书) custom app with a bot: event and card callbacks in, messages and interactive cards out.
 
 Turned on by FEISHU_APP_ID, FEISHU_APP_SECRET and FEISHU_VERIFICATION_TOKEN (FEISHU_ENCRYPT_KEY is
-optional but recommended: with it every callback is encrypted and signed). FEISHU_API_BASE overrides
-https://open.feishu.cn (https://open.larksuite.com for Lark). Deadline, retry and signature rules are in
-each module's docstring: crypto (signatures, AES), parse (dedupe ids), routes (3 s ack), client (errors).
+optional but recommended: with it every callback is encrypted and signed). FEISHU_MODE=websocket
+receives events over the long connection instead (ws), which needs no public address and no token or
+key: the App ID and App Secret authenticate it. FEISHU_API_BASE overrides https://open.feishu.cn
+(https://open.larksuite.com for Lark). Deadline, retry and signature rules are in each module's
+docstring: crypto (signatures, AES), parse (dedupe ids), routes (3 s ack), ws (acks, reconnect),
+client (errors).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -25,12 +30,19 @@ from bot.model import Card, CardAction, ChatKind, Image, Markdown, Reply, Sent, 
 from . import crypto, render
 from .client import FeishuClient, judge
 from .routes import CallbackRoutes
+from .ws import CONNECT_TIMEOUT, ClientConfig, EndpointError, LongConnection, discover
 
 __all__ = ["FeishuAdapter", "Settings", "receive_id_type", "send_webhook"]
 
 log = logging.getLogger("psibot.feishu")
 
-_VARIABLES = ("FEISHU_APP_ID", "FEISHU_APP_SECRET", "FEISHU_VERIFICATION_TOKEN", "FEISHU_ENCRYPT_KEY")
+_VARIABLES = (
+    "FEISHU_APP_ID",
+    "FEISHU_APP_SECRET",
+    "FEISHU_VERIFICATION_TOKEN",
+    "FEISHU_ENCRYPT_KEY",
+    "FEISHU_MODE",
+)
 DEFAULT_API_BASE = "https://open.feishu.cn"
 
 
@@ -38,9 +50,10 @@ DEFAULT_API_BASE = "https://open.feishu.cn"
 class Settings:
     app_id: str
     app_secret: str = field(repr=False)
-    verification_token: str = field(repr=False)
+    verification_token: str = field(default="", repr=False)
     encrypt_key: str = field(default="", repr=False)
     api_base: str = DEFAULT_API_BASE
+    mode: Literal["webhook", "websocket"] = "webhook"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings | None:
@@ -48,14 +61,16 @@ class Settings:
         values = {name: env.get(name, "").strip() for name in _VARIABLES}
         if not any(values.values()):
             return None
-        missing = [name for name in _VARIABLES[:3] if not values[name]]
+        mode = values["FEISHU_MODE"].lower() or "webhook"
+        if mode not in ("webhook", "websocket"):
+            raise ValueError(f"FEISHU_MODE must be webhook or websocket, not {values['FEISHU_MODE']!r}")
+        # The long connection is authenticated by the App ID and Secret alone.
+        required = _VARIABLES[:2] if mode == "websocket" else _VARIABLES[:3]
+        missing = [name for name in required if not values[name]]
         if missing:
             raise ValueError(f"Feishu is partly configured: set {', '.join(missing)}")
         if not values["FEISHU_APP_ID"].startswith("cli_"):
             raise ValueError("FEISHU_APP_ID must be the app's App ID, which starts with cli_")
-        mode = env.get("FEISHU_MODE", "").strip() or "webhook"
-        if mode != "webhook":
-            raise ValueError(f"FEISHU_MODE={mode} is not supported yet; use webhook (the default)")
         api_base = env.get("FEISHU_API_BASE", "").strip() or DEFAULT_API_BASE
         if not api_base.startswith(("https://", "http://")):
             raise ValueError("FEISHU_API_BASE must be an http(s) URL")
@@ -65,6 +80,7 @@ class Settings:
             verification_token=values["FEISHU_VERIFICATION_TOKEN"],
             encrypt_key=values["FEISHU_ENCRYPT_KEY"],
             api_base=api_base,
+            mode="websocket" if mode == "websocket" else "webhook",
         )
 
 
@@ -79,16 +95,37 @@ class FeishuAdapter:
             app_id=settings.app_id, app_secret=settings.app_secret, store=store, api_base=settings.api_base
         )
         self._bot_open_id: str | None = None
+        self.connection: LongConnection | None = None
+        self._connection_task: asyncio.Task[None] | None = None
 
     def routes(self, app: web.Application, sink: EventSink) -> None:
+        """Webhook mode: mount the callback routes. Websocket mode: run the long connection with the app."""
         s = self.settings
+        app.on_startup.append(self._learn_bot_open_id)
+        if s.mode == "websocket":
+            self.connection = LongConnection(
+                s.api_base, s.app_id, s.app_secret, sink, bot_open_id=lambda: self._bot_open_id
+            )
+            app.on_startup.append(self._start_connection)
+            app.on_cleanup.append(self._stop_connection)
+            return
         CallbackRoutes(
             verification_token=s.verification_token,
             encrypt_key=s.encrypt_key,
             sink=sink,
             bot_open_id=lambda: self._bot_open_id,
         ).mount(app)
-        app.on_startup.append(self._learn_bot_open_id)
+
+    async def _start_connection(self, _app: web.Application) -> None:
+        assert self.connection is not None
+        self._connection_task = asyncio.create_task(self.connection.run(), name="feishu-long-connection")
+
+    async def _stop_connection(self, _app: web.Application) -> None:
+        if self._connection_task is not None:
+            self._connection_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connection_task
+            self._connection_task = None
 
     async def _learn_bot_open_id(self, _app: web.Application) -> None:
         """Knowing the bot's open_id tells its @-mention from other people's; without it, a guess is made."""
@@ -142,9 +179,24 @@ class FeishuAdapter:
                 f"Feishu: could not get a tenant access token; check FEISHU_APP_ID and FEISHU_APP_SECRET. ({exc})"
             )
         minutes = int(token.expires_in // 60)
-        return (
+        report = (
             f"飞书：连接正常，应用 {self.settings.app_id} 的 tenant_access_token 有效期 {minutes} 分钟。\n"
             f"Feishu: OK, app {self.settings.app_id} got a tenant access token valid for {minutes} minutes."
+        )
+        if self.settings.mode == "websocket":
+            report += "\n" + await self._check_long_connection()
+        return report
+
+    async def _check_long_connection(self) -> str:
+        """Ask for a long-connection endpoint: where refused credentials or a refused app show up."""
+        s = self.settings
+        try:
+            async with aiohttp.ClientSession(timeout=CONNECT_TIMEOUT) as session:
+                await discover(session, s.api_base, s.app_id, s.app_secret, ClientConfig())
+        except (EndpointError, DeliveryError) as exc:
+            return f"飞书长连接：不可用。\nFeishu long connection: not available: {exc}"
+        return (
+            "飞书长连接：可以建立。\nFeishu long connection: the endpoint answered; psibot connects at start."
         )
 
     async def close(self) -> None:

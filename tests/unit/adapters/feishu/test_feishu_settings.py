@@ -20,13 +20,24 @@ def test_absent_is_none_and_complete_is_read() -> None:
         ({"FEISHU_APP_SECRET": ""}, "FEISHU_APP_SECRET"),
         ({"FEISHU_VERIFICATION_TOKEN": ""}, "FEISHU_VERIFICATION_TOKEN"),
         ({"FEISHU_APP_ID": "a1b2"}, "FEISHU_APP_ID"),
-        ({"FEISHU_MODE": "websocket"}, "FEISHU_MODE"),
+        ({"FEISHU_MODE": "stream"}, "FEISHU_MODE"),
+        ({"FEISHU_MODE": "websocket", "FEISHU_APP_SECRET": ""}, "FEISHU_APP_SECRET"),
         ({"FEISHU_API_BASE": "open.feishu.cn"}, "FEISHU_API_BASE"),
     ],
 )
 def test_bad_or_partial_names_the_variable(change: dict[str, str], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         Settings.from_env({**GOOD, **change})
+
+
+def test_websocket_mode_needs_only_the_app_credentials() -> None:
+    settings = Settings.from_env(
+        {"FEISHU_APP_ID": "cli_a1b2", "FEISHU_APP_SECRET": "s3cret", "FEISHU_MODE": "WebSocket"}
+    )
+    assert settings is not None and settings.mode == "websocket" and settings.verification_token == ""
+    assert Settings.from_env(GOOD).mode == "webhook"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="FEISHU_APP_ID"):
+        Settings.from_env({"FEISHU_MODE": "websocket"})
 
 
 def test_receive_id_type_follows_the_shape_of_the_bound_id() -> None:

@@ -33,14 +33,15 @@ def to_pb(frame: Frame) -> PbFrame:
     for key, value in frame.headers:
         header = pb.headers.add()
         header.key, header.value = key, value
-    for name, value in (
+    optional: list[tuple[str, str | bytes | None]] = [
         ("payload_encoding", frame.payload_encoding),
         ("payload_type", frame.payload_type),
         ("payload", frame.payload),
         ("LogIDNew", frame.log_id_new),
-    ):
-        if value is not None:
-            setattr(pb, name, value)
+    ]
+    for name, set_value in optional:
+        if set_value is not None:
+            setattr(pb, name, set_value)
     return pb
 
 
