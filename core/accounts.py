@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, type_coerce
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core.audit import record
 from core.columns import Money, money
@@ -131,7 +131,7 @@ async def pay_supplier(
 async def customer_balance(session: AsyncSession, customer_id: int) -> Decimal:
     """What the customer still owes (negative: we owe them a credit)."""
     total = await session.scalar(
-        select(func.sum(_RECEIVABLE_OPEN)).where(Receivable.customer_id == customer_id)
+        select(func.sum(_RECEIVABLE_OPEN)).where(col(Receivable.customer_id) == customer_id)
     )
     return ZERO if total is None else money(total)
 
@@ -139,7 +139,7 @@ async def customer_balance(session: AsyncSession, customer_id: int) -> Decimal:
 async def supplier_balance(session: AsyncSession, supplier_id: int) -> Decimal:
     """What we still owe the supplier (negative: the supplier owes us a credit)."""
     total = await session.scalar(
-        select(func.sum(_PAYABLE_OPEN)).where(Payable.supplier_id == supplier_id)
+        select(func.sum(_PAYABLE_OPEN)).where(col(Payable.supplier_id) == supplier_id)
     )
     return ZERO if total is None else money(total)
 
@@ -150,7 +150,7 @@ async def open_receivables(session: AsyncSession, customer_id: int) -> list[Rece
         (
             await session.scalars(
                 select(Receivable)
-                .where(Receivable.customer_id == customer_id, Receivable.amount != Receivable.paid)
+                .where(col(Receivable.customer_id) == customer_id, col(Receivable.amount) != Receivable.paid)
                 .order_by(col(Receivable.created_at), col(Receivable.id))
             )
         ).all()
@@ -162,7 +162,7 @@ async def open_payables(session: AsyncSession, supplier_id: int) -> list[Payable
         (
             await session.scalars(
                 select(Payable)
-                .where(Payable.supplier_id == supplier_id, Payable.amount != Payable.paid)
+                .where(col(Payable.supplier_id) == supplier_id, col(Payable.amount) != Payable.paid)
                 .order_by(col(Payable.created_at), col(Payable.id))
             )
         ).all()
@@ -180,22 +180,22 @@ async def customer_balances(session: AsyncSession) -> list[PartnerBalance]:
     """Every customer with a non-zero balance, largest debt first."""
     balance = func.sum(_RECEIVABLE_OPEN)
     rows = await session.execute(
-        select(Customer.id, Customer.name, balance)
+        select(col(Customer.id), col(Customer.name), balance)
         .join(Receivable, col(Receivable.customer_id) == Customer.id)
         .group_by(col(Customer.id), col(Customer.name))
         .having(balance != 0)
         .order_by(balance.desc(), col(Customer.id))
     )
-    return [PartnerBalance(pid, name, money(total)) for pid, name, total in rows.all()]
+    return [PartnerBalance(pid or 0, name, money(total)) for pid, name, total in rows.all()]
 
 
 async def supplier_balances(session: AsyncSession) -> list[PartnerBalance]:
     balance = func.sum(_PAYABLE_OPEN)
     rows = await session.execute(
-        select(Supplier.id, Supplier.name, balance)
+        select(col(Supplier.id), col(Supplier.name), balance)
         .join(Payable, col(Payable.supplier_id) == Supplier.id)
         .group_by(col(Supplier.id), col(Supplier.name))
         .having(balance != 0)
         .order_by(balance.desc(), col(Supplier.id))
     )
-    return [PartnerBalance(pid, name, money(total)) for pid, name, total in rows.all()]
+    return [PartnerBalance(pid or 0, name, money(total)) for pid, name, total in rows.all()]

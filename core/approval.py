@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core.audit import record
 from core.documents import (
@@ -51,8 +52,8 @@ DEFAULT_RULES = (
 def _validated(rules: Sequence[ApprovalRule]) -> tuple[ApprovalRule, ...]:
     if not rules or rules[-1].up_to is not None:
         raise InvalidInput("审批规则的最后一条必须不设金额上限")
-    limits = [rule.up_to for rule in rules[:-1]]
-    if any(limit is None or limit <= 0 for limit in limits) or limits != sorted(set(limits)):  # type: ignore[type-var]
+    limits = [rule.up_to for rule in rules[:-1] if rule.up_to is not None]
+    if len(limits) < len(rules) - 1 or any(limit <= 0 for limit in limits) or limits != sorted(set(limits)):
         raise InvalidInput("审批规则的金额上限必须大于 0 且从小到大")
     if any(not rule.roles for rule in rules):
         raise InvalidInput("每条审批规则至少要有一个审批角色")
@@ -90,7 +91,7 @@ async def steps_of(session: AsyncSession, order_id: int) -> list[ApprovalStep]:
     return list(
         (
             await session.scalars(
-                select(ApprovalStep).where(ApprovalStep.order_id == order_id).order_by(col(ApprovalStep.step_no))
+                select(ApprovalStep).where(col(ApprovalStep.order_id) == order_id).order_by(col(ApprovalStep.step_no))
             )
         ).all()
     )
@@ -229,7 +230,7 @@ async def pending_approvals(session: AsyncSession) -> list[WaitingFor]:
     orders = (
         await session.scalars(
             select(PurchaseOrder)
-            .where(PurchaseOrder.status == PurchaseOrderStatus.PENDING_APPROVAL)
+            .where(col(PurchaseOrder.status) == PurchaseOrderStatus.PENDING_APPROVAL)
             .order_by(col(PurchaseOrder.submitted_at), col(PurchaseOrder.id))
         )
     ).all()

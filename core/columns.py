@@ -39,9 +39,10 @@ class Fixed(TypeDecorator[Decimal]):
         """`a - b` and `a + b` of the same scale keep the scale, so SQL sums of differences read back right."""
 
         def _adapt_expression(self, op: Any, other_comparator: Any) -> Any:
-            other = other_comparator.type
-            if op in (operators.add, operators.sub) and isinstance(other, Fixed) and other.places == self.type.places:
-                return op, self.type
+            own, other = self.type, other_comparator.type
+            if op in (operators.add, operators.sub) and isinstance(own, Fixed) and isinstance(other, Fixed):
+                if own.places == other.places:
+                    return op, own
             return super()._adapt_expression(op, other_comparator)
 
     comparator_factory = Comparator

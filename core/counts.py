@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core.audit import record
 from core.catalog import to_base
@@ -41,7 +42,7 @@ async def start_count(
     require_role(actor, COUNT_ROLES, "盘点")
     warehouse = await lock_document(session, Warehouse, warehouse_id, "仓库")
     open_count = await session.scalar(
-        select(StockCount).where(StockCount.warehouse_id == warehouse_id, StockCount.status == CountStatus.OPEN)
+        select(StockCount).where(col(StockCount.warehouse_id) == warehouse_id, col(StockCount.status) == CountStatus.OPEN)
     )
     if open_count is not None:
         raise InvalidState(f"{warehouse.name} 已有进行中的盘点 {open_count.number}，请先完成或取消")
@@ -54,9 +55,9 @@ async def start_count(
     )
     session.add(count)
     await session.flush()
-    lots = select(Lot).where(Lot.warehouse_id == warehouse_id, Lot.on_hand != 0).order_by(col(Lot.id))
+    lots = select(Lot).where(col(Lot.warehouse_id) == warehouse_id, col(Lot.on_hand) != 0).order_by(col(Lot.id))
     if category_id is not None:
-        lots = lots.join(Product, col(Product.id) == Lot.product_id).where(Product.category_id == category_id)
+        lots = lots.join(Product, col(Product.id) == Lot.product_id).where(col(Product.category_id) == category_id)
     session.add_all(
         CountLine(count_id=count.id or 0, product_id=lot.product_id, lot_id=lot.id or 0, expected=lot.on_hand)
         for lot in (await session.scalars(lots)).all()
@@ -97,7 +98,7 @@ async def record_count(
     if counted < 0:
         raise InvalidInput(f"盘点数量不能为负数: {format_quantity(quantity)}")
     lot = await lot_for(session, product, count.warehouse_id, lot_no, production_date, expiry_date)
-    line = await session.scalar(select(CountLine).where(CountLine.count_id == count_id, CountLine.lot_id == lot.id))
+    line = await session.scalar(select(CountLine).where(col(CountLine.count_id) == count_id, col(CountLine.lot_id) == lot.id))
     if line is None:
         line = CountLine(count_id=count_id, product_id=product_id, lot_id=lot.id or 0, expected=lot.on_hand)
         session.add(line)
@@ -131,7 +132,7 @@ async def finish_count(
     lines = (
         await session.scalars(
             select(CountLine)
-            .where(CountLine.count_id == count_id, col(CountLine.counted).is_not(None))
+            .where(col(CountLine.count_id) == count_id, col(CountLine.counted).is_not(None))
             .order_by(col(CountLine.lot_id))
         )
     ).all()
@@ -184,5 +185,5 @@ async def cancel_count(session: AsyncSession, actor: User, count_id: int, *, clo
 async def count_lines(session: AsyncSession, count_id: int) -> list[CountLine]:
     """The count sheet: every lot to count, with the last counted quantity so far."""
     return list(
-        (await session.scalars(select(CountLine).where(CountLine.count_id == count_id).order_by(col(CountLine.id)))).all()
+        (await session.scalars(select(CountLine).where(col(CountLine.count_id) == count_id).order_by(col(CountLine.id)))).all()
     )

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 
 from core.catalog import ProductInput, save_customer, save_product, save_supplier, save_warehouse
 from core.gtin import gs1_check_digit

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col
 
 from core.catalog import unit_factor
 from core.columns import QTY_PLACES, AwareDateTime, Money, Quantity, UnitCost, money, utcnow
@@ -417,14 +417,18 @@ class Payment(SQLModel, table=True):
 
 # ---------------------------------------------------------------- helpers shared by the workflows
 
-Document = TypeVar("Document", bound=SQLModel)
+class _Identified(Protocol):
+    id: int | None
+
+
+Document = TypeVar("Document", bound=_Identified)
 
 
 async def lock_document(session: AsyncSession, model: type[Document], document_id: int, label: str) -> Document:
     """The document row, locked for this transaction: state changes of one document happen one at a time."""
     document = await session.scalar(
         select(model)
-        .where(model.id == document_id)  # type: ignore[attr-defined]
+        .where(col(model.id) == document_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core.audit import record
 from core.columns import COST_PLACES, utcnow
@@ -44,7 +44,7 @@ def expiry_from(product: Product, production_date: date | None, expiry_date: dat
 async def lock_product(session: AsyncSession, product_id: int) -> Product:
     product = await session.scalar(
         select(Product)
-        .where(Product.id == product_id)
+        .where(col(Product.id) == product_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -55,7 +55,7 @@ async def lock_product(session: AsyncSession, product_id: int) -> Product:
 
 async def lock_lot(session: AsyncSession, lot_id: int) -> Lot:
     lot = await session.scalar(
-        select(Lot).where(Lot.id == lot_id).with_for_update().execution_options(populate_existing=True)
+        select(Lot).where(col(Lot.id) == lot_id).with_for_update().execution_options(populate_existing=True)
     )
     if lot is None:
         raise NotFound(f"没有这个批次: {lot_id}")
@@ -68,7 +68,7 @@ async def lots_for_update(session: AsyncSession, product_id: int, warehouse_id: 
         (
             await session.scalars(
                 select(Lot)
-                .where(Lot.product_id == product_id, Lot.warehouse_id == warehouse_id)
+                .where(col(Lot.product_id) == product_id, col(Lot.warehouse_id) == warehouse_id)
                 .order_by(col(Lot.id))
                 .with_for_update()
                 .execution_options(populate_existing=True)
@@ -108,7 +108,7 @@ async def lot_for(
     await session.execute(statement.on_conflict_do_nothing(index_elements=["product_id", "warehouse_id", "lot_no"]))
     lot = await session.scalar(
         select(Lot)
-        .where(Lot.product_id == product.id, Lot.warehouse_id == warehouse_id, Lot.lot_no == lot_no)
+        .where(col(Lot.product_id) == product.id, col(Lot.warehouse_id) == warehouse_id, col(Lot.lot_no) == lot_no)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -192,7 +192,7 @@ async def post(
 
 
 async def on_hand_total(session: AsyncSession, product_id: int) -> Decimal:
-    total = await session.scalar(select(func.sum(Lot.on_hand)).where(Lot.product_id == product_id))
+    total = await session.scalar(select(func.sum(Lot.on_hand)).where(col(Lot.product_id) == product_id))
     return total if total is not None else ZERO
 
 
@@ -257,10 +257,21 @@ async def transfer_lot(
     target = await lot_for(
         session, product, to_warehouse_id, source.lot_no, source.production_date, source.expiry_date
     )
-    common = {"product": product, "actor": actor, "ref_type": ref_type, "ref_id": ref_id, "ref_no": ref_no}
-    out = await post(session, kind=MovementKind.TRANSFER_OUT, lot=source, quantity=-quantity, **common)  # type: ignore[arg-type]
-    into = await post(session, kind=MovementKind.TRANSFER_IN, lot=target, quantity=quantity, **common)  # type: ignore[arg-type]
-    return out, into
+
+    async def move(kind: MovementKind, lot: Lot, signed: Decimal) -> Movement:
+        return await post(
+            session,
+            kind=kind,
+            product=product,
+            lot=lot,
+            quantity=signed,
+            actor=actor,
+            ref_type=ref_type,
+            ref_id=ref_id,
+            ref_no=ref_no,
+        )
+
+    return await move(MovementKind.TRANSFER_OUT, source, -quantity), await move(MovementKind.TRANSFER_IN, target, quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +287,7 @@ class LedgerDifference:
 async def check_ledger(session: AsyncSession) -> list[LedgerDifference]:
     """Every lot whose on-hand differs from the sum of its movements (empty when the books agree)."""
     sums = (
-        select(Movement.lot_id, func.sum(Movement.quantity).label("total"))
+        select(col(Movement.lot_id), func.sum(Movement.quantity).label("total"))
         .group_by(col(Movement.lot_id))
         .subquery()
     )

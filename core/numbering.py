@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.columns import utcnow
 from core.documents import DocumentCounter
@@ -49,8 +50,8 @@ async def next_number(session: AsyncSession, prefix: str, clock: Clock = DEFAULT
     statement = (
         insert(DocumentCounter)
         .values(prefix=prefix, day=day, last=1)
-        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": DocumentCounter.last + 1})  # type: ignore[operator]
-        .returning(DocumentCounter.last)  # type: ignore[arg-type]
+        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": col(DocumentCounter.last) + 1})
+        .returning(col(DocumentCounter.last))
     )
     last = (await session.execute(statement)).scalar_one()
     return f"{prefix}-{day:%Y%m%d}-{last:04d}"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, type_coerce
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core import accounts
 from core.approval import start_approval
@@ -31,11 +31,11 @@ from core.documents import (
     ReceiptLine,
     cumulative_share,
     lock_document,
-    price_line,
 )
-from core.errors import InvalidInput, InvalidState, NotFound, OverReceipt
-from core.ledger import lock_lot, lock_product, lot_for, post
-from core.models import ZERO, Lot, MovementKind, Product, Role, Supplier, User, Warehouse
+from core.errors import InvalidInput, InvalidState, OverReceipt
+from core.ledger import lock_product, lot_for, post
+from core.lines import order_lines, price_order, save_order, start_return
+from core.models import ZERO, Lot, MovementKind, Product, Role, Supplier, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.preferences import get_setting
 from core.quantity import format_quantity
@@ -61,15 +61,7 @@ def _refuse_state(order: PurchaseOrder, action: str) -> InvalidState:
 
 
 async def lines_of(session: AsyncSession, order_id: int) -> list[PurchaseOrderLine]:
-    return list(
-        (
-            await session.scalars(
-                select(PurchaseOrderLine)
-                .where(PurchaseOrderLine.order_id == order_id)
-                .order_by(col(PurchaseOrderLine.line_no))
-            )
-        ).all()
-    )
+    return await order_lines(session, PurchaseOrderLine, order_id)
 
 
 async def create_purchase_order(
@@ -84,41 +76,24 @@ async def create_purchase_order(
 ) -> PurchaseOrder:
     """A draft order; lines in any unit of the product, priced at the purchase price unless given."""
     require_role(actor, PURCHASING_ROLES, "开采购单")
-    if not lines:
-        raise InvalidInput("采购单至少要有一行商品")
-    if await session.get(Supplier, supplier_id) is None:
-        raise NotFound(f"没有这个供应商: {supplier_id}")
-    warehouse = await session.get(Warehouse, warehouse_id)
-    if warehouse is None or not warehouse.active:
-        raise NotFound(f"没有这个仓库: {warehouse_id}")
-    priced = [await price_line(session, line, "purchase_price") for line in lines]
+    priced = await price_order(
+        session,
+        lines,
+        "purchase_price",
+        document="采购单",
+        partner=Supplier,
+        partner_id=supplier_id,
+        warehouse_id=warehouse_id,
+    )
     order = PurchaseOrder(
         number=await next_number(session, "PO", clock),
         supplier_id=supplier_id,
         warehouse_id=warehouse_id,
         requester_id=actor.id or 0,
-        total=sum((p.amount for p in priced), ZERO),
         note=note,
         created_at=clock.now(),
     )
-    session.add(order)
-    await session.flush()
-    session.add_all(
-        PurchaseOrderLine(
-            order_id=order.id or 0,
-            line_no=number,
-            product_id=p.product.id or 0,
-            unit=p.unit,
-            unit_quantity=p.unit_quantity,
-            quantity=p.quantity,
-            unit_price=p.unit_price,
-            amount=p.amount,
-        )
-        for number, p in enumerate(priced, start=1)
-    )
-    await record(
-        session, actor, "purchase_order", order.id, "create", None, {"number": order.number, "total": order.total}
-    )
+    await save_order(session, actor, order, PurchaseOrderLine, priced, "purchase_order")
     return order
 
 
@@ -299,16 +274,9 @@ async def return_purchase(
     Only what is available (not reserved for sales orders) can leave.
     """
     require_role(actor, RECEIVING_ROLES, "办理采购退货")
-    if not reason.strip():
-        raise InvalidInput("退货必须写明原因")
-    received = await lock_document(session, ReceiptLine, receipt_line_id, "入库行")
-    returnable = received.quantity - received.returned
-    if quantity <= 0 or quantity > returnable:
-        raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
+    received, lot, product = await start_return(session, ReceiptLine, receipt_line_id, "入库行", quantity, reason)
     receipt = await session.get(Receipt, received.receipt_id)
     assert receipt is not None
-    lot = await lock_lot(session, received.lot_id)
-    product = await lock_product(session, received.product_id)
     purchase_return = PurchaseReturn(
         number=await next_number(session, "PR", clock),
         receipt_line_id=received.id or 0,
@@ -381,7 +349,7 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
     """
     stock = (
         select(
-            Lot.product_id,
+            col(Lot.product_id),
             func.sum(Lot.on_hand).label("on_hand"),
             func.sum(Lot.reserved).label("reserved"),
         )
@@ -389,9 +357,9 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
         .subquery()
     )
     on_order = (
-        select(PurchaseOrderLine.product_id, func.sum(_ON_ORDER).label("on_order"))
+        select(col(PurchaseOrderLine.product_id), func.sum(_ON_ORDER).label("on_order"))
         .join(PurchaseOrder, col(PurchaseOrder.id) == PurchaseOrderLine.order_id)
-        .where(col(PurchaseOrder.status).in_(OPEN_PURCHASE_STATUSES), PurchaseOrderLine.received < PurchaseOrderLine.quantity)
+        .where(col(PurchaseOrder.status).in_(OPEN_PURCHASE_STATUSES), col(PurchaseOrderLine.received) < PurchaseOrderLine.quantity)
         .group_by(col(PurchaseOrderLine.product_id))
         .subquery()
     )
@@ -399,7 +367,7 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
         select(Product, stock.c.on_hand, stock.c.reserved, on_order.c.on_order)
         .outerjoin(stock, stock.c.product_id == Product.id)
         .outerjoin(on_order, on_order.c.product_id == Product.id)
-        .where(col(Product.active).is_(True), Product.safety_stock > 0)
+        .where(col(Product.active).is_(True), col(Product.safety_stock) > 0)
         .order_by(col(Product.sku))
     )
     grouped: dict[int | None, list[SuggestedLine]] = {}

@@ -15,9 +15,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core.documents import Payment, Receipt, SalesOrder, SalesReturn, Shipment, ShipmentLine
 from core.errors import InvalidInput
@@ -58,15 +58,26 @@ class _Sold:
 
 async def _sold(session: AsyncSession, start: datetime, end: datetime) -> list[_Sold]:
     shipped = await session.execute(
-        select(Shipment.shipped_at, ShipmentLine.product_id, Shipment.salesperson_id, ShipmentLine.quantity,
-               ShipmentLine.amount, ShipmentLine.cost)
+        select(
+            col(Shipment.shipped_at),
+            col(ShipmentLine.product_id),
+            col(Shipment.salesperson_id),
+            col(ShipmentLine.quantity),
+            col(ShipmentLine.amount),
+            col(ShipmentLine.cost),
+        )
         .join(Shipment, col(Shipment.id) == ShipmentLine.shipment_id)
-        .where(Shipment.shipped_at >= start, Shipment.shipped_at < end)
+        .where(col(Shipment.shipped_at) >= start, col(Shipment.shipped_at) < end)
     )
     returned = await session.execute(
-        select(SalesReturn.created_at, SalesReturn.product_id, SalesReturn.salesperson_id, SalesReturn.quantity,
-               SalesReturn.amount, SalesReturn.cost)
-        .where(SalesReturn.created_at >= start, SalesReturn.created_at < end)
+        select(
+            col(SalesReturn.created_at),
+            col(SalesReturn.product_id),
+            col(SalesReturn.salesperson_id),
+            col(SalesReturn.quantity),
+            col(SalesReturn.amount),
+            col(SalesReturn.cost),
+        ).where(col(SalesReturn.created_at) >= start, col(SalesReturn.created_at) < end)
     )
     return [_Sold(*row) for row in shipped.all()] + [
         _Sold(at, product_id, person, -quantity, -amount, -cost)
@@ -121,9 +132,9 @@ async def sales_report(
 async def _labels(session: AsyncSession, by: SalesGrouping, keys: Iterable[str]) -> dict[str, str]:
     ids = [int(key) for key in keys] if by != SalesGrouping.DAY else []
     if by == SalesGrouping.PRODUCT:
-        rows = await session.execute(select(Product.id, Product.name).where(col(Product.id).in_(ids)))
+        rows = await session.execute(select(col(Product.id), col(Product.name)).where(col(Product.id).in_(ids)))
     elif by == SalesGrouping.SALESPERSON:
-        rows = await session.execute(select(User.id, User.name).where(col(User.id).in_(ids)))
+        rows = await session.execute(select(col(User.id), col(User.name)).where(col(User.id).in_(ids)))
     else:
         return {}
     return {str(i): name for i, name in rows.all()}
@@ -150,8 +161,8 @@ async def inventory_turnover(
 
     async def stock_before(moment: datetime) -> dict[int, Decimal]:
         rows = await session.execute(
-            select(Movement.product_id, func.sum(Movement.quantity))
-            .where(Movement.created_at < moment)
+            select(col(Movement.product_id), func.sum(Movement.quantity))
+            .where(col(Movement.created_at) < moment)
             .group_by(col(Movement.product_id))
         )
         return dict(rows.all())
@@ -160,11 +171,11 @@ async def inventory_turnover(
     sold = dict(
         (
             await session.execute(
-                select(Movement.product_id, func.sum(Movement.quantity))
+                select(col(Movement.product_id), func.sum(Movement.quantity))
                 .where(
                     col(Movement.kind).in_([MovementKind.SALES_SHIPMENT, MovementKind.SALES_RETURN]),
-                    Movement.created_at >= since,
-                    Movement.created_at < until,
+                    col(Movement.created_at) >= since,
+                    col(Movement.created_at) < until,
                 )
                 .group_by(col(Movement.product_id))
             )
@@ -201,13 +212,13 @@ async def stock_aging(
     session: AsyncSession, actor: User, *, warehouse_id: int | None = None, clock: Clock = DEFAULT_CLOCK
 ) -> list[AgingRow]:
     """How long stock has been in: each lot's on-hand is the most recent stock that came in (FIFO)."""
-    lots = select(Lot).where(Lot.on_hand > 0)
+    lots = select(Lot).where(col(Lot.on_hand) > 0)
     if warehouse_id is not None:
-        lots = lots.where(Lot.warehouse_id == warehouse_id)
+        lots = lots.where(col(Lot.warehouse_id) == warehouse_id)
     lots_in_stock = {lot.id: lot for lot in (await session.scalars(lots)).all()}
     inbound = await session.execute(
-        select(Movement.lot_id, Movement.quantity, Movement.created_at)
-        .where(col(Movement.lot_id).in_(list(lots_in_stock)), Movement.quantity > 0)
+        select(col(Movement.lot_id), col(Movement.quantity), col(Movement.created_at))
+        .where(col(Movement.lot_id).in_(list(lots_in_stock)), col(Movement.quantity) > 0)
         .order_by(col(Movement.lot_id), col(Movement.created_at).desc(), col(Movement.id).desc())
     )
     now = clock.now()
@@ -256,12 +267,12 @@ async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DE
     orders, order_value = (
         await session.execute(
             select(func.count(), func.sum(SalesOrder.total)).where(
-                SalesOrder.created_at >= start, SalesOrder.created_at < end
+                col(SalesOrder.created_at) >= start, col(SalesOrder.created_at) < end
             )
         )
     ).one()
     shipments = await session.scalar(
-        select(func.count()).select_from(Shipment).where(Shipment.shipped_at >= start, Shipment.shipped_at < end)
+        select(func.count()).select_from(Shipment).where(col(Shipment.shipped_at) >= start, col(Shipment.shipped_at) < end)
     )
     sold = await _sold(session, start, end)
     revenue = sum((i.amount for i in sold), ZERO)
@@ -269,13 +280,13 @@ async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DE
     receipts, received_value = (
         await session.execute(
             select(func.count(), func.sum(Receipt.amount)).where(
-                Receipt.received_at >= start, Receipt.received_at < end
+                col(Receipt.received_at) >= start, col(Receipt.received_at) < end
             )
         )
     ).one()
     payments = (
         await session.execute(
-            select(Payment.amount, Payment.receivable_id).where(Payment.paid_at >= start, Payment.paid_at < end)
+            select(col(Payment.amount), col(Payment.receivable_id)).where(col(Payment.paid_at) >= start, col(Payment.paid_at) < end)
         )
     ).all()
     show_costs = can_see_costs(actor)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from core import accounts
 from core.audit import record
@@ -32,7 +32,6 @@ from core.documents import (
     ShipmentLine,
     cumulative_share,
     lock_document,
-    price_line,
 )
 from core.errors import (
     CreditLimitExceeded,
@@ -43,7 +42,8 @@ from core.errors import (
     NotFound,
 )
 from core.ledger import lock_lot, lock_product, lots_for_update, post
-from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User, Warehouse
+from core.lines import order_lines, price_order, save_order, start_return
+from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.quantity import format_money, format_quantity
 from core.users import can_see_costs, require_role
@@ -69,50 +69,29 @@ async def create_sales_order(
 ) -> SalesOrder:
     """A draft order; lines in any unit of the product, priced at the sale price unless given."""
     require_role(actor, SELLING_ROLES, "开销售单")
-    if not lines:
-        raise InvalidInput("销售单至少要有一行商品")
-    if await session.get(Customer, customer_id) is None:
-        raise NotFound(f"没有这个客户: {customer_id}")
-    warehouse = await session.get(Warehouse, warehouse_id)
-    if warehouse is None or not warehouse.active:
-        raise NotFound(f"没有这个仓库: {warehouse_id}")
-    priced = [await price_line(session, line, "sale_price") for line in lines]
+    priced = await price_order(
+        session,
+        lines,
+        "sale_price",
+        document="销售单",
+        partner=Customer,
+        partner_id=customer_id,
+        warehouse_id=warehouse_id,
+    )
     order = SalesOrder(
         number=await next_number(session, "SO", clock),
         customer_id=customer_id,
         warehouse_id=warehouse_id,
         salesperson_id=actor.id or 0,
-        total=sum((p.amount for p in priced), ZERO),
         note=note,
         created_at=clock.now(),
     )
-    session.add(order)
-    await session.flush()
-    session.add_all(
-        SalesOrderLine(
-            order_id=order.id or 0,
-            line_no=number,
-            product_id=p.product.id or 0,
-            unit=p.unit,
-            unit_quantity=p.unit_quantity,
-            quantity=p.quantity,
-            unit_price=p.unit_price,
-            amount=p.amount,
-        )
-        for number, p in enumerate(priced, start=1)
-    )
-    await record(session, actor, "sales_order", order.id, "create", None, {"number": order.number, "total": order.total})
+    await save_order(session, actor, order, SalesOrderLine, priced, "sales_order")
     return order
 
 
 async def _lines(session: AsyncSession, order_id: int) -> list[SalesOrderLine]:
-    return list(
-        (
-            await session.scalars(
-                select(SalesOrderLine).where(SalesOrderLine.order_id == order_id).order_by(col(SalesOrderLine.line_no))
-            )
-        ).all()
-    )
+    return await order_lines(session, SalesOrderLine, order_id)
 
 
 def _refuse_state(order: SalesOrder, action: str) -> InvalidState:
@@ -129,12 +108,12 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
     owed = await accounts.customer_balance(session, customer.id or 0)
     unshipped = await session.scalar(
         select(func.sum(SalesOrder.total))
-        .where(SalesOrder.customer_id == customer.id, col(SalesOrder.status).in_(_COMMITTED))
+        .where(col(SalesOrder.customer_id) == customer.id, col(SalesOrder.status).in_(_COMMITTED))
     ) or ZERO
     shipped_of_those = await session.scalar(
         select(func.sum(SalesOrderLine.shipped_amount))
         .join(SalesOrder, col(SalesOrder.id) == SalesOrderLine.order_id)
-        .where(SalesOrder.customer_id == customer.id, col(SalesOrder.status).in_(_COMMITTED))
+        .where(col(SalesOrder.customer_id) == customer.id, col(SalesOrder.status).in_(_COMMITTED))
     ) or ZERO
     exposure = owed + unshipped - shipped_of_those + order.total
     if exposure <= customer.credit_limit:
@@ -208,10 +187,10 @@ async def confirm_sales_order(
     # The hot path of selling: the order is locked and the customer's credit limit read in one query.
     row = (
         await session.execute(
-            select(SalesOrder, Customer.credit_limit)
+            select(SalesOrder, col(Customer.credit_limit))
             .join(Customer, col(Customer.id) == SalesOrder.customer_id)
-            .where(SalesOrder.id == order_id)
-            .with_for_update(of=SalesOrder)  # type: ignore[arg-type]
+            .where(col(SalesOrder.id) == order_id)
+            .with_for_update(of=SalesOrder)
             .execution_options(populate_existing=True)
         )
     ).one_or_none()
@@ -245,7 +224,7 @@ async def _reservations(session: AsyncSession, line_ids: Sequence[int]) -> list[
         await session.execute(
             select(Reservation, Lot)
             .join(Lot, col(Lot.id) == Reservation.lot_id)
-            .where(col(Reservation.order_line_id).in_(line_ids), Reservation.quantity > 0)
+            .where(col(Reservation.order_line_id).in_(line_ids), col(Reservation.quantity) > 0)
         )
     ).all()
     locked = {lot_id: await lock_lot(session, lot_id) for lot_id in sorted({lot.id or 0 for _, lot in rows})}
@@ -395,16 +374,9 @@ async def return_sale(
 ) -> SalesReturn:
     """Take goods back into the lot they were shipped from, at their shipping cost, crediting the customer."""
     require_role(actor, RETURN_ROLES, "办理销售退货")
-    if not reason.strip():
-        raise InvalidInput("退货必须写明原因")
-    shipped = await lock_document(session, ShipmentLine, shipment_line_id, "发货行")
-    returnable = shipped.quantity - shipped.returned
-    if quantity <= 0 or quantity > returnable:
-        raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
+    shipped, lot, product = await start_return(session, ShipmentLine, shipment_line_id, "发货行", quantity, reason)
     shipment = await session.get(Shipment, shipped.shipment_id)
     assert shipment is not None
-    lot = await lock_lot(session, shipped.lot_id)
-    product = await lock_product(session, shipped.product_id)
     amount = cumulative_share(shipped.amount, shipped.quantity, shipped.returned, shipped.returned + quantity)
     cost = cumulative_share(shipped.cost, shipped.quantity, shipped.returned, shipped.returned + quantity)
     sales_return = SalesReturn(
@@ -494,21 +466,21 @@ async def order_margin(session: AsyncSession, actor: User, order_id: int) -> Ord
         for line_id, quantity, amount, cost in (
             await session.execute(
                 select(
-                    ShipmentLine.order_line_id,
+                    col(ShipmentLine.order_line_id),
                     func.sum(SalesReturn.quantity),
                     func.sum(SalesReturn.amount),
                     func.sum(SalesReturn.cost),
                 )
                 .join(ShipmentLine, col(ShipmentLine.id) == SalesReturn.shipment_line_id)
                 .join(SalesOrderLine, col(SalesOrderLine.id) == ShipmentLine.order_line_id)
-                .where(SalesOrderLine.order_id == order_id)
+                .where(col(SalesOrderLine.order_id) == order_id)
                 .group_by(col(ShipmentLine.order_line_id))
             )
         ).all()
     )
     margins = []
     for line in await _lines(session, order_id):
-        back_quantity, back_amount, back_cost = returned.get(line.id, (ZERO, ZERO, ZERO))
+        back_quantity, back_amount, back_cost = returned.get(line.id or 0, (ZERO, ZERO, ZERO))
         margins.append(
             LineMargin(
                 line.line_no,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col
 
 from core.audit import record
 from core.errors import Duplicate, Forbidden, InvalidInput, NotFound
@@ -69,11 +70,11 @@ async def add_user(
     if not platform_user_id.strip() or not name.strip():
         raise InvalidInput("用户 ID 和姓名都不能为空")
     taken = await session.scalar(
-        select(Identity).where(Identity.platform == platform, Identity.platform_user_id == platform_user_id)
+        select(Identity).where(col(Identity.platform) == platform, col(Identity.platform_user_id) == platform_user_id)
     )
     if taken is not None:
         raise Duplicate(f"{platform} 账号 {platform_user_id} 已经绑定过了")
-    user = await session.scalar(select(User).where(User.name == name.strip()))
+    user = await session.scalar(select(User).where(col(User.name) == name.strip()))
     if user is None:
         user = User(name=name.strip(), role=role)
         session.add(user)
@@ -83,7 +84,7 @@ async def add_user(
         before = {"role": user.role.value}
         user.role = role
         await record(session, actor, "user", user.id, "update", before, {"role": role.value})
-    session.add(Identity(platform=platform, platform_user_id=platform_user_id, user_id=user.id))  # type: ignore[arg-type]
+    session.add(Identity(platform=platform, platform_user_id=platform_user_id, user_id=user.id or 0))
     await record(
         session, actor, "identity", user.id, "bind", None, {"platform": platform, "platform_user_id": platform_user_id}
     )
@@ -97,8 +98,8 @@ async def user_for_identity(session: AsyncSession, platform: str, platform_user_
         return None
     user = await session.scalar(
         select(User)
-        .join(Identity, Identity.user_id == User.id)
-        .where(Identity.platform == platform, Identity.platform_user_id.in_(list(platform_user_ids)))  # type: ignore[attr-defined]
+        .join(Identity, col(Identity.user_id) == User.id)
+        .where(col(Identity.platform) == platform, col(Identity.platform_user_id).in_(list(platform_user_ids)))
     )
     return user if user is not None and user.active else None
 
@@ -111,8 +112,8 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def list_users(session: AsyncSession) -> list[tuple[User, list[Identity]]]:
-    users = (await session.scalars(select(User).order_by(User.id))).all()
-    identities = (await session.scalars(select(Identity).order_by(Identity.id))).all()
+    users = (await session.scalars(select(User).order_by(col(User.id)))).all()
+    identities = (await session.scalars(select(Identity).order_by(col(Identity.id)))).all()
     by_user: dict[int, list[Identity]] = {}
     for identity in identities:
         by_user.setdefault(identity.user_id, []).append(identity)
@@ -123,11 +124,13 @@ async def users_with_roles(session: AsyncSession, roles: Iterable[Role]) -> list
     return list(
         (
             await session.scalars(
-                select(User).where(User.role.in_([r.value for r in roles]), User.active.is_(True)).order_by(User.id)  # type: ignore[attr-defined]
+                select(User)
+                .where(col(User.role).in_([r.value for r in roles]), col(User.active).is_(True))
+                .order_by(col(User.id))
             )
         ).all()
     )
 
 
 async def identities_of(session: AsyncSession, user_id: int) -> list[Identity]:
-    return list((await session.scalars(select(Identity).where(Identity.user_id == user_id))).all())
+    return list((await session.scalars(select(Identity).where(col(Identity.user_id) == user_id))).all())

@@ -1,0 +1,108 @@
+"""What sales and purchase orders share: priced lines saved under an order, and returns of delivered lines.
+
+Both kinds of order take lines in any unit of a product, price them (`documents.price_line`) and keep
+them under the order; both take goods back from one delivered line (a shipment or a receipt line) into
+or out of the lot it went through. The order-specific parts (roles, numbers, partners, movements) stay
+in `core.sales` and `core.purchasing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from core.audit import record
+from core.documents import (
+    OrderLineInput,
+    PricedLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReceiptLine,
+    SalesOrder,
+    SalesOrderLine,
+    ShipmentLine,
+    lock_document,
+    price_line,
+)
+from core.errors import InvalidInput, NotFound
+from core.ledger import lock_lot, lock_product
+from core.models import ZERO, Customer, Lot, Product, Supplier, User, Warehouse
+from core.quantity import format_quantity
+
+OrderLine = TypeVar("OrderLine", SalesOrderLine, PurchaseOrderLine)
+DeliveredLine = TypeVar("DeliveredLine", ShipmentLine, ReceiptLine)
+
+_PARTNER_LABEL = {Customer: "客户", Supplier: "供应商"}
+
+
+async def price_order(
+    session: AsyncSession,
+    lines: Sequence[OrderLineInput],
+    list_price: str,
+    *,
+    document: str,
+    partner: type[Customer] | type[Supplier],
+    partner_id: int,
+    warehouse_id: int,
+) -> list[PricedLine]:
+    """The lines of a new order priced (at `list_price` unless given), once the partner and warehouse exist."""
+    if not lines:
+        raise InvalidInput(f"{document}至少要有一行商品")
+    if await session.get(partner, partner_id) is None:
+        raise NotFound(f"没有这个{_PARTNER_LABEL[partner]}: {partner_id}")
+    warehouse = await session.get(Warehouse, warehouse_id)
+    if warehouse is None or not warehouse.active:
+        raise NotFound(f"没有这个仓库: {warehouse_id}")
+    return [await price_line(session, line, list_price) for line in lines]
+
+
+async def save_order(
+    session: AsyncSession,
+    actor: User,
+    order: SalesOrder | PurchaseOrder,
+    line_model: type[SalesOrderLine] | type[PurchaseOrderLine],
+    priced: Sequence[PricedLine],
+    entity: str,
+) -> None:
+    """Store a new order with its lines numbered from 1; its total is the sum of the rounded lines."""
+    order.total = sum((p.amount for p in priced), ZERO)
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        line_model(
+            order_id=order.id or 0,
+            line_no=number,
+            product_id=p.product.id or 0,
+            unit=p.unit,
+            unit_quantity=p.unit_quantity,
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            amount=p.amount,
+        )
+        for number, p in enumerate(priced, start=1)
+    )
+    await record(session, actor, entity, order.id, "create", None, {"number": order.number, "total": order.total})
+
+
+async def order_lines(session: AsyncSession, line_model: type[OrderLine], order_id: int) -> list[OrderLine]:
+    """The lines of one order in line number order."""
+    statement = select(line_model).where(col(line_model.order_id) == order_id).order_by(col(line_model.line_no))
+    return list((await session.scalars(statement)).all())
+
+
+async def start_return(
+    session: AsyncSession, line_model: type[DeliveredLine], line_id: int, label: str, quantity: Decimal, reason: str
+) -> tuple[DeliveredLine, Lot, Product]:
+    """Lock a delivered line, its lot and product for a return of `quantity`, which must still be returnable."""
+    if not reason.strip():
+        raise InvalidInput("退货必须写明原因")
+    line = await lock_document(session, line_model, line_id, label)
+    returnable = line.quantity - line.returned
+    if quantity <= 0 or quantity > returnable:
+        raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
+    return line, await lock_lot(session, line.lot_id), await lock_product(session, line.product_id)
