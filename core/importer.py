@@ -356,40 +356,53 @@ async def import_products(
         raise ImportRejected(errors)
 
     now = utcnow()
-    new_rows, updates, audits = [], [], []
-    for done, (_, data) in enumerate(parsed, start=1):
-        values = _product_values(data, categories.get(data.category), suppliers.get(data.preferred_supplier))
-        product = existing.get(data.sku)
-        if product is None:
-            new_rows.append({"sku": data.sku, **values, "created_at": now, "updated_at": now, "version": 1, "active": True, "avg_cost": Decimal(0)})
-        else:
-            before = {k: getattr(product, k) for k in values if getattr(product, k) != values[k]}
-            if before:
-                updates.append({"id": product.id, **values, "updated_at": now, "version": product.version + 1})
-                audits.append(_audit(actor, "product", product.id, "import_update", before, {k: values[k] for k in before}, now))
-                summary.updated += 1
+    product_ids = {sku: product.id or 0 for sku, product in existing.items()}
+    audits: list[dict[str, Any]] = []
+    done = 0
+    for part in _chunks(parsed, 2000):
+        # A slice at a time (values, insert, ids, audit), so the row dicts of the whole file never sit in
+        # memory together; the transaction is still one.
+        new_rows, updates = [], []
+        for _, data in part:
+            values = _product_values(data, categories.get(data.category), suppliers.get(data.preferred_supplier))
+            product = existing.get(data.sku)
+            if product is None:
+                new_rows.append({"sku": data.sku, **values, "created_at": now, "updated_at": now, "version": 1, "active": True, "avg_cost": Decimal(0)})
             else:
-                summary.unchanged += 1
-        if progress and done % 1000 == 0:
-            progress(done // 2, total)
-
-    for chunk in _chunks(new_rows, 2000):
-        result = await session.execute(insert(Product).returning(Product.id, Product.sku), chunk)
-        for product_id, sku in result.all():
-            existing[sku] = Product(id=product_id, sku=sku)
-            audits.append(_audit(actor, "product", product_id, "import_create", None, {"sku": sku}, now))
-    summary.created = len(new_rows)
-    for chunk in _chunks(updates, 2000):
-        await session.execute(update(Product), chunk)
+                before = {k: getattr(product, k) for k in values if getattr(product, k) != values[k]}
+                if before:
+                    updates.append({"id": product.id, **values, "updated_at": now, "version": product.version + 1})
+                    audits.append(_audit(actor, "product", product.id, "import_update", before, {k: values[k] for k in before}, now))
+                    summary.updated += 1
+                else:
+                    summary.unchanged += 1
+            done += 1
+            if progress and done % 1000 == 0:
+                progress(done // 2, total)
+        if new_rows:
+            # A plain executemany, then the new ids by SKU: a bulk insert with RETURNING goes row by row
+            # on SQLite, and an ORM object per new product cost more than the insert itself.
+            await session.execute(insert(Product), new_rows)
+            skus = [row["sku"] for row in new_rows]
+            for product_id, sku in (await session.execute(select(Product.id, Product.sku).where(col(Product.sku).in_(skus)))).all():
+                product_ids[sku] = product_id
+            audits += [_audit(actor, "product", product_ids[sku], "import_create", None, {"sku": sku}, now) for sku in skus]
+            summary.created += len(new_rows)
+        if updates:
+            await session.execute(update(Product), updates)
+        if audits:
+            await session.execute(insert(AuditEntry), audits)
+            audits = []
+    existing.clear()
 
     unit_rows, unit_updates, barcode_rows = [], [], []
-    ids = [existing[d.sku].id for _, d in parsed]
+    ids = [product_ids[d.sku] for _, d in parsed]
     known_units: dict[tuple[int, str], ProductUnit] = {}
     for chunk in _chunks(ids, 500):
         for unit in (await session.scalars(select(ProductUnit).where(col(ProductUnit.product_id).in_(chunk)))).all():
             known_units[(unit.product_id, unit.name)] = unit
     for _, data in parsed:
-        product_id = existing[data.sku].id or 0
+        product_id = product_ids[data.sku]
         for name, factor in data.conversions.items():
             unit = known_units.get((product_id, name))
             if unit is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -127,28 +129,37 @@ async def low_stock(session: AsyncSession, warehouse_id: int | None = None) -> l
         .subquery()
     )
     available = func.coalesce(totals.c.available, 0)
+    # Columns, not Product entities: building thousands of ORM objects cost more than the query.
     rows = await session.execute(
-        select(Product, totals.c.on_hand, totals.c.available)
+        select_columns(
+            col(Product.id),
+            col(Product.sku),
+            col(Product.name),
+            col(Product.base_unit),
+            col(Product.safety_stock),
+            col(Product.max_stock),
+            totals.c.on_hand,
+            totals.c.available,
+            col(Product.preferred_supplier_id),
+        )
         .outerjoin(totals, totals.c.product_id == Product.id)
-        .where(col(Product.active).is_(True), Product.safety_stock > 0, available < Product.safety_stock)
+        .where(col(Product.active).is_(True), col(Product.safety_stock) > 0, available < col(Product.safety_stock))
         .order_by(col(Product.sku))
     )
-    result = []
-    for product, on_hand, avail in rows.all():
-        result.append(
-            LowStockRow(
-                product.id or 0,
-                product.sku,
-                product.name,
-                product.base_unit,
-                product.safety_stock,
-                product.max_stock,
-                ZERO if on_hand is None else on_hand,
-                ZERO if avail is None else avail,
-                product.preferred_supplier_id,
-            )
+    return [
+        LowStockRow(
+            product_id,
+            sku,
+            name,
+            base_unit,
+            safety_stock,
+            max_stock,
+            ZERO if on_hand is None else on_hand,
+            ZERO if avail is None else avail,
+            supplier_id,
         )
-    return result
+        for product_id, sku, name, base_unit, safety_stock, max_stock, on_hand, avail, supplier_id in rows.all()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,34 +193,47 @@ async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | No
         )
     )
     horizon = today + timedelta(days=int(max_lead or default_days))
-    statement = (
-        select(Lot, Product, Warehouse.name, lead.label("lead"))
+    # Columns, not Lot and Product entities: building tens of thousands of ORM objects took seconds.
+    where = [col(Lot.on_hand) > 0, col(Lot.expiry_date).is_not(None), col(Lot.expiry_date) <= horizon]
+    if warehouse_id is not None:
+        where.append(col(Lot.warehouse_id) == warehouse_id)
+    rows: Any = await session.execute(  # a row of eleven typed columns; sqlalchemy cannot name the type
+        select_columns(
+            col(Lot.id),
+            col(Lot.product_id),
+            col(Product.sku),
+            col(Product.name),
+            col(Product.base_unit),
+            col(Lot.warehouse_id),
+            col(Warehouse.name).label("warehouse_name"),
+            col(Lot.lot_no),
+            col(Lot.expiry_date),
+            col(Lot.on_hand),
+            lead.label("lead"),
+        )
         .join(Product, col(Product.id) == Lot.product_id)
         .join(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
         .outerjoin(Category, col(Category.id) == Product.category_id)
-        .where(Lot.on_hand > 0, col(Lot.expiry_date).is_not(None), col(Lot.expiry_date) <= horizon)
+        .where(*where)
         .order_by(col(Lot.expiry_date), col(Lot.id))
     )
-    if warehouse_id is not None:
-        statement = statement.where(Lot.warehouse_id == warehouse_id)
     result = []
-    for lot, product, warehouse_name, lead_days in (await session.execute(statement)).all():
-        assert lot.expiry_date is not None
-        days_left = (lot.expiry_date - today).days
+    for lot_id, product_id, sku, name, base_unit, lot_warehouse, warehouse_name, lot_no, expiry, on_hand, lead_days in rows:
+        days_left = (expiry - today).days
         if days_left > lead_days:
             continue
         result.append(
             ExpiringLot(
-                lot.id or 0,
-                product.id or 0,
-                product.sku,
-                product.name,
-                product.base_unit,
-                lot.warehouse_id,
+                lot_id,
+                product_id,
+                sku,
+                name,
+                base_unit,
+                lot_warehouse,
                 warehouse_name,
-                lot.lot_no,
-                lot.expiry_date,
-                lot.on_hand,
+                lot_no,
+                expiry,
+                on_hand,
                 days_left,
                 int(lead_days),
             )
