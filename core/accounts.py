@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import ColumnElement, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from core.audit import record
@@ -70,14 +72,35 @@ async def open_payable(
     return payable
 
 
-def _checked_amount(amount: Decimal, open_amount: Decimal, ref_no: str, verb: str) -> Decimal:
+async def _settle(
+    session: AsyncSession,
+    actor: User,
+    item: Receivable | Payable,
+    amount: Decimal,
+    *,
+    verb: str,
+    method: str,
+    note: str,
+    clock: Clock,
+) -> Payment:
+    """Pay `amount` of an open receivable or payable (locked by the caller); never more than is still open."""
+    open_amount = item.amount - item.paid
     if amount <= 0 or amount != money(amount):
         raise InvalidInput(f"金额必须大于 0 且最多两位小数: {amount}")
     if open_amount <= 0:
-        raise InvalidState(f"{ref_no} 没有未{verb}金额")
+        raise InvalidState(f"{item.ref_no} 没有未{verb}金额")
     if amount > open_amount:
-        raise InvalidInput(f"{ref_no} 未{verb}金额只有 {format_money(open_amount)}，不能{verb} {format_money(amount)}")
-    return amount
+        raise InvalidInput(f"{item.ref_no} 未{verb}金额只有 {format_money(open_amount)}，不能{verb} {format_money(amount)}")
+    item.paid += amount
+    payment = Payment(amount=amount, method=method, note=note, user_id=actor.id or 0, paid_at=clock.now())
+    if isinstance(item, Receivable):
+        payment.receivable_id, entity = item.id, "receivable"
+    else:
+        payment.payable_id, entity = item.id, "payable"
+    session.add(payment)
+    await session.flush()
+    await record(session, actor, entity, item.id, "payment", None, {"amount": amount, "paid": item.paid})
+    return payment
 
 
 async def receive_payment(
@@ -93,15 +116,7 @@ async def receive_payment(
     """Money from a customer against one receivable; never more than is still open."""
     require_role(actor, RECEIVING_ROLES, "登记收款")
     receivable = await lock_document(session, Receivable, receivable_id, "应收款")
-    _checked_amount(amount, receivable.amount - receivable.paid, receivable.ref_no, "收")
-    receivable.paid += amount
-    payment = Payment(
-        receivable_id=receivable.id, amount=amount, method=method, note=note, user_id=actor.id or 0, paid_at=clock.now()
-    )
-    session.add(payment)
-    await session.flush()
-    await record(session, actor, "receivable", receivable.id, "payment", None, {"amount": amount, "paid": receivable.paid})
-    return payment
+    return await _settle(session, actor, receivable, amount, verb="收", method=method, note=note, clock=clock)
 
 
 async def pay_supplier(
@@ -117,56 +132,43 @@ async def pay_supplier(
     """Money to a supplier against one payable; never more than is still open."""
     require_role(actor, PAYING_ROLES, "登记付款")
     payable = await lock_document(session, Payable, payable_id, "应付款")
-    _checked_amount(amount, payable.amount - payable.paid, payable.ref_no, "付")
-    payable.paid += amount
-    payment = Payment(
-        payable_id=payable.id, amount=amount, method=method, note=note, user_id=actor.id or 0, paid_at=clock.now()
-    )
-    session.add(payment)
-    await session.flush()
-    await record(session, actor, "payable", payable.id, "payment", None, {"amount": amount, "paid": payable.paid})
-    return payment
+    return await _settle(session, actor, payable, amount, verb="付", method=method, note=note, clock=clock)
+
+
+async def _balance(session: AsyncSession, open_amount: ColumnElement[Decimal], of_partner: ColumnElement[bool]) -> Decimal:
+    total = await session.scalar(select(func.sum(open_amount)).where(of_partner))
+    return ZERO if total is None else money(total)
 
 
 async def customer_balance(session: AsyncSession, customer_id: int) -> Decimal:
     """What the customer still owes (negative: we owe them a credit)."""
-    total = await session.scalar(
-        select(func.sum(_RECEIVABLE_OPEN)).where(col(Receivable.customer_id) == customer_id)
-    )
-    return ZERO if total is None else money(total)
+    return await _balance(session, _RECEIVABLE_OPEN, col(Receivable.customer_id) == customer_id)
 
 
 async def supplier_balance(session: AsyncSession, supplier_id: int) -> Decimal:
     """What we still owe the supplier (negative: the supplier owes us a credit)."""
-    total = await session.scalar(
-        select(func.sum(_PAYABLE_OPEN)).where(col(Payable.supplier_id) == supplier_id)
-    )
-    return ZERO if total is None else money(total)
+    return await _balance(session, _PAYABLE_OPEN, col(Payable.supplier_id) == supplier_id)
 
 
 async def open_receivables(session: AsyncSession, customer_id: int) -> list[Receivable]:
     """Receivables not fully paid, oldest first (what a collection reminder lists)."""
-    return list(
-        (
-            await session.scalars(
-                select(Receivable)
-                .where(col(Receivable.customer_id) == customer_id, col(Receivable.amount) != Receivable.paid)
-                .order_by(col(Receivable.created_at), col(Receivable.id))
-            )
-        ).all()
-    )
+    return await _open_items(session, Receivable, col(Receivable.customer_id) == customer_id)
 
 
 async def open_payables(session: AsyncSession, supplier_id: int) -> list[Payable]:
-    return list(
-        (
-            await session.scalars(
-                select(Payable)
-                .where(col(Payable.supplier_id) == supplier_id, col(Payable.amount) != Payable.paid)
-                .order_by(col(Payable.created_at), col(Payable.id))
-            )
-        ).all()
+    return await _open_items(session, Payable, col(Payable.supplier_id) == supplier_id)
+
+
+Item = TypeVar("Item", Receivable, Payable)
+
+
+async def _open_items(session: AsyncSession, model: type[Item], of_partner: ColumnElement[bool]) -> list[Item]:
+    statement = (
+        select(model)
+        .where(of_partner, col(model.amount) != model.paid)
+        .order_by(col(model.created_at), col(model.id))
     )
+    return list((await session.scalars(statement)).all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,24 +180,26 @@ class PartnerBalance:
 
 async def customer_balances(session: AsyncSession) -> list[PartnerBalance]:
     """Every customer with a non-zero balance, largest debt first."""
-    balance = func.sum(_RECEIVABLE_OPEN)
-    rows = await session.execute(
-        select(col(Customer.id), col(Customer.name), balance)
-        .join(Receivable, col(Receivable.customer_id) == Customer.id)
-        .group_by(col(Customer.id), col(Customer.name))
-        .having(balance != 0)
-        .order_by(balance.desc(), col(Customer.id))
-    )
-    return [PartnerBalance(pid or 0, name, money(total)) for pid, name, total in rows.all()]
+    return await _balances(session, Customer, Receivable, col(Receivable.customer_id), _RECEIVABLE_OPEN)
 
 
 async def supplier_balances(session: AsyncSession) -> list[PartnerBalance]:
-    balance = func.sum(_PAYABLE_OPEN)
+    return await _balances(session, Supplier, Payable, col(Payable.supplier_id), _PAYABLE_OPEN)
+
+
+async def _balances(
+    session: AsyncSession,
+    partner: type[Customer] | type[Supplier],
+    item: type[Receivable] | type[Payable],
+    partner_key: Mapped[int],
+    open_amount: ColumnElement[Decimal],
+) -> list[PartnerBalance]:
+    balance = func.sum(open_amount)
     rows = await session.execute(
-        select(col(Supplier.id), col(Supplier.name), balance)
-        .join(Payable, col(Payable.supplier_id) == Supplier.id)
-        .group_by(col(Supplier.id), col(Supplier.name))
+        select(col(partner.id), col(partner.name), balance)
+        .join(item, partner_key == partner.id)
+        .group_by(col(partner.id), col(partner.name))
         .having(balance != 0)
-        .order_by(balance.desc(), col(Supplier.id))
+        .order_by(balance.desc(), col(partner.id))
     )
     return [PartnerBalance(pid or 0, name, money(total)) for pid, name, total in rows.all()]

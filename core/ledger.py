@@ -8,6 +8,7 @@ SQLite because a write transaction holds the database's write lock from its firs
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +40,17 @@ def expiry_from(product: Product, production_date: date | None, expiry_date: dat
     if expiry_date is not None and production_date is not None and expiry_date < production_date:
         raise InvalidInput(f"到期日 {expiry_date} 早于生产日期 {production_date}")
     return expiry_date
+
+
+def fefo_key(lot: Lot) -> tuple[bool, date | None, int]:
+    """Earliest expiry first, lots without an expiry date last, older lots first."""
+    return (lot.expiry_date is None, lot.expiry_date, lot.id or 0)
+
+
+def usable_lots(lots: Iterable[Lot], today: date) -> list[Lot]:
+    """The lots with unreserved stock that has not expired, in the order they should leave (FEFO)."""
+    usable = (lot for lot in lots if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today))
+    return sorted(usable, key=fefo_key)
 
 
 async def lock_product(session: AsyncSession, product_id: int) -> Product:

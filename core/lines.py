@@ -22,16 +22,18 @@ from core.documents import (
     PricedLine,
     PurchaseOrder,
     PurchaseOrderLine,
+    PurchaseReturn,
     ReceiptLine,
     SalesOrder,
     SalesOrderLine,
+    SalesReturn,
     ShipmentLine,
     lock_document,
     price_line,
 )
 from core.errors import InvalidInput, NotFound
-from core.ledger import lock_lot, lock_product
-from core.models import ZERO, Customer, Lot, Product, Supplier, User, Warehouse
+from core.ledger import lock_lot, lock_product, post
+from core.models import ZERO, Customer, Lot, MovementKind, Product, Supplier, User, Warehouse
 from core.quantity import format_quantity
 
 OrderLine = TypeVar("OrderLine", SalesOrderLine, PurchaseOrderLine)
@@ -106,3 +108,34 @@ async def start_return(
     if quantity <= 0 or quantity > returnable:
         raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
     return line, await lock_lot(session, line.lot_id), await lock_product(session, line.product_id)
+
+
+async def book_return(
+    session: AsyncSession,
+    actor: User,
+    document: SalesReturn | PurchaseReturn,
+    line: ShipmentLine | ReceiptLine,
+    lot: Lot,
+    product: Product,
+    kind: MovementKind,
+) -> None:
+    """Store a return and move its goods back through the line's lot at the line's cost.
+
+    A customer's return comes into the lot, a return to the supplier leaves it.
+    """
+    session.add(document)
+    await session.flush()
+    await post(
+        session,
+        kind=kind,
+        product=product,
+        lot=lot,
+        quantity=document.quantity if kind == MovementKind.SALES_RETURN else -document.quantity,
+        actor=actor,
+        unit_cost=line.unit_cost,
+        ref_type=kind.value,
+        ref_id=document.id,
+        ref_no=document.number,
+        reason=document.reason,
+    )
+    line.returned += document.quantity

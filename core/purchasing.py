@@ -34,7 +34,7 @@ from core.documents import (
 )
 from core.errors import InvalidInput, InvalidState, OverReceipt
 from core.ledger import lock_product, lot_for, post
-from core.lines import order_lines, price_order, save_order, start_return
+from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, Lot, MovementKind, Product, Role, Supplier, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.preferences import get_setting
@@ -288,22 +288,7 @@ async def return_purchase(
         user_id=actor.id or 0,
         created_at=clock.now(),
     )
-    session.add(purchase_return)
-    await session.flush()
-    await post(
-        session,
-        kind=MovementKind.PURCHASE_RETURN,
-        product=product,
-        lot=lot,
-        quantity=-quantity,
-        actor=actor,
-        unit_cost=received.unit_cost,
-        ref_type="purchase_return",
-        ref_id=purchase_return.id,
-        ref_no=purchase_return.number,
-        reason=reason,
-    )
-    received.returned += quantity
+    await book_return(session, actor, purchase_return, received, lot, product, MovementKind.PURCHASE_RETURN)
     await accounts.open_payable(
         session,
         supplier_id=receipt.supplier_id,

@@ -41,8 +41,8 @@ from core.errors import (
     InvalidState,
     NotFound,
 )
-from core.ledger import lock_lot, lock_product, lots_for_update, post
-from core.lines import order_lines, price_order, save_order, start_return
+from core.ledger import fefo_key, lock_lot, lock_product, lots_for_update, post, usable_lots
+from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.quantity import format_money, format_quantity
@@ -131,20 +131,10 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
     order.credit_override_by = override_by.id
 
 
-def _fefo_key(lot: Lot) -> tuple[bool, object, int]:
-    return (lot.expiry_date is None, lot.expiry_date, lot.id or 0)
-
-
 async def _reserve(
     session: AsyncSession, product_id: int, warehouse_id: int, lines: list[SalesOrderLine], clock: Clock
 ) -> None:
-    today = clock.today()
-    lots = [
-        lot
-        for lot in await lots_for_update(session, product_id, warehouse_id)
-        if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today)
-    ]
-    lots.sort(key=_fefo_key)
+    lots = usable_lots(await lots_for_update(session, product_id, warehouse_id), clock.today())
     available = sum((lot.on_hand - lot.reserved for lot in lots), ZERO)
     needed = sum((line.quantity for line in lines), ZERO)
     if needed > available:
@@ -229,7 +219,7 @@ async def _reservations(session: AsyncSession, line_ids: Sequence[int]) -> list[
     ).all()
     locked = {lot_id: await lock_lot(session, lot_id) for lot_id in sorted({lot.id or 0 for _, lot in rows})}
     pairs = [(reservation, locked[lot.id or 0]) for reservation, lot in rows]
-    pairs.sort(key=lambda pair: (pair[0].order_line_id, _fefo_key(pair[1])))
+    pairs.sort(key=lambda pair: (pair[0].order_line_id, fefo_key(pair[1])))
     return pairs
 
 
@@ -392,22 +382,7 @@ async def return_sale(
         user_id=actor.id or 0,
         created_at=clock.now(),
     )
-    session.add(sales_return)
-    await session.flush()
-    await post(
-        session,
-        kind=MovementKind.SALES_RETURN,
-        product=product,
-        lot=lot,
-        quantity=quantity,
-        actor=actor,
-        unit_cost=shipped.unit_cost,
-        ref_type="sales_return",
-        ref_id=sales_return.id,
-        ref_no=sales_return.number,
-        reason=reason,
-    )
-    shipped.returned += quantity
+    await book_return(session, actor, sales_return, shipped, lot, product, MovementKind.SALES_RETURN)
     await accounts.open_receivable(
         session,
         customer_id=shipment.customer_id,

@@ -15,7 +15,7 @@ from core.audit import record
 from core.catalog import get_product, to_base
 from core.documents import Transfer, TransferLine
 from core.errors import InsufficientStock, InvalidInput, NotFound
-from core.ledger import lots_for_update, transfer_lot
+from core.ledger import lots_for_update, transfer_lot, usable_lots
 from core.models import ZERO, Lot, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.quantity import format_quantity
@@ -35,9 +35,7 @@ class TransferLineInput:
 def _sources(lots: list[Lot], lot_no: str | None, clock: Clock) -> list[Lot]:
     if lot_no is not None:
         return [lot for lot in lots if lot.lot_no == lot_no.strip()]
-    today = clock.today()
-    usable = [lot for lot in lots if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today)]
-    return sorted(usable, key=lambda lot: (lot.expiry_date is None, lot.expiry_date, lot.id or 0))
+    return usable_lots(lots, clock.today())
 
 
 async def transfer_stock(
