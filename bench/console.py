@@ -1,8 +1,9 @@
 """Console throughput and acknowledgement latency, against a bare aiohttp handler as the ceiling.
 
 100 simulated people each ask `库存 可乐` through POST /console/api/messages, wait for the bot's card
-(GET /console/api/messages long-poll), and ask again, for a fixed time. Reported: messages handled per
-second (acknowledged and answered), and the POST's acknowledgement latency (median, p99). The ceiling
+(GET /console/api/messages long-poll), and ask again, for a fixed time; then the same people post as
+fast as they are acknowledged, without waiting for answers, and the backlog is drained. Reported:
+messages per second (answered; acknowledged) and the POST's acknowledgement latency (median, p99). The ceiling
 is a bare aiohttp handler answering 202 to the same POST, measured in the same run. The load comes
 from a child process, so each server has its event loop to itself.
 
@@ -32,7 +33,7 @@ from sqlmodel import SQLModel
 
 import bot.outbox  # noqa: F401 - registers the outbox table
 import core.documents  # noqa: F401 - registers the document tables
-from bot.app import build_app
+from bot.app import ENGINE_KEY, build_app
 from bot.kv import open_store
 from core.catalog import ProductInput, save_product, save_warehouse
 from core.config import Settings, database_url
@@ -168,8 +169,13 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
         ceiling = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="bare aiohttp handler (ceiling)")
         await runner.cleanup()
 
-        runner, base = await serve(build_app(settings, db, store, console=True))
-        console = await drive_elsewhere(base, users, seconds, wait_for_reply=True, name="console, stock query answered")
+        app = build_app(settings, db, store, console=True)
+        runner, base = await serve(app)
+        answered = await drive_elsewhere(base, users, seconds, wait_for_reply=True, name="console, answered one by one")
+        burst = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="console, acknowledged")
+        draining = time.perf_counter()
+        await app[ENGINE_KEY].drain()
+        drain_seconds = time.perf_counter() - draining
         await runner.cleanup()
         await store.close()
         await db.close()
@@ -177,9 +183,16 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
             await _ddl(url, f'DROP SCHEMA "{schema}" CASCADE')
 
     print(ceiling.line())
-    print(console.line())
-    share = console.per_second / ceiling.per_second
-    print(f"console / ceiling: {share:.0%} (goal ≥ 25%); console ack p99 {console.percentile(0.99):.1f} ms (goal < 50 ms)")
+    print(answered.line())
+    print(burst.line())
+    print(
+        f"  then {drain_seconds:.1f}s to finish the backlog: {burst.handled / (burst.seconds + drain_seconds):,.0f} msg/s answered"
+    )
+    print(
+        f"answered / ceiling: {answered.per_second / ceiling.per_second:.0%}, acknowledged / ceiling: "
+        f"{burst.per_second / ceiling.per_second:.0%} (goal ≥ 25%); ack p99 {answered.percentile(0.99):.1f} ms "
+        f"answered one by one, {burst.percentile(0.99):.1f} ms in the burst (goal < 50 ms)"
+    )
 
 
 if __name__ == "__main__":
