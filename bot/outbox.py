@@ -28,7 +28,8 @@ from bot.model import Card, CardAction, Reply, Target
 from bot.serial import action_from_json, action_to_json, card_to_json, reply_from_json, reply_to_json
 from core.columns import AwareDateTime, utcnow
 from core.db import Database
-from core.models import Identity
+from core.models import Identity, Role
+from core.users import users_with_roles
 
 log = logging.getLogger("psibot.outbox")
 
@@ -95,6 +96,11 @@ async def enqueue_for_users(session: AsyncSession, user_ids: Iterable[int], repl
     for identity in identities:
         enqueue(session, Target(identity.platform, "user", identity.platform_user_id), reply)
     return len(identities)
+
+
+async def enqueue_for_roles(session: AsyncSession, roles: Iterable[Role], reply: Reply) -> int:
+    """Queue a direct message to every active user holding one of `roles` (alerts, digests)."""
+    return await enqueue_for_users(session, [user.id or 0 for user in await users_with_roles(session, roles)], reply)
 
 
 async def enqueue_card_update(session: AsyncSession, card: Card, action: CardAction | None = None) -> None:

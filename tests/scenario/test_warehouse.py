@@ -40,3 +40,12 @@ async def test_admin_binds_a_colleague_who_can_then_use_the_bot(console: Console
     assert "已绑定 小刘 为仓管" in texts(await console.say("admin", "绑定 @小刘 仓管", mentions=["liu"]))
     assert "已为您开通" in texts(await console.replies("liu"))
     assert "库存 · 雪碧" in texts(await console.say("liu", "库存 雪碧"))
+
+
+async def test_a_product_with_several_lots_is_counted_lot_by_lot(console: Console) -> None:
+    await console.say("li", "调拨 可口可乐330 20 门店 到 主仓")  # now lots L1 and L2 in 主仓
+    asked = texts(await console.say("li", "盘点 主仓 可口可乐330 100"))
+    assert "有 2 个批次" in asked and "批次 L1" in asked
+    assert "批次 L2" in texts(await console.say("li", "4箱"))
+    done = texts(await console.say("li", "20"))
+    assert "账面 5箱，实盘 4箱20罐，盘亏 4罐，库存已调整" in done

@@ -130,3 +130,21 @@ async def test_no_adapter_for_the_platform_fails_the_row(db: Database) -> None:
     await DeliveryWorker(db, {}).deliver_due()
     [row] = await rows(db)
     assert row.status == OutboxStatus.FAILED
+
+
+async def test_a_reply_for_a_role_reaches_each_of_its_people_on_each_platform(db: Database) -> None:
+    from bot.outbox import enqueue_for_roles
+    from core.models import Identity, Role, User
+
+    async with db.session() as session:
+        keeper, seller = User(name="老李", role=Role.WAREHOUSE), User(name="小王", role=Role.SALES)
+        session.add_all([keeper, seller])
+        await session.flush()
+        session.add_all([
+            Identity(platform="wecom", platform_user_id="lili", user_id=keeper.id or 0),
+            Identity(platform="console", platform_user_id="li", user_id=keeper.id or 0),
+            Identity(platform="console", platform_user_id="wang", user_id=seller.id or 0),
+        ])
+        await session.flush()
+        assert await enqueue_for_roles(session, [Role.WAREHOUSE], Text("临期提醒")) == 2
+    assert sorted((row.platform, row.target_id) for row in await rows(db)) == [("console", "li"), ("wecom", "lili")]
