@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.audit import record
-from core.columns import COST_PLACES, utcnow
+from core.columns import COST_PLACES, QTY_PLACES, utcnow
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.models import ZERO, Lot, Movement, MovementKind, Product, Role, User, Warehouse
 from core.quantity import format_quantity
 from core.users import require_role
 
 _COST_UNIT = Decimal(1).scaleb(-COST_PLACES)
+_QTY_UNIT = Decimal(1).scaleb(-QTY_PLACES)
 
 # Positive movements of these kinds bring stock in at their own cost and move the average
 # (a sales return comes back at the cost it left with).
@@ -155,6 +156,8 @@ async def post(
     """
     if quantity == 0:
         raise InvalidInput("数量不能为 0")
+    if quantity != quantity.quantize(_QTY_UNIT) or consume_reserved != consume_reserved.quantize(_QTY_UNIT):
+        raise InvalidInput(f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(quantity)}")
     if lot.product_id != product.id:
         raise InvalidInput("批次与商品不符")
     if consume_reserved < 0 or consume_reserved > lot.reserved:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from core.columns import money
 from core.documents import Payment, Receipt, SalesOrder, SalesReturn, Shipment, ShipmentLine
 from core.errors import InvalidInput
 from core.models import ZERO, Lot, Movement, MovementKind, Product, User
@@ -240,7 +241,7 @@ async def stock_aging(
     for product_id, buckets in per_product.items():
         product = products[product_id]
         on_hand = sum(buckets, ZERO)
-        value = (on_hand * product.avg_cost).quantize(Decimal("0.01")) if show_costs else None
+        value = money(on_hand * product.avg_cost) if show_costs else None
         rows.append(AgingRow(product_id, product.sku, product.name, on_hand, tuple(buckets), value))
     return sorted(rows, key=lambda row: (-row.buckets[-1], row.sku))
 

@@ -160,3 +160,14 @@ async def test_any_sequence_keeps_on_hand_equal_to_the_ledger(backend, tmp_path_
             assert all(quantity >= 0 for quantity in actual.values())
     finally:
         await drop_database(database, schema)
+
+
+async def test_more_than_three_decimal_places_is_refused_in_chinese(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        product = await make_product(s)
+        move = await ledger.opening_stock(
+            s, world.warehouse_user, product_id=product.id, warehouse_id=world.main.id, quantity=Decimal(5)
+        )
+        with pytest.raises(InvalidInput, match="最多 3 位小数"):
+            await ledger.adjust(s, world.warehouse_user, lot_id=move.lot_id, quantity=Decimal("-0.0001"), reason="称重")

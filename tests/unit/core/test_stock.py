@@ -104,3 +104,17 @@ async def test_slow_movers_and_stock_value(db):
         assert [(r.sku, r.on_hand) for r in store_rows] == [("P001", Decimal(4))] and store_total == Decimal("11.00")
         stock = await stock_of(s, cola.id)
         assert [(w.warehouse_name, w.on_hand, w.available) for w in stock.warehouses] == [("主仓", 36, 36), ("门店仓", 4, 4)]
+
+
+async def test_stock_aging_value_rounds_half_up_like_every_amount(db):
+    from core.reports import stock_aging
+
+    async with db.session() as s:
+        world = await make_world(s)
+        product = await make_product(s, sale_price="1.00", purchase_price="0.10")
+        await ledger.opening_stock(
+            s, world.warehouse_user, product_id=product.id, warehouse_id=world.main.id, quantity=Decimal(1),
+            unit_cost=Decimal("0.125"),
+        )
+        [aging] = await stock_aging(s, world.manager)
+        assert aging.value == Decimal("0.13")  # banker's rounding would say 0.12
