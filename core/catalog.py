@@ -54,9 +54,10 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     return "".join(syllables).lower(), "".join(s[0] for s in syllables).lower()
 
 
-def search_fields(name: str) -> dict[str, str]:
-    full, initials = pinyin_keys(name)
-    return {"name_key": fold(name), "pinyin_full": full, "pinyin_initials": initials}
+def search_fields(name: str, spec: str = "") -> dict[str, str]:
+    """Search keys over name and specification, so "可乐330" finds 可口可乐 with spec 330ml."""
+    full, initials = pinyin_keys(name + spec)
+    return {"name_key": fold(name + spec), "pinyin_full": full, "pinyin_initials": initials}
 
 
 # ---------------------------------------------------------------- units
@@ -244,7 +245,7 @@ async def save_product(session: AsyncSession, actor: User | None, data: ProductI
         "lot_tracked": bool(data.shelf_life_days) if data.lot_tracked is None else data.lot_tracked,
         "preferred_supplier_id": await _supplier_id(session, data.preferred_supplier),
         "active": data.active,
-        **search_fields(data.name),
+        **search_fields(data.name, data.spec),
     }
     sku = data.sku.strip()
     product = await session.scalar(select(Product).where(Product.sku == sku))

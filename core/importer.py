@@ -297,7 +297,7 @@ def _product_values(data: ProductInput, category_id: int | None, supplier_id: in
         "near_expiry_days": data.near_expiry_days,
         "lot_tracked": bool(data.shelf_life_days),
         "preferred_supplier_id": supplier_id,
-        **search_fields(data.name),
+        **search_fields(data.name, data.spec),
     }
 
 

@@ -133,6 +133,8 @@ async def test_search_ranks_like_a_salesperson_expects(db):
         assert skus(await search_products(s, "xuebi")) == ["P003"]
         assert skus(await search_products(s, "XB")) == ["P003"]
         assert skus(await search_products(s, "冰 红茶")) == ["P004"]  # spaces ignored
+        await save_product(s, None, ProductInput(sku="P005", name="雪碧", spec="330ml", base_unit="罐"))
+        assert skus(await search_products(s, "雪碧330")) == ["P005"]  # the specification is searched too
         assert skus(await search_products(s, "牛奶")) == []
         assert [p.sku for p in await closest_names(s, "可乐雪碧")][:1] in (["P001"], ["P002"], ["P003"])
 
