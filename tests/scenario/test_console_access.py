@@ -63,3 +63,13 @@ async def test_demo_console_lists_people_with_roles(client_for: MakeClient) -> N
     assert (await client.get("/console/static/app.js")).status == 200
     assert (await client.get("/console/static/secret.py")).status == 404
     assert (await client.post("/console/api/messages", json={"user": "wang"})).status == 400
+
+
+async def test_health_is_503_when_the_database_is_down(settings: Settings) -> None:
+    from core.config import database_url
+
+    unreachable = Database(database_url("postgresql://postgres@127.0.0.1:1/none"))
+    async with TestClient(TestServer(build_app(settings, unreachable, MemoryStore(), console=False))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert (await response.json())["database"] == "error"
