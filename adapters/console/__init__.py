@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import uuid
@@ -158,7 +159,7 @@ class ConsoleAdapter:
         bearer = request.headers.get("Authorization", "")
         presented = bearer[7:] if bearer.startswith("Bearer ") else request.cookies.get(COOKIE, "")
         if not hmac.compare_digest(presented.encode(), self._token.encode()):
-            return web.json_response({"error": "需要控制台口令（PSIBOT_CONSOLE_TOKEN）"}, status=401)
+            return _respond({"error": "需要控制台口令（PSIBOT_CONSOLE_TOKEN）"}, status=401)
         return await handler(request)
 
     async def _page(self, _request: web.Request) -> web.Response:
@@ -183,7 +184,7 @@ class ConsoleAdapter:
                 for user, uid in rows.all()
             ]
 
-        return web.json_response({"users": await self._db.read(load)})
+        return _respond({"users": await self._db.read(load)})
 
     async def _post_message(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -208,7 +209,7 @@ class ConsoleAdapter:
                 received_at=utcnow(),
             )
         )
-        return web.json_response({"event_id": event_id, "seq": mine["seq"]}, status=202)
+        return _respond({"event_id": event_id, "seq": mine["seq"]}, status=202)
 
     async def _post_action(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -229,7 +230,7 @@ class ConsoleAdapter:
                 form={str(k): str(v) for k, v in form.items()},
             )
         )
-        return web.json_response({"event_id": event_id, "seq": self._sequence}, status=202)
+        return _respond({"event_id": event_id, "seq": self._sequence}, status=202)
 
     async def _post_image(self, request: web.Request) -> web.Response:
         user = request.query.get("user", "")
@@ -252,14 +253,14 @@ class ConsoleAdapter:
         event_id = request.query.get("event_id") or uuid.uuid4().hex
         mine = await self._append(_mailbox_key("user", user), {"direction": "in", "user": user, "text": "[照片]"})
         await self._sink(ImageMessage(origin=_origin(user, ""), event_id=event_id, media_handle=handle, received_at=utcnow()))
-        return web.json_response({"event_id": event_id, "seq": mine["seq"]}, status=202)
+        return _respond({"event_id": event_id, "seq": mine["seq"]}, status=202)
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         key = _key_from_query(request)
         after = _int(request.query.get("after", "0"))
         wait = min(float(_int(request.query.get("wait", "0"))), MAX_WAIT_SECONDS)
         records = await self._wait_for_news(key, after, wait)
-        return web.json_response({"messages": records, "last": self._sequence})
+        return _respond({"messages": records, "last": self._sequence})
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         key = _key_from_query(request)
@@ -279,6 +280,14 @@ class ConsoleAdapter:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return response
+
+
+def _respond(data: dict[str, Any], status: int = 200) -> web.Response:
+    """JSON with Chinese as Chinese, so curl and logs read naturally."""
+    return web.json_response(data, status=status, dumps=_DUMPS)
+
+
+_DUMPS = functools.partial(json.dumps, ensure_ascii=False)
 
 
 def _mailbox_key(kind: str, identifier: str) -> str:

@@ -40,6 +40,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "order.confirm": orders.confirm,
     "order.edit": orders.edit,
     "order.cancel": orders.cancel,
+    "order.choose": orders.choose,
     "purchase.start": purchases.start_for_product,
     "po.approve": purchases.approve,
     "po.reject": purchases.reject,

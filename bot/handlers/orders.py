@@ -8,6 +8,7 @@ confirms the order in one transaction (stock reserved FEFO by core.sales), exact
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.cards import decided_status, expired_text, new_card_id, product_label
+from bot.cards import decided_status, expired_text, new_card_id, pick_card, product_label
 from bot.handlers.common import ProductLookup, base_quantity, find_product, product_by_id
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update
-from bot.parser import ItemText, PlaceOrder, Ship, parse_quantity, split_items
+from bot.parser import ItemText, PlaceOrder, Ship, parse_quantity, split_item, split_items
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_customer, list_warehouses, unit_factor
 from core.documents import OrderLineInput, SalesOrder, price_line
@@ -78,13 +79,33 @@ def _lookup_problem(number: int, item: ItemText, found: ProductLookup) -> str:
     return f"第{number}行没有找到“{item.product}”"
 
 
-async def resolve_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tuple[list[DraftLine], list[str]]:
-    """Each typed line → product and base quantity; or a problem named by its line number."""
-    lines, problems = [], []
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """A line whose product text fits several products: the person picks one."""
+
+    number: int
+    item: ItemText
+    candidates: tuple[Product, ...]
+
+
+async def resolve_lines(
+    session: AsyncSession, items: tuple[ItemText, ...], chosen: Mapping[int, int] | None = None
+) -> tuple[list[DraftLine], list[str], list[Ambiguous]]:
+    """Each typed line → product and base quantity; or a problem named by its line number.
+
+    `chosen` holds the products already picked for ambiguous lines (line number → product id); lines
+    still ambiguous are both problems and `Ambiguous` entries, so a caller may offer a choice.
+    """
+    lines, problems, ambiguous = [], [], []
     for number, item in enumerate(items, start=1):
-        found = await find_product(session, item.product)
+        if chosen and number in chosen:
+            found = ProductLookup(item.product, product=await product_by_id(session, str(chosen[number])))
+        else:
+            found = await find_product(session, item.product)
         if found.product is None:
             problems.append(_lookup_problem(number, item, found))
+            if found.candidates:
+                ambiguous.append(Ambiguous(number, item, found.candidates))
             continue
         if item.quantity is None:
             problems.append(f"第{number}行“{item.product}”缺少数量（例：{item.product} 10{found.product.base_unit}）")
@@ -96,7 +117,7 @@ async def resolve_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> t
             continue
         unit = item.quantity.parts[0].unit if len(item.quantity.parts) == 1 else ""
         lines.append(DraftLine(found.product.id or 0, str(quantity), unit))
-    return lines, problems
+    return lines, problems, ambiguous
 
 
 async def _pick_warehouse(session: AsyncSession, lines: list[DraftLine]) -> int:
@@ -170,24 +191,74 @@ async def _draft_card(session: AsyncSession, card_id: str, draft: Draft) -> Card
     )
 
 
-async def _propose(turn: Turn, customer_text: str, items: tuple[ItemText, ...]) -> None:
+async def _propose(
+    turn: Turn, customer_text: str, items: tuple[ItemText, ...], chosen: Mapping[int, int] | None = None
+) -> None:
     require_role(turn.user, SELLING_ROLES, "下单")
 
-    async def build(session: AsyncSession) -> tuple[Card | None, Draft | None, list[str]]:
+    async def build(session: AsyncSession) -> tuple[Card | None, Draft | None, list[str], list[Ambiguous]]:
         customer = await find_customer(session, customer_text)
-        lines, problems = await resolve_lines(session, items)
+        lines, problems, ambiguous = await resolve_lines(session, items, chosen)
         if problems or not lines:
-            return None, None, problems or ["没有读到商品"]
+            return None, None, problems or ["没有读到商品"], ambiguous
         draft = Draft(customer.id or 0, customer.name, await _pick_warehouse(session, lines), tuple(lines))
         card_id = new_card_id("order")
-        return await _draft_card(session, card_id, draft), draft, []
+        return await _draft_card(session, card_id, draft), draft, [], []
 
-    card, draft, problems = await turn.read(build)
+    card, draft, problems, ambiguous = await turn.read(build)
+    if ambiguous and len(ambiguous) == len(problems):
+        await _offer_choice(turn, customer_text, items, dict(chosen or {}), ambiguous[0])
+        return
     if card is None or draft is None:
         turn.say(Text("这张单还不能开：\n" + "\n".join(problems) + "\n改好后请重新发送。"))
         return
     await _save_draft(turn, card.card_id, draft)
     turn.say(card)
+
+
+async def _offer_choice(
+    turn: Turn, customer: str, items: tuple[ItemText, ...], chosen: dict[int, int], line: Ambiguous
+) -> None:
+    """`可乐 10箱` fits several products: a card to pick one; the order goes on once picked."""
+    card = pick_card(line.item.product, line.candidates, action="order.choose")
+    card = Card(
+        card.card_id, f"第{line.number}行“{line.item.product}”是哪一个？", card.tone, card.fields, card.tables,
+        card.note, card.buttons,
+    )
+    pending = {
+        "customer": customer,
+        "items": [f"{item.product} {item.quantity or ''}".strip() for item in items],
+        "chosen": {str(number): product_id for number, product_id in chosen.items()},
+        "line": line.number,
+    }
+    await turn.services.store.set(_choice_key(card.card_id), json.dumps(pending, ensure_ascii=False), DRAFT_TTL_SECONDS)
+    turn.say(card)
+
+
+def _choice_key(card_id: str) -> str:
+    return f"order-choice:{card_id}"
+
+
+async def choose(turn: Turn, action: CardAction) -> None:
+    raw = await turn.services.store.get(_choice_key(action.card_id))
+    if raw is None:
+        turn.say(Text(expired_text()))
+        return
+    await turn.services.store.delete(_choice_key(action.card_id))
+    pending = json.loads(raw)
+    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    chosen = {int(number): product_id for number, product_id in pending["chosen"].items()}
+    chosen[pending["line"]] = product.id or 0
+    await turn.transact(
+        lambda session: enqueue_card_update(
+            session,
+            Card(action.card_id, f"第{pending['line']}行：{product_label(product)}", Tone.NEUTRAL,
+                 status=decided_status("已选", turn.user.name, turn.now())),
+            action,
+        )
+    )
+    items = tuple(split_item(text) for text in pending["items"])
+    await _propose(turn, pending["customer"], items, chosen)
 
 
 async def place_order(turn: Turn, command: PlaceOrder) -> None:

@@ -105,7 +105,7 @@ async def request_purchase(turn: Turn, command: RequestPurchase) -> None:
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> str:
-        lines, problems = await resolve_lines(session, command.items)
+        lines, problems, _ambiguous = await resolve_lines(session, command.items)
         if problems:
             raise InvalidInput("这张采购单还不能提交：\n" + "\n".join(problems))
         supplier = await _supplier_for(session, command.supplier, lines[0].product_id)

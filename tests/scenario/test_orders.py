@@ -71,3 +71,14 @@ async def test_warehouse_ships_a_confirmed_order(console: Console) -> None:
     assert "没有权限" in texts(await console.say("li", "下单 华联 雪碧 1箱"))
     shipped = texts(await console.say("li", f"发货 {number}"))
     assert f"已发货 {number}" in shipped and "¥48.00" in shipped
+
+
+async def test_an_ambiguous_line_is_picked_from_a_card_and_the_order_goes_on(console: Console) -> None:
+    choice = card(await console.say("wang", "下单 华联 可口可乐 2箱，雪碧 5瓶"))
+    assert choice["title"] == "第1行“可口可乐”是哪一个？"
+    after = await console.press("wang", choice, "可口可乐 330ml")
+    picked = next(r for r in after if r["type"] == "card" and r["card_id"] == choice["card_id"])
+    assert picked["status"].startswith("已选 · 小王") and picked["buttons"] == []
+    draft = next(r for r in after if r["type"] == "card" and r["title"].startswith("销售单草稿"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "2箱"], ["雪碧 500ml", "5瓶"]]
+    assert "过期" in texts(await console.press("wang", choice, "可口可乐 1.25L"))
