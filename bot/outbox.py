@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index
+from sqlalchemy import JSON, Index, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select, update
 
@@ -249,9 +249,11 @@ class DeliveryWorker:
     async def _claim(self, session: AsyncSession) -> list[_Claimed]:
         """Due rows, leased to this instance with one UPDATE (a few statements however many rows)."""
         now = utcnow()
+        # Rows for a platform this instance does not serve are left to an instance that does.
+        mine = or_(col(OutboxMessage.kind) == OutboxKind.UPDATE, col(OutboxMessage.platform).in_(list(self._adapters)))
         statement = (
             select(OutboxMessage)
-            .where(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now)
+            .where(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now, mine)
             .order_by(col(OutboxMessage.id))
             .limit(self._batch)
         )
@@ -285,9 +287,7 @@ class DeliveryWorker:
         try:
             if row.kind == OutboxKind.UPDATE:
                 return await self._apply_update(row)
-            adapter = self._adapters.get(row.target.platform)
-            if adapter is None:
-                return _Outcome(row.id, False, error=f"no adapter for platform {row.target.platform!r}")
+            adapter = self._adapters[row.target.platform]  # _claim takes only rows of served platforms
             sent = await adapter.send(row.target, reply_from_json(row.payload))
             return _Outcome(row.id, True, ref=sent.platform_message_ref, sent_card=row.payload if row.card_id else None)
         except DeliveryError as exc:

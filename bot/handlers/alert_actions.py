@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from bot.cards import new_card_id
 from bot.handlers.alerts import ALERT_VIEWERS
-from bot.handlers.purchases import _send_to_approvers, _waiting_text
+from bot.handlers.purchases import send_to_approvers, waiting_text
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.parser import Unknown, parse
 from bot.turn import Turn
@@ -50,9 +50,9 @@ async def purchase(turn: Turn, action: CardAction) -> None:
         order = await order_suggestion(
             session, turn.user, supplier_id=supplier_id[0], warehouse_id=warehouse_id[0], submit=True, clock=clock
         )
-        waiting = await _send_to_approvers(session, order)
+        waiting = await send_to_approvers(session, order)
         supplier = await session.get(Supplier, order.supplier_id)
-        tail = _waiting_text(waiting) if waiting else "无需审批"
+        tail = waiting_text(waiting) if waiting else "无需审批"
         name = supplier.name if supplier else ""
         return f"已生成采购单 {order.number}（{name}，{format_money(order.total)}），{tail}。"
 

@@ -87,7 +87,7 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
     )
 
 
-async def _send_to_approvers(session: AsyncSession, order: PurchaseOrder) -> WaitingFor | None:
+async def send_to_approvers(session: AsyncSession, order: PurchaseOrder) -> WaitingFor | None:
     """The current step's card, by direct message, to everyone who may decide it."""
     waiting = await waiting_for(session, order.id or 0)
     if waiting is not None:
@@ -95,7 +95,7 @@ async def _send_to_approvers(session: AsyncSession, order: PurchaseOrder) -> Wai
     return waiting
 
 
-def _waiting_text(waiting: WaitingFor) -> str:
+def waiting_text(waiting: WaitingFor) -> str:
     names = "、".join(u.name for u in waiting.users) or "（还没有人有这个角色，请联系管理员）"
     return f"等待{ROLE_NAMES_ZH[waiting.role]} {names} 审批（第 {waiting.step_no}/{waiting.steps} 步）"
 
@@ -119,8 +119,8 @@ async def request_purchase(turn: Turn, command: RequestPurchase) -> None:
         )
         await session.flush()
         await submit_purchase_order(session, turn.user, order.id or 0, clock=clock)
-        waiting = await _send_to_approvers(session, order)
-        tail = _waiting_text(waiting) if waiting else "无需审批"
+        waiting = await send_to_approvers(session, order)
+        tail = waiting_text(waiting) if waiting else "无需审批"
         return f"已提交采购单 {order.number}（{supplier.name}，{format_money(order.total)}），{tail}。"
 
     turn.say(Text(await turn.transact(work)))
@@ -202,8 +202,8 @@ async def _decide(
         if order.status == PurchaseOrderStatus.APPROVED:
             news += "。采购单已批准，可以通知供应商送货。"
         elif order.status == PurchaseOrderStatus.PENDING_APPROVAL:
-            waiting = await _send_to_approvers(session, order)
-            news += f"，{_waiting_text(waiting)}。" if waiting else "。"
+            waiting = await send_to_approvers(session, order)
+            news += f"，{waiting_text(waiting)}。" if waiting else "。"
         else:
             news += "。"
         await enqueue_for_users(session, [order.requester_id], Text(news))

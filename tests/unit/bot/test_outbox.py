@@ -124,12 +124,17 @@ async def test_a_card_update_replaces_sent_copies_and_rewrites_pending_ones(db: 
     assert adapter.sent[-1] == (Target("fake", "user", "u2"), Card("po:1:step:1", "采购审批", status="已批准 · 张经理 · 10:42"))
 
 
-async def test_no_adapter_for_the_platform_fails_the_row(db: Database) -> None:
+async def test_a_worker_without_the_platform_leaves_the_row_to_one_that_has_it(db: Database) -> None:
+    """`psibot scheduler` beside `psibot demo` must not swallow the console's messages."""
     async with db.session() as session:
-        enqueue(session, Target("nowhere", "user", "x"), Text("?"))
+        enqueue(session, TARGET, Text("早上好"))
     await DeliveryWorker(db, {}).deliver_due()
     [row] = await rows(db)
-    assert row.status == OutboxStatus.FAILED
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 0)
+    adapter = FakeAdapter()
+    await DeliveryWorker(db, {"fake": adapter}).deliver_due()
+    [row] = await rows(db)
+    assert row.status == OutboxStatus.DELIVERED and [reply for _, reply in adapter.sent] == [Text("早上好")]
 
 
 async def test_a_reply_for_a_role_reaches_each_of_its_people_on_each_platform(db: Database) -> None:
