@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
+from array import array
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from heapq import nsmallest
 from typing import Any, Protocol
 
 from pypinyin import lazy_pinyin
@@ -31,10 +35,14 @@ from core.models import (
     User,
     Warehouse,
 )
+from core.preferences import bump_catalog_version, catalog_version
 from core.quantity import format_quantity, parse_decimal
 from core.users import require_role
 
 CATALOG_EDITORS = {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}
+# The product columns the in-process search index holds: whoever changes one of them must call
+# core.preferences.bump_catalog_version in the same transaction (save_product and import_products do).
+SEARCHED_COLUMNS = {"sku", "name", "name_key", "pinyin_full", "pinyin_initials", "active"}
 
 
 # ---------------------------------------------------------------- text keys for search
@@ -255,11 +263,14 @@ async def save_product(session: AsyncSession, actor: User | None, data: ProductI
         session.add(product)
         await session.flush()
         await record(session, actor, "product", product.id, "create", None, {"sku": sku, **values})
+        await bump_catalog_version(session)
     else:
         before, after = changes(product, values)
         if after:
             product.version += 1
             await record(session, actor, "product", product.id, "update", before, after)
+            if after.keys() & SEARCHED_COLUMNS:
+                await bump_catalog_version(session)
     await _save_units(session, actor, product, data.conversions)
     await _save_barcodes(session, actor, product, data.barcodes)
     return product, created
@@ -359,6 +370,154 @@ def _score(product: _SearchKeys, q: str) -> tuple[int, str] | None:
     return None
 
 
+# ---------------------------------------------------------------- the in-process search index
+
+
+_SEP = "\n"  # never in a folded query: fold() removes every whitespace character
+
+
+class _Column:
+    """One search key of every product as a single string: "\nvalue0\nvalue1\n…\n".
+
+    `str.find` scans it at C speed and `bisect` over the row start offsets maps a position to its
+    row. Scanning left to right and resuming at the next row after each hit gives exactly the first
+    occurrence in every row that has one (a match never spans a separator).
+    """
+
+    __slots__ = ("text", "starts")
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self.text = _SEP + _SEP.join(values) + _SEP
+        self.starts = array("q", [0]) * (len(values) + 1)  # starts[n]: one past the last separator
+        position = 1
+        for row, value in enumerate(values):
+            self.starts[row] = position
+            position += len(value) + 1
+        self.starts[len(values)] = position
+
+    def length(self, row: int) -> int:
+        return self.starts[row + 1] - self.starts[row] - 1
+
+    def value(self, row: int) -> str:
+        return self.text[self.starts[row] : self.starts[row + 1] - 1]
+
+    def first_offsets(self, q: str) -> dict[int, int]:
+        """row → offset of the first occurrence of q in that row's value (q without separators)."""
+        found: dict[int, int] = {}
+        starts, find = self.starts, self.text.find
+        position = find(q)
+        while position >= 0:
+            row = bisect_right(starts, position) - 1
+            found[row] = position - starts[row]
+            position = find(q, starts[row + 1])
+        return found
+
+    def row_equal_to(self, value: str) -> int | None:
+        if _SEP in value:
+            return None
+        position = self.text.find(_SEP + value + _SEP)
+        return None if position < 0 else bisect_right(self.starts, position + 1) - 1
+
+
+class SearchIndex:
+    """The search keys of every product (active or not) at one catalog version; ranks as `_score`.
+
+    About 100 bytes a product: five joined strings (sku, folded sku, name_key, both pinyin keys),
+    their row offsets, ids and name lengths in arrays, an active flag per byte.
+    """
+
+    def __init__(self, version: Any, rows: Sequence[Sequence[Any]]) -> None:
+        # rows: (id, sku, name, name_key, pinyin_full, pinyin_initials, active), any order
+        self.version = version
+        self.ids = array("q", [r[0] for r in rows])
+        self.name_lengths = array("l", [len(r[2]) for r in rows])
+        self.active = bytes(bool(r[6]) for r in rows)
+        self.skus = _Column([r[1] for r in rows])
+        self.folded_skus = _Column([fold(r[1]) for r in rows])
+        self.names = _Column([r[3] for r in rows])
+        self.full = _Column([r[4] for r in rows])
+        self.initials = _Column([r[5] for r in rows])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def by_sku(self, sku: str) -> tuple[int, bool] | None:
+        """(id, active) of the product with exactly this SKU."""
+        row = self.skus.row_equal_to(sku)
+        return None if row is None else (self.ids[row], bool(self.active[row]))
+
+    def search(self, q: str, *, limit: int, include_inactive: bool = False) -> list[tuple[int, int, str]]:
+        """[(product id, score, reason)] for a folded text, best first: `_score`'s scores, ties by
+        (name length, SKU) as `search_products` always ordered them. Every match is scored, none capped."""
+        if not q or _SEP in q or limit <= 0:
+            return []
+        active, names, n = self.active, self.names, len(q)
+        scores: dict[int, int] = {}
+        reasons: dict[int, str] = {}
+        for row, offset in names.first_offsets(q).items():
+            if include_inactive or active[row]:
+                scores[row] = (900 if names.length(row) == n else 800) if offset == 0 else 700 - min(offset, 50)
+                reasons[row] = "name"
+        initials = {r: o for r, o in self.initials.first_offsets(q).items() if r not in scores}
+        full = {r: o for r, o in self.full.first_offsets(q).items() if r not in scores}
+        for row in initials.keys() | full.keys():
+            if not (include_inactive or active[row]):
+                continue
+            at_initials, at_full = initials.get(row), full.get(row)
+            if at_initials == 0:
+                scores[row], reasons[row] = (650 if self.initials.length(row) == n else 600), "pinyin_initials"
+            elif at_full == 0:
+                scores[row], reasons[row] = (580 if self.full.length(row) == n else 550), "pinyin"
+            elif at_full is not None:
+                scores[row], reasons[row] = 450 - min(at_full, 50), "pinyin"
+            elif at_initials is not None:
+                scores[row], reasons[row] = 400 - min(at_initials, 50), "pinyin_initials"
+        for row in self.folded_skus.first_offsets(q):
+            if row not in scores and (include_inactive or active[row]):
+                scores[row], reasons[row] = 350, "sku"
+        # One integer per candidate orders by (-score, name length); only the rows tied with the
+        # `limit`-th need their SKU to break ties.
+        lengths = self.name_lengths
+        keyed = [((1000 - score) << 32 | lengths[row], row) for row, score in scores.items()]
+        if len(keyed) > limit:
+            cutoff = nsmallest(limit, keyed)[-1][0]
+            keyed = [item for item in keyed if item[0] <= cutoff]
+        keyed.sort(key=lambda item: (item[0], self.skus.value(item[1])))
+        return [(self.ids[row], scores[row], reasons[row]) for _, row in keyed[:limit]]
+
+
+# One index per database: SQLite by file (its read and write engines share it), others by engine.
+_FILE_INDEXES: dict[str, SearchIndex] = {}
+_ENGINE_INDEXES: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDictionary()
+
+
+async def search_index(session: AsyncSession) -> SearchIndex:
+    """This process's index of the catalog, reloaded when the database's catalog version moved on.
+
+    One primary-key read when it is current. The version is read before the rows, so an index is
+    never newer than the version it is stored with (at worst it is reloaded once more than needed).
+    """
+    version = await catalog_version(session)
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    file_key = path if path and path != ":memory:" else None
+    index = _FILE_INDEXES.get(file_key) if file_key else _ENGINE_INDEXES.get(engine)
+    if index is not None and index.version == version:
+        return index
+    columns = (Product.id, Product.sku, Product.name, Product.name_key, Product.pinyin_full, Product.pinyin_initials, Product.active)
+    rows = (await session.execute(select_columns(*[col(c) for c in columns]))).all()
+    index = SearchIndex(version, rows)
+    if file_key:
+        _FILE_INDEXES.pop(file_key, None)
+        while len(_FILE_INDEXES) >= 8:  # tests open many small databases; a bot has one
+            _FILE_INDEXES.pop(next(iter(_FILE_INDEXES)))
+        _FILE_INDEXES[file_key] = index
+    else:
+        _ENGINE_INDEXES[engine] = index
+    return index
+
+
 async def search_products(
     session: AsyncSession, text: str, *, limit: int = 10, include_inactive: bool = False
 ) -> list[Match]:
@@ -369,33 +528,16 @@ async def search_products(
     by_code = await product_by_barcode(session, q) if q.isalnum() else None
     if by_code is not None:
         return [Match(by_code, 1000, "barcode")]
-    by_sku = await product_by_sku(session, text)
-    if by_sku is not None and (by_sku.active or include_inactive):
-        return [Match(by_sku, 1000, "sku")]
-
-    like = f"%{q}%"
-    conditions = [col(Product.name_key).like(like), col(Product.sku).ilike(like)]
-    if q.isascii():
-        conditions += [col(Product.pinyin_initials).like(like), col(Product.pinyin_full).like(like)]
-    # Candidates are scored on their search columns only; just the best `limit` become Product objects
-    # (building up to 500 ORM objects per search cost more than the query).
-    keys = [col(c) for c in (Product.id, Product.sku, Product.name, Product.name_key, Product.pinyin_initials, Product.pinyin_full)]
-    statement = select_columns(*keys).where(or_(*conditions)).limit(500)
-    if not include_inactive:
-        statement = statement.where(col(Product.active).is_(True))
-    scored = []
-    for row in (await session.execute(statement)).all():
-        result = _score(row, q)
-        if result is not None:
-            scored.append((result[0], result[1], row))
-    scored.sort(key=lambda m: (-m[0], len(m[2].name), m[2].sku))
-    best = scored[:limit]
+    index = await search_index(session)
+    by_sku = index.by_sku(unicodedata.normalize("NFKC", text).strip())
+    if by_sku is not None and (by_sku[1] or include_inactive):
+        return [Match(await get_product(session, by_sku[0]), 1000, "sku")]
+    best = index.search(q, limit=limit, include_inactive=include_inactive)
     if not best:
         return []
-    products = {
-        p.id: p for p in (await session.scalars(select(Product).where(col(Product.id).in_([r.id for _, _, r in best])))).all()
-    }
-    return [Match(products[row.id], score, reason) for score, reason, row in best]
+    ids = [product_id for product_id, _, _ in best]
+    products = {p.id: p for p in (await session.scalars(select(Product).where(col(Product.id).in_(ids)))).all()}
+    return [Match(products[product_id], score, reason) for product_id, score, reason in best]
 
 
 async def closest_names(session: AsyncSession, text: str, *, limit: int = 3) -> list[Product]:

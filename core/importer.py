@@ -48,6 +48,7 @@ from core.models import (
     User,
     Warehouse,
 )
+from core.preferences import bump_catalog_version
 from core.quantity import parse_decimal
 from core.users import require_role
 
@@ -394,6 +395,8 @@ async def import_products(
             await session.execute(insert(AuditEntry), audits)
             audits = []
     existing.clear()
+    if summary.created or summary.updated:
+        await bump_catalog_version(session)  # the search index of every instance reloads
 
     unit_rows, unit_updates, barcode_rows = [], [], []
     ids = [product_ids[d.sku] for _, d in parsed]

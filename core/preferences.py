@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import select as select_columns
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.audit import record
 from core.models import Setting, User
@@ -26,3 +31,29 @@ async def set_setting(session: AsyncSession, actor: User | None, key: str, value
         setting.value = value
     await record(session, actor, "setting", None, key, before, {"value": value})
     await session.flush()
+
+
+# ---------------------------------------------------------------- catalog version
+
+CATALOG_VERSION = "catalog_version"
+
+
+async def catalog_version(session: AsyncSession) -> Any:
+    """The token of the catalog's search columns as this transaction sees them (None: never bumped).
+
+    One primary-key read; the in-process search index (core.catalog) compares it before every search.
+    """
+    return await session.scalar(select_columns(col(Setting.value)).where(col(Setting.key) == CATALOG_VERSION))
+
+
+async def bump_catalog_version(session: AsyncSession) -> None:
+    """Mark the products' search columns (sku, name, spec, active) as changed, in the caller's transaction.
+
+    The value is a fresh random token, not a counter: a rolled-back transaction may have shown its
+    token to an index in this process, and a counter could later reach that same number with other data.
+    An upsert, so two first writers cannot collide; not audited (it is bookkeeping, not a setting).
+    """
+    token = uuid.uuid4().hex
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    statement = insert(Setting).values(key=CATALOG_VERSION, value=token)
+    await session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": token}))
