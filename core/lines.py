@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from core.audit import record
 from core.documents import (
@@ -91,10 +91,16 @@ async def save_order(
     await record(session, actor, entity, order.id, "create", None, {"number": order.number, "total": order.total})
 
 
+# Built once per kind of line: confirming and shipping read the lines of every order.
+_ORDER_LINES: dict[type[SQLModel], Select[Any]] = {
+    model: select(model).where(col(model.order_id) == bindparam("order_id")).order_by(col(model.line_no))
+    for model in (SalesOrderLine, PurchaseOrderLine)
+}
+
+
 async def order_lines(session: AsyncSession, line_model: type[OrderLine], order_id: int) -> list[OrderLine]:
     """The lines of one order in line number order."""
-    statement = select(line_model).where(col(line_model.order_id) == order_id).order_by(col(line_model.line_no))
-    return list((await session.scalars(statement)).all())
+    return list((await session.scalars(_ORDER_LINES[line_model], {"order_id": order_id})).all())
 
 
 async def start_return(

@@ -8,14 +8,15 @@ last units queue on those rows, and each sees what the previous one left.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from core import accounts
 from core.audit import record
@@ -41,7 +42,7 @@ from core.errors import (
     InvalidState,
     NotFound,
 )
-from core.ledger import fefo_key, lock_lot, lock_product, lots_for_update, post, usable_lots
+from core.ledger import fefo_key, lock_lot, lock_product, lots_for_update, post, reserve, usable_lots
 from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
@@ -133,7 +134,8 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
 
 async def _reserve(
     session: AsyncSession, product_id: int, warehouse_id: int, lines: list[SalesOrderLine], clock: Clock
-) -> None:
+) -> list[dict[str, object]]:
+    """Reserve the lines of one product lot by lot (FEFO); the reservations to record, as rows."""
     lots = usable_lots(await lots_for_update(session, product_id, warehouse_id), clock.today())
     available = sum((lot.on_hand - lot.reserved for lot in lots), ZERO)
     needed = sum((line.quantity for line in lines), ZERO)
@@ -146,19 +148,39 @@ async def _reserve(
             product_id=product_id,
             available=available,
         )
+    taken: defaultdict[int, Decimal] = defaultdict(Decimal)  # lot id → held for this order
+    reservations: list[dict[str, object]] = []
     lot_iter = iter(lots)
     lot = next(lot_iter, None)
     for line in lines:
         missing = line.quantity
         while missing > 0:
             assert lot is not None
-            take = min(missing, lot.on_hand - lot.reserved)
+            free = lot.on_hand - lot.reserved - taken[lot.id or 0]
+            take = min(missing, free)
             if take > 0:
-                lot.reserved += take
-                session.add(Reservation(order_line_id=line.id or 0, lot_id=lot.id or 0, quantity=take))
+                taken[lot.id or 0] += take
+                reservations.append({"order_line_id": line.id, "lot_id": lot.id, "quantity": take})
                 missing -= take
-            if lot.on_hand == lot.reserved:
+            if take == free:
                 lot = next(lot_iter, None)
+    for lot in lots:
+        if taken[lot.id or 0]:
+            await reserve(session, lot, taken[lot.id or 0])
+    return reservations
+
+
+_RESERVATIONS = SQLModel.metadata.tables["reservations"]
+
+# The hot path of selling: the order is locked and the customer's credit limit read in one query,
+# built once (building it costs as much Python time as running it).
+_ORDER_TO_CONFIRM = (
+    select(SalesOrder, col(Customer.credit_limit))
+    .join(Customer, col(Customer.id) == SalesOrder.customer_id)
+    .where(col(SalesOrder.id) == bindparam("order_id"))
+    .with_for_update(of=SalesOrder)
+    .execution_options(populate_existing=True)
+)
 
 
 async def confirm_sales_order(
@@ -174,16 +196,7 @@ async def confirm_sales_order(
     Over the customer's credit limit it needs `credit_override_by`, a manager who allows it.
     """
     require_role(actor, SELLING_ROLES, "确认销售单")
-    # The hot path of selling: the order is locked and the customer's credit limit read in one query.
-    row = (
-        await session.execute(
-            select(SalesOrder, col(Customer.credit_limit))
-            .join(Customer, col(Customer.id) == SalesOrder.customer_id)
-            .where(col(SalesOrder.id) == order_id)
-            .with_for_update(of=SalesOrder)
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
+    row = (await session.execute(_ORDER_TO_CONFIRM, {"order_id": order_id})).one_or_none()
     if row is None:
         raise NotFound(f"没有这个销售单: {order_id}")
     order, credit_limit = row
@@ -192,8 +205,13 @@ async def confirm_sales_order(
     if credit_limit is not None:
         await _check_credit(session, order, credit_override_by)
     lines = sorted(await _lines(session, order_id), key=lambda line: (line.product_id, line.line_no))
-    for product_id, product_lines in groupby(lines, key=lambda line: line.product_id):
-        await _reserve(session, product_id, order.warehouse_id, list(product_lines), clock)
+    reservations = [
+        reservation
+        for product_id, product_lines in groupby(lines, key=lambda line: line.product_id)
+        for reservation in await _reserve(session, product_id, order.warehouse_id, list(product_lines), clock)
+    ]
+    if reservations:
+        await session.execute(insert(_RESERVATIONS), reservations)
     order.status = SalesOrderStatus.CONFIRMED
     order.confirmed_at = clock.now()
     await record(
