@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -12,8 +13,9 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from core.catalog import get_product
-from core.models import OUTGOING_KINDS, ZERO, Category, Lot, Movement, Product, Warehouse
+from core.errors import NotFound
+from core.gtin import lookup_forms
+from core.models import OUTGOING_KINDS, ZERO, Barcode, Category, Lot, Movement, Product, Warehouse
 from core.preferences import DEFAULT_NEAR_EXPIRY_DAYS, get_setting
 
 
@@ -63,25 +65,35 @@ class ProductStock:
         return self.on_hand - self.reserved
 
 
-async def stock_of(session: AsyncSession, product_id: int, *, include_empty_lots: bool = False) -> ProductStock:
-    """Stock of one product in every warehouse, lots earliest expiry first."""
-    product = await get_product(session, product_id)
-    rows = (
-        await session.execute(
-            select(Lot, Warehouse.name)
-            .join(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
-            .where(Lot.product_id == product_id)
-            .order_by(col(Warehouse.id), col(Lot.expiry_date).is_(None), col(Lot.expiry_date), col(Lot.id))
-        )
-    ).all()
+_LOT_COLUMNS = (
+    Lot.id, Lot.warehouse_id, Lot.lot_no, Lot.production_date, Lot.expiry_date, Lot.on_hand, Lot.reserved, Warehouse.name
+)
+
+
+def _stock_statement() -> Any:
+    """A product with its lots and their warehouses, one row per lot (one row of NULLs without lots)."""
+    return (
+        select_columns(Product, *[col(c) for c in _LOT_COLUMNS])
+        .outerjoin(Lot, col(Lot.product_id) == Product.id)
+        .outerjoin(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
+        .order_by(col(Warehouse.id), col(Lot.expiry_date).is_(None), col(Lot.expiry_date), col(Lot.id))
+    )
+
+
+async def _stock(session: AsyncSession, statement: Any, include_empty_lots: bool) -> ProductStock | None:
+    rows = (await session.execute(statement)).all()
+    if not rows:
+        return None
+    product = rows[0][0]
     per_warehouse: dict[int, tuple[str, list[LotStock]]] = {}
-    for lot, warehouse_name in rows:
-        if lot.on_hand == 0 and lot.reserved == 0 and not include_empty_lots:
+    for row in rows:
+        owner, lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved, warehouse_name = row
+        if owner is not product or lot_id is None:  # two codes of one scan can name two products: the first wins
             continue
-        per_warehouse.setdefault(lot.warehouse_id, (warehouse_name, []))[1].append(
-            LotStock(
-                lot.id or 0, lot.warehouse_id, lot.lot_no, lot.production_date, lot.expiry_date, lot.on_hand, lot.reserved
-            )
+        if on_hand == 0 and reserved == 0 and not include_empty_lots:
+            continue
+        per_warehouse.setdefault(warehouse_id, (warehouse_name, []))[1].append(
+            LotStock(lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved)
         )
     warehouses = tuple(
         WarehouseStock(
@@ -94,6 +106,35 @@ async def stock_of(session: AsyncSession, product_id: int, *, include_empty_lots
         for warehouse_id, (name, lots) in per_warehouse.items()
     )
     return ProductStock(product, warehouses)
+
+
+async def stock_of(session: AsyncSession, product_id: int, *, include_empty_lots: bool = False) -> ProductStock:
+    """Stock of one product in every warehouse, lots earliest expiry first (one statement)."""
+    stock = await _stock(session, _stock_statement().where(col(Product.id) == product_id), include_empty_lots)
+    if stock is None:
+        raise NotFound(f"没有这个商品: {product_id}")
+    return stock
+
+
+async def stock_by_barcode(session: AsyncSession, text: str, *, include_empty_lots: bool = False) -> ProductStock | None:
+    """`product_by_barcode` and `stock_of` in one statement; None when no product has the code."""
+    forms = lookup_forms(text)
+    if not forms:
+        return None
+    statement = (
+        _stock_statement()
+        .join(Barcode, col(Barcode.product_id) == Product.id)
+        .where(col(Barcode.code).in_(forms))
+        .order_by(None)
+        .order_by(col(Barcode.code) != forms[0], col(Warehouse.id), col(Lot.expiry_date).is_(None), col(Lot.expiry_date), col(Lot.id))
+    )
+    return await _stock(session, statement, include_empty_lots)
+
+
+async def stock_by_sku(session: AsyncSession, sku: str, *, include_empty_lots: bool = False) -> ProductStock | None:
+    """`product_by_sku` and `stock_of` in one statement; None when no product has the SKU."""
+    statement = _stock_statement().where(col(Product.sku) == unicodedata.normalize("NFKC", sku).strip())
+    return await _stock(session, statement, include_empty_lots)
 
 
 @dataclass(frozen=True, slots=True)

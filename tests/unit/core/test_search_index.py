@@ -127,3 +127,38 @@ async def test_deactivating_through_save_product_bumps_the_version(db):
         assert await catalog_version(s) != version
         assert await search_products(s, "可口") == []
         assert [m.product.sku for m in await search_products(s, "可口", include_inactive=True)] == ["P001"]
+
+
+async def test_stock_by_barcode_and_sku_equal_lookup_then_stock_of(db):
+    from datetime import date
+    from decimal import Decimal
+
+    from core import ledger
+    from core.catalog import product_by_barcode
+    from core.stock import stock_by_barcode, stock_by_sku, stock_of
+    from tests.factories import make_world
+
+    async with db.session() as s:
+        world = await make_world(s)
+        milk = await make_product(s, "M1", "鲜牛奶", barcode="6901234567892", shelf_life_days=7)
+        await make_product(s, "E1", "空的", barcode="012345678905")  # UPC-A, stored as its EAN-13 form
+        for warehouse, lot, expiry, quantity in [
+            (world.store, "B", date(2026, 12, 1), 5), (world.main, "A", date(2026, 12, 3), 7),
+            (world.main, "C", date(2026, 11, 30), 2), (world.main, "D", None, 1),
+        ]:
+            await ledger.opening_stock(s, world.warehouse_user, product_id=milk.id, warehouse_id=warehouse.id,
+                                       quantity=Decimal(quantity), lot_no=lot, expiry_date=expiry)
+    async with db.session() as s:
+        for include_empty in (False, True):
+            want = await stock_of(s, milk.id, include_empty_lots=include_empty)
+            assert [(w.warehouse_name, [lot.lot_no for lot in w.lots]) for w in want.warehouses] == [
+                (world.main.name, ["C", "A", "D"]), (world.store.name, ["B"])
+            ]
+            assert await stock_by_barcode(s, "6901234567892", include_empty_lots=include_empty) == want
+            assert await stock_by_sku(s, " M1 ", include_empty_lots=include_empty) == want
+        empty = await stock_by_barcode(s, "012345678905")
+        assert empty is not None and empty.product.sku == "E1" and empty.warehouses == () and empty.on_hand == 0
+        assert empty.product is await product_by_barcode(s, "0012345678905")
+        assert await stock_by_barcode(s, "6901234567890") is None
+        assert await stock_by_barcode(s, "") is None
+        assert await stock_by_sku(s, "nope") is None
