@@ -204,14 +204,8 @@ async def confirm_sales_order(
         raise _refuse_state(order, "确认")
     if credit_limit is not None:
         await _check_credit(session, order, credit_override_by)
-    lines = sorted(await _lines(session, order_id), key=lambda line: (line.product_id, line.line_no))
-    reservations = [
-        reservation
-        for product_id, product_lines in groupby(lines, key=lambda line: line.product_id)
-        for reservation in await _reserve(session, product_id, order.warehouse_id, list(product_lines), clock)
-    ]
-    if reservations:
-        await session.execute(insert(_RESERVATIONS), reservations)
+    # The order and its audit entry are written before the lots are locked, so that confirmations of
+    # one product hold its lots for as short as possible; refusing for stock rolls all of it back.
     order.status = SalesOrderStatus.CONFIRMED
     order.confirmed_at = clock.now()
     await record(
@@ -223,6 +217,15 @@ async def confirm_sales_order(
         {"status": SalesOrderStatus.DRAFT},
         {"status": order.status, "credit_override_by": order.credit_override_by},
     )
+    await session.flush()
+    lines = sorted(await _lines(session, order_id), key=lambda line: (line.product_id, line.line_no))
+    reservations = [
+        reservation
+        for product_id, product_lines in groupby(lines, key=lambda line: line.product_id)
+        for reservation in await _reserve(session, product_id, order.warehouse_id, list(product_lines), clock)
+    ]
+    if reservations:
+        await session.execute(insert(_RESERVATIONS), reservations)
     return order
 
 
