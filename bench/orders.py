@@ -6,6 +6,10 @@ run the script checks that nothing was oversold: reserved = Σ reservations = un
 orders, reserved <= on hand in every lot, and the ledger agrees with the lots.
 
     python bench/orders.py --backend sqlite|postgres [--runs 3] [--orders 2000]
+
+Also printed: Python CPU time per confirmation (this process), and on PostgreSQL a reference measured
+in the same run: one `SELECT 1` round trip, and bare asyncpg transactions of the same shape as a
+confirmation (BEGIN, 7 statements, COMMIT) with 8 connections: what the round trips alone allow.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class RunResult:
     confirmed: int
     refused: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def per_second(self) -> float:
@@ -175,15 +180,51 @@ async def run(backend: str, scenario: str, orders: int) -> RunResult:
         seller = await seed(database, products, stock, picks)
         async with database.session() as s:
             order_ids = list((await s.scalars(select(SalesOrder.id).order_by(SalesOrder.id))).all())  # type: ignore[arg-type]
+        cpu_started = time.process_time()
         confirmed, refused, seconds = await confirm_all(database, seller, order_ids)
+        cpu_seconds = time.process_time() - cpu_started
         await check_no_oversell(database, stock, products)
         if scenario == "hot":
             assert confirmed == int(stock), (confirmed, stock)
-        return RunResult(scenario, orders, confirmed, refused, seconds)
+        return RunResult(scenario, orders, confirmed, refused, seconds, cpu_seconds)
     finally:
         await drop_database(database, schema)
         if directory is not None:
             directory.cleanup()
+
+
+async def postgres_reference(transactions: int) -> tuple[float, float]:
+    """(median SELECT 1 round trip in ms, bare asyncpg transactions/s of BEGIN + 7 UPDATEs + COMMIT, 8 connections)."""
+    import asyncpg  # noqa: PLC0415 - only the PostgreSQL reference needs the driver itself
+
+    dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    connections = [await asyncpg.connect(dsn) for _ in range(WORKERS)]
+    table = "bench_ref_" + uuid.uuid4().hex[:10]
+    try:
+        first = connections[0]
+        latencies = []
+        for _ in range(500):
+            started = time.perf_counter()
+            await first.fetchval("SELECT 1")
+            latencies.append(time.perf_counter() - started)
+        await first.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v bigint NOT NULL)")
+        await first.execute(f"INSERT INTO {table} SELECT g, 0 FROM generate_series(1, 1000) g")
+        rng = random.Random(7)
+
+        async def worker(connection: asyncpg.Connection, count: int) -> None:
+            for _ in range(count):
+                async with connection.transaction():
+                    for row in sorted(rng.sample(range(1, 1001), 7)):  # in id order: no deadlocks
+                        await connection.execute(f"UPDATE {table} SET v = v + 1 WHERE id = $1", row)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c, transactions // WORKERS) for c in connections))
+        rate = transactions // WORKERS * WORKERS / (time.perf_counter() - started)
+        await first.execute(f"DROP TABLE {table}")
+        return statistics.median(latencies) * 1000, rate
+    finally:
+        for connection in connections:
+            await connection.close()
 
 
 async def main() -> None:
@@ -196,10 +237,20 @@ async def main() -> None:
         results = [await run(args.backend, scenario, args.orders) for _ in range(args.runs)]
         rates = [r.per_second for r in results]
         label = "1 hot product" if scenario == "hot" else "1,000 products"
+        cpu_ms = statistics.median(r.cpu_seconds / r.orders * 1000 for r in results)
         print(
             f"{args.backend:8} {label:15} {WORKERS} workers  median {statistics.median(rates):7.1f} confirmations/s"
-            f"  (runs: {', '.join(f'{rate:.1f}' for rate in rates)}; last run confirmed {results[-1].confirmed},"
-            f" refused {results[-1].refused}; no oversell)"
+            f"  (runs: {', '.join(f'{rate:.1f}' for rate in rates)}; Python CPU {cpu_ms:.2f} ms/confirmation;"
+            f" last run confirmed {results[-1].confirmed}, refused {results[-1].refused}; no oversell;"
+            f" load {os.getloadavg()[0]:.1f})"
+        )
+    if args.backend == "postgres":
+        references = [await postgres_reference(args.orders) for _ in range(args.runs)]
+        print(
+            f"reference: SELECT 1 round trip median {statistics.median(r[0] for r in references):.3f} ms;"
+            f" bare asyncpg BEGIN + 7 statements + COMMIT, {WORKERS} connections: median"
+            f" {statistics.median(r[1] for r in references):.0f} transactions/s"
+            f" (runs: {', '.join(f'{r[1]:.0f}' for r in references)})"
         )
 
 
