@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from heapq import nsmallest
 from typing import Any, Protocol
 
 from pypinyin import lazy_pinyin
+from pypinyin.constants import RE_HANS
 from sqlalchemy import or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,8 +60,24 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     # One conversion for both keys (pypinyin costs ~0.3 ms a name; the bulk import converts every row):
     # the initial of a syllable is its first letter, the same as Style.FIRST_LETTER gives, checked for
     # every CJK unified ideograph.
-    syllables = [s for s in lazy_pinyin(fold(name), errors=lambda chars: list(chars)) if s.strip()]
+    # pypinyin splits a text into runs of Han characters and the rest, and converts each Han run on its
+    # own (segmenting it into words); so the syllables of a run are cached, and the rest passes through.
+    syllables = []
+    for run in _HAN_RUNS.split(fold(name)):
+        if not run:
+            continue
+        syllables += _run_syllables(run) if _HAN_RUNS.fullmatch(run) else list(run)
+    syllables = [s for s in syllables if s.strip()]
     return "".join(syllables).lower(), "".join(s[0] for s in syllables).lower()
+
+
+# the character class of pypinyin's own RE_HANS, as runs: "康师傅105g红茶" → "", 康师傅, "105g", 红茶, ""
+_HAN_RUNS = re.compile("(" + RE_HANS.pattern.removeprefix("^(?:").removesuffix(")+$") + "+)")
+
+
+@lru_cache(maxsize=1 << 16)
+def _run_syllables(run: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(run, errors=lambda chars: list(chars)))
 
 
 def search_fields(name: str, spec: str = "") -> dict[str, str]:

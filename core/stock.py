@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Date, Integer, and_, bindparam, cast, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -227,18 +227,23 @@ async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | No
     """Lots in stock expiring within their lead days (product → category → global), and expired ones."""
     default_days = int(await get_setting(session, "near_expiry_days", DEFAULT_NEAR_EXPIRY_DAYS))
     lead = func.coalesce(Product.near_expiry_days, Category.near_expiry_days, default_days)
-    # Fetch lots expiring within the largest lead days in use, then apply each product's own.
+    # Each lot's own lead days are applied in SQL, so only listed lots are fetched. The largest lead
+    # days in use bound expiry_date as well, which lets the lots' expiry index find the range.
     max_lead = await session.scalar(
         select(func.max(func.coalesce(Product.near_expiry_days, Category.near_expiry_days, default_days))).outerjoin(
             Category, col(Category.id) == Product.category_id
         )
     )
     horizon = today + timedelta(days=int(max_lead or default_days))
+    if session.get_bind().dialect.name == "sqlite":  # dates are ISO text: days between by julian day
+        days_left: Any = cast(func.julianday(Lot.expiry_date) - func.julianday(today.isoformat()), Integer)
+    else:  # PostgreSQL: date - date is an integer of days
+        days_left = col(Lot.expiry_date) - bindparam("today", today, type_=Date)
     # Columns, not Lot and Product entities: building tens of thousands of ORM objects took seconds.
-    where = [col(Lot.on_hand) > 0, col(Lot.expiry_date).is_not(None), col(Lot.expiry_date) <= horizon]
+    where = [col(Lot.on_hand) > 0, col(Lot.expiry_date).is_not(None), col(Lot.expiry_date) <= horizon, days_left <= lead]
     if warehouse_id is not None:
         where.append(col(Lot.warehouse_id) == warehouse_id)
-    rows: Any = await session.execute(  # a row of eleven typed columns; sqlalchemy cannot name the type
+    rows: Any = await session.execute(  # a row of twelve typed columns; sqlalchemy cannot name the type
         select_columns(
             col(Lot.id),
             col(Lot.product_id),
@@ -250,6 +255,7 @@ async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | No
             col(Lot.lot_no),
             col(Lot.expiry_date),
             col(Lot.on_hand),
+            days_left.label("days_left"),
             lead.label("lead"),
         )
         .join(Product, col(Product.id) == Lot.product_id)
@@ -258,28 +264,7 @@ async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | No
         .where(*where)
         .order_by(col(Lot.expiry_date), col(Lot.id))
     )
-    result = []
-    for lot_id, product_id, sku, name, base_unit, lot_warehouse, warehouse_name, lot_no, expiry, on_hand, lead_days in rows:
-        days_left = (expiry - today).days
-        if days_left > lead_days:
-            continue
-        result.append(
-            ExpiringLot(
-                lot_id,
-                product_id,
-                sku,
-                name,
-                base_unit,
-                lot_warehouse,
-                warehouse_name,
-                lot_no,
-                expiry,
-                on_hand,
-                days_left,
-                int(lead_days),
-            )
-        )
-    return result
+    return [ExpiringLot(*row[:10], int(row[10]), int(row[11])) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
