@@ -49,11 +49,17 @@ from sqlmodel import SQLModel  # noqa: E402
 
 import core.documents  # noqa: E402, F401 - registers the document tables
 import core.models  # noqa: E402, F401
-from core.catalog import product_by_barcode, product_by_sku, search_fields, search_products  # noqa: E402
+from core.catalog import (  # noqa: E402
+    product_by_barcode,
+    product_by_sku,
+    search_fields,
+    search_index,
+    search_products,
+)
 from core.config import database_url  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.gtin import gs1_check_digit  # noqa: E402
-from core.stock import low_stock, near_expiry, stock_of  # noqa: E402
+from core.stock import low_stock, near_expiry, stock_by_barcode, stock_by_sku, stock_of  # noqa: E402
 
 SEED = 20240602
 TODAY = date(2026, 6, 1)  # near_expiry() is asked about this day; lot dates are generated around it
@@ -486,6 +492,36 @@ async def measure(database: Database, catalog: Catalog, n_queries: int) -> list[
 
     times, _ = await timed_reads(database, [rng.choice(catalog.skus) for _ in range(n_queries)], by_sku)
     results.append(Result("SKU lookup + stock_of", times, "median < 2 ms, p99 < 10 ms", None))
+
+    async def by_barcode_one(session: AsyncSession, code: str) -> Any:
+        stock = await stock_by_barcode(session, code)
+        assert stock is not None, code
+        return stock
+
+    times, _ = await timed_reads(database, codes, by_barcode_one)
+    results.append(Result("stock_by_barcode (one statement)", times, "median < 2 ms, p99 < 10 ms", None))
+
+    async def by_sku_one(session: AsyncSession, sku: str) -> Any:
+        stock = await stock_by_sku(session, sku)
+        assert stock is not None, sku
+        return stock
+
+    times, _ = await timed_reads(database, [rng.choice(catalog.skus) for _ in range(n_queries)], by_sku_one)
+    results.append(Result("stock_by_sku (one statement)", times, "median < 2 ms, p99 < 10 ms", None))
+
+    # The search index: built on the first search of a process (and after every catalog change).
+    start = time.perf_counter()
+    index = await database.read(search_index)
+    build_ms = (time.perf_counter() - start) * 1000
+    size = sum(
+        sys.getsizeof(part)
+        for column in (index.skus, index.folded_skus, index.names, index.full, index.initials)
+        for part in (column.text, column.starts)
+    ) + sum(sys.getsizeof(part) for part in (index.ids, index.name_lengths, index.active))
+    results.append(Result(
+        "search index load (first search after a catalog change)", [build_ms], "-", None,
+        f"{len(index):,} products, {size / 1e6:.1f} MB in strings and arrays",
+    ))
 
     async def search(session: AsyncSession, q: str) -> Any:
         return await search_products(session, q)

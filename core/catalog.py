@@ -166,18 +166,28 @@ async def to_base(session: AsyncSession, product: Product, quantity: Decimal, un
     return quantity * await unit_factor(session, product, unit)
 
 
-async def describe_quantity(session: AsyncSession, product: Product, base_quantity: Decimal) -> str:
-    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it."""
-    units = sorted(await units_of(session, product.id or 0), key=lambda u: u.factor, reverse=True)
-    whole_units = [u for u in units if u.factor == u.factor.to_integral_value() and u.factor > 1]
+async def describe_quantity(
+    session: AsyncSession, product: Product, base_quantity: Decimal, *, units: dict[str, Decimal] | None = None
+) -> str:
+    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it.
+
+    `units` (extra unit name → factor) saves reading them again when several quantities of one
+    product are described; without it they are read from the database."""
+    if units is None:
+        units = {u.name: u.factor for u in await units_of(session, product.id or 0)}
+    whole_units = sorted(
+        ((name, factor) for name, factor in units.items() if factor == factor.to_integral_value() and factor > 1),
+        key=lambda unit: unit[1],
+        reverse=True,
+    )
     if not whole_units or base_quantity < 0:
         return f"{format_quantity(base_quantity)}{product.base_unit}"
     parts, rest = [], base_quantity
-    for unit in whole_units:
-        count = rest // unit.factor
+    for name, factor in whole_units:
+        count = rest // factor
         if count:
-            parts.append(f"{format_quantity(count)}{unit.name}")
-            rest -= count * unit.factor
+            parts.append(f"{format_quantity(count)}{name}")
+            rest -= count * factor
     if rest or not parts:
         parts.append(f"{format_quantity(rest)}{product.base_unit}")
     return "".join(parts)
@@ -419,16 +429,16 @@ class _Column:
     def value(self, row: int) -> str:
         return self.text[self.starts[row] : self.starts[row + 1] - 1]
 
-    def first_offsets(self, q: str) -> dict[int, int]:
-        """row → offset of the first occurrence of q in that row's value (q without separators)."""
-        found: dict[int, int] = {}
-        starts, find = self.starts, self.text.find
-        position = find(q)
-        while position >= 0:
-            row = bisect_right(starts, position) - 1
-            found[row] = position - starts[row]
-            position = find(q, starts[row + 1])
-        return found
+    def first_offsets(self, pattern: re.Pattern[str]) -> dict[int, int]:
+        """row → offset of the first occurrence of q in that row's value, for the pattern `q[^\n]*`.
+
+        Each match runs to the end of its row, so the scan finds exactly one match per row: the first.
+        """
+        starts = self.starts
+        return {
+            (row := bisect_right(starts, position) - 1): position - starts[row]
+            for position in [match.start() for match in pattern.finditer(self.text)]
+        }
 
     def row_equal_to(self, value: str) -> int | None:
         if _SEP in value:
@@ -470,29 +480,42 @@ class SearchIndex:
         if not q or _SEP in q or limit <= 0:
             return []
         active, names, n = self.active, self.names, len(q)
+        pattern = re.compile(re.escape(q) + "[^\n]*")
         scores: dict[int, int] = {}
         reasons: dict[int, str] = {}
-        for row, offset in names.first_offsets(q).items():
+
+        def settled(above: int) -> bool:
+            """`limit` rows already score above what the keys not yet scanned can give: stop there."""
+            return sum(1 for score in scores.values() if score > above) >= limit
+
+        # Keys in the order of `_score`'s tiers: names 650–900, initials as a prefix 600–650, then full
+        # pinyin 550–580 as a prefix, 400–450 inside; initials inside 350–400; SKU 350.
+        for row, offset in names.first_offsets(pattern).items():
             if include_inactive or active[row]:
                 scores[row] = (900 if names.length(row) == n else 800) if offset == 0 else 700 - min(offset, 50)
                 reasons[row] = "name"
-        initials = {r: o for r, o in self.initials.first_offsets(q).items() if r not in scores}
-        full = {r: o for r, o in self.full.first_offsets(q).items() if r not in scores}
-        for row in initials.keys() | full.keys():
-            if not (include_inactive or active[row]):
-                continue
-            at_initials, at_full = initials.get(row), full.get(row)
-            if at_initials == 0:
-                scores[row], reasons[row] = (650 if self.initials.length(row) == n else 600), "pinyin_initials"
-            elif at_full == 0:
-                scores[row], reasons[row] = (580 if self.full.length(row) == n else 550), "pinyin"
-            elif at_full is not None:
-                scores[row], reasons[row] = 450 - min(at_full, 50), "pinyin"
-            elif at_initials is not None:
-                scores[row], reasons[row] = 400 - min(at_initials, 50), "pinyin_initials"
-        for row in self.folded_skus.first_offsets(q):
-            if row not in scores and (include_inactive or active[row]):
-                scores[row], reasons[row] = 350, "sku"
+        if not settled(650):
+            initials = {r: o for r, o in self.initials.first_offsets(pattern).items() if r not in scores}
+            for row, offset in initials.items():
+                if offset == 0 and (include_inactive or active[row]):
+                    scores[row] = 650 if self.initials.length(row) == n else 600
+                    reasons[row] = "pinyin_initials"
+            if not settled(580):
+                full = {r: o for r, o in self.full.first_offsets(pattern).items() if r not in scores}
+                for row in (initials.keys() | full.keys()) - scores.keys():
+                    if not (include_inactive or active[row]):
+                        continue
+                    at_initials, at_full = initials.get(row), full.get(row)
+                    if at_full == 0:
+                        scores[row], reasons[row] = (580 if self.full.length(row) == n else 550), "pinyin"
+                    elif at_full is not None:
+                        scores[row], reasons[row] = 450 - min(at_full, 50), "pinyin"
+                    elif at_initials is not None:
+                        scores[row], reasons[row] = 400 - min(at_initials, 50), "pinyin_initials"
+                if not settled(350):
+                    for row in self.folded_skus.first_offsets(pattern):
+                        if row not in scores and (include_inactive or active[row]):
+                            scores[row], reasons[row] = 350, "sku"
         # One integer per candidate orders by (-score, name length); only the rows tied with the
         # `limit`-th need their SKU to break ties.
         lengths = self.name_lengths
