@@ -42,7 +42,7 @@ def build_app(
         app[CONSOLE_KEY] = console_adapter
 
     delivery = DeliveryWorker(db, registry)
-    replies = GroupWriter(db, delivery.wake)
+    replies = GroupWriter(db, delivery)
     engine = Engine(Services(settings, db, store, Conversations(store), registry, delivery, replies))
     app[ENGINE_KEY] = engine
     for adapter in registry.values():

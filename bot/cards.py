@@ -10,12 +10,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import Result, literal, null, union_all
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.model import Button, ButtonStyle, Card, Table, Tone
-from core.catalog import barcodes_of, describe_quantity
-from core.models import Product, Role, User
+from core.catalog import describe_quantity
+from core.models import Barcode, Product, ProductUnit, Role, User
 from core.quantity import format_money, format_quantity
 from core.stock import ExpiringLot, LowStockRow, ProductStock
 from core.users import ROLE_NAMES_ZH, can_see_costs
@@ -41,18 +45,44 @@ def expired_text() -> str:
     return "这张卡片已过期，请重新发起。"
 
 
+async def units_and_codes(session: AsyncSession, product_id: int) -> tuple[dict[str, Decimal], list[str]]:
+    """A product's extra units (name → factor) and its barcodes, in one statement."""
+    rows: Result[str, str, Any, int] = await session.execute(
+        union_all(
+            select_columns(
+                literal("u"), col(ProductUnit.name), col(ProductUnit.factor), col(ProductUnit.id)
+            ).where(col(ProductUnit.product_id) == product_id),
+            select_columns(literal("b"), col(Barcode.code), null(), col(Barcode.id)).where(
+                col(Barcode.product_id) == product_id
+            ),
+        )
+    )
+    units: dict[str, Decimal] = {}
+    codes: list[str] = []
+    for kind, name, factor, _ in sorted(rows.all(), key=lambda row: (row[0], row[3])):
+        if kind == "u":
+            units[name] = Decimal(factor)
+        else:
+            codes.append(name)
+    return units, codes
+
+
 async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -> Card:
     product = stock.product
     staff = viewer.role in STAFF_ROLES
     fields: list[tuple[str, str]] = [("编码", product.sku)]
-    codes = await barcodes_of(session, product.id or 0)
+    units, codes = await units_and_codes(session, product.id or 0)
+
+    async def amount(quantity: Decimal) -> str:
+        return await describe_quantity(session, product, quantity, units=units)
+
     if codes:
         fields.append(("条码", "、".join(codes)))
-    fields.append(("可用", await describe_quantity(session, product, stock.available)))
+    fields.append(("可用", await amount(stock.available)))
     if staff:
-        fields.append(("在库", await describe_quantity(session, product, stock.on_hand)))
+        fields.append(("在库", await amount(stock.on_hand)))
         if stock.reserved:
-            fields.append(("已预留", await describe_quantity(session, product, stock.reserved)))
+            fields.append(("已预留", await amount(stock.reserved)))
     fields.append(("售价", f"{format_money(product.sale_price)}/{product.base_unit}"))
     if can_see_costs(viewer):
         fields.append(("成本", f"{format_money(product.avg_cost.quantize(product.sale_price))}/{product.base_unit}"))
@@ -66,13 +96,13 @@ async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -
                         warehouse.warehouse_name,
                         lot.lot_no or "-",
                         _date(lot.expiry_date),
-                        await describe_quantity(session, product, lot.on_hand),
-                        await describe_quantity(session, product, lot.available),
+                        await amount(lot.on_hand),
+                        await amount(lot.available),
                     )
                 )
         table = Table(("仓库", "批次", "到期", "在库", "可用"), tuple(rows))
     else:
-        rows = [(w.warehouse_name, await describe_quantity(session, product, w.available)) for w in stock.warehouses]
+        rows = [(w.warehouse_name, await amount(w.available)) for w in stock.warehouses]
         table = Table(("仓库", "可用"), tuple(rows))
 
     low = product.safety_stock > 0 and stock.available < product.safety_stock

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
@@ -47,10 +48,21 @@ class Engine:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def handle(self, event: InboundEvent) -> None:
-        async with self._in_work:
-            await self._handle(event)
+        await self._in_work.acquire()
+        held = True
 
-    async def _handle(self, event: InboundEvent) -> None:
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._in_work.release()
+
+        try:
+            await self._handle(event, release)
+        finally:
+            release()
+
+    async def _handle(self, event: InboundEvent, release: Callable[[], None]) -> None:
         origin = event.origin
         try:
             first = await self.services.store.set_if_absent(
@@ -65,6 +77,7 @@ class Engine:
                 user = await self._user(origin)
                 turn = Turn(self.services, event, user)
                 await self._run(turn, user)
+                release()  # the next event may start while these replies wait for the group commit
                 await turn.finish()
         except Exception:
             log.exception("event %s from %s could not be answered", event.event_id, origin.platform)

@@ -153,3 +153,50 @@ async def test_a_reply_for_a_role_reaches_each_of_its_people_on_each_platform(db
         await session.flush()
         assert await enqueue_for_roles(session, [Role.WAREHOUSE], Text("临期提醒")) == 2
     assert sorted((row.platform, row.target_id) for row in await rows(db)) == [("console", "li"), ("wecom", "lili")]
+
+
+async def test_group_written_replies_are_handed_over_leased_and_delivered_without_a_claim(db: Database) -> None:
+    from bot.outbox import GroupWriter
+
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(db, {"fake": adapter})
+    await worker.deliver_due()  # the start-up claim: nothing waiting
+    writer = GroupWriter(db, worker)
+    await asyncio.gather(
+        writer.write([(TARGET, Text("一"))]), writer.write([(Target("elsewhere", "user", "u9"), Text("二"))])
+    )
+    leased, unserved = await rows(db)
+    assert (leased.status, leased.attempts) == (OutboxStatus.PENDING, 1)
+    assert leased.next_attempt_at > utcnow() + timedelta(seconds=30)  # no other instance takes it meanwhile
+    assert unserved.attempts == 0  # left for an instance serving that platform
+
+    claims: list[object] = []
+    original = worker._claim
+
+    async def counted(session: AsyncSession) -> object:
+        claims.append(session)
+        return await original(session)
+
+    worker._claim = counted  # type: ignore[method-assign,assignment]
+    await worker.deliver_due()
+    assert adapter.sent == [(TARGET, Text("一"))]
+    assert len(claims) == 1  # the unserved row asked for a claim; a served one alone would not
+    leased, _ = await rows(db)
+    assert leased.status == OutboxStatus.DELIVERED and leased.platform_message_ref == "ref-1"
+
+    await writer.write([(TARGET, Text("三"))])
+    await worker.deliver_due()
+    assert len(claims) == 1 and adapter.sent[-1] == (TARGET, Text("三"))
+
+
+async def test_a_handed_over_row_whose_instance_died_is_claimed_after_its_lease(db: Database) -> None:
+    from bot.outbox import GroupWriter
+
+    dead = DeliveryWorker(db, {"fake": FakeAdapter()})
+    await GroupWriter(db, dead).write([(TARGET, Text("还在吗"))])  # committed, never delivered
+    adapter = FakeAdapter()
+    survivor = DeliveryWorker(db, {"fake": adapter})
+    assert not await survivor.deliver_due() and adapter.sent == []  # leased to the dead one
+    await make_due(db)
+    await survivor.deliver_due()
+    assert adapter.sent == [(TARGET, Text("还在吗"))]
