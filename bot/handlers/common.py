@@ -7,11 +7,12 @@ from decimal import Decimal
 from difflib import SequenceMatcher
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from bot.parser import QuantityText
 from core.catalog import closest_names, fold, get_product, search_products, unit_factor
 from core.errors import InvalidInput
-from core.models import Product
+from core.models import Product, ProductUnit
 
 TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
 
@@ -42,6 +43,27 @@ async def find_product(session: AsyncSession, text: str) -> ProductLookup:
     ):
         return ProductLookup(text, product=closest[0])
     return ProductLookup(text, closest=tuple(closest))
+
+
+async def narrow_by_units(session: AsyncSession, found: ProductLookup, quantity: QuantityText | None) -> ProductLookup:
+    """Candidates kept only if they have every unit the person wrote (`雪碧 5罐`: the can, not the
+    bottle); one left is the product. Nothing changes without a written unit, or when none has them."""
+    written = {fold(part.unit) for part in quantity.parts if part.unit} if quantity is not None else set()
+    if found.product is not None or len(found.candidates) < 2 or not written:
+        return found
+    ids = [p.id for p in found.candidates]
+    rows = await session.execute(
+        select(col(ProductUnit.product_id), col(ProductUnit.name)).where(col(ProductUnit.product_id).in_(ids))
+    )
+    units: dict[int | None, set[str]] = {p.id: {fold(p.base_unit)} for p in found.candidates}
+    for product_id, name in rows.all():
+        units[product_id].add(fold(name))
+    fitting = tuple(p for p in found.candidates if written <= units[p.id])
+    if len(fitting) == 1:
+        return ProductLookup(found.query, product=fitting[0])
+    if fitting and len(fitting) < len(found.candidates):
+        return ProductLookup(found.query, candidates=fitting)
+    return found
 
 
 def _similarity(text: str, product: Product) -> float:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot.cards import decided_status, expired_text, new_card_id, pick_card, product_label
-from bot.handlers.common import ProductLookup, base_quantity, find_product, product_by_id
+from bot.handlers.common import ProductLookup, base_quantity, find_product, narrow_by_units, product_by_id
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update
 from bot.parser import ItemText, PlaceOrder, Ship, parse_quantity, split_item, split_items
@@ -101,7 +101,7 @@ async def resolve_lines(
         if chosen and number in chosen:
             found = ProductLookup(item.product, product=await product_by_id(session, str(chosen[number])))
         else:
-            found = await find_product(session, item.product)
+            found = await narrow_by_units(session, await find_product(session, item.product), item.quantity)
         if found.product is None:
             problems.append(_lookup_problem(number, item, found))
             if found.candidates:

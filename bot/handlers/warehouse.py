@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot.cards import product_label
-from bot.handlers.common import base_quantity, find_product, product_by_id
+from bot.handlers.common import base_quantity, find_product, narrow_by_units, product_by_id
 from bot.model import CardAction, Text
 from bot.parser import Count, Transfer, parse_quantity
 from bot.turn import Turn
@@ -158,7 +158,7 @@ async def transfer(turn: Turn, command: Transfer) -> None:
     async def work(session: AsyncSession) -> str:
         source = await find_warehouse(session, command.source)
         destination = await find_warehouse(session, command.destination)
-        found = await find_product(session, command.product)
+        found = await narrow_by_units(session, await find_product(session, command.product), command.quantity)
         if found.product is None:
             raise InvalidInput(f"没有确定是哪个商品“{command.product}”，请写得更具体些")
         product = found.product

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.db import Database
+from tests.factories import make_product
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -82,3 +84,24 @@ async def test_an_ambiguous_line_is_picked_from_a_card_and_the_order_goes_on(con
     draft = next(r for r in after if r["type"] == "card" and r["title"].startswith("销售单草稿"))
     assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "2箱"], ["雪碧 500ml", "5瓶"]]
     assert "过期" in texts(await console.press("wang", choice, "可口可乐 1.25L"))
+
+
+async def test_the_unit_written_tells_products_of_one_name_apart(console: Console, db: Database) -> None:
+    """雪碧 330ml comes in 罐, 雪碧 500ml in 瓶: `5罐` can only be the can; `1箱` fits both, so ask."""
+    async with db.session() as session:
+        await make_product(session, "P004", "雪碧 330ml", base_unit="罐", case=24, barcode=None, sale_price="3.00")
+
+    draft = card(await console.say("wang", "下单 华联 雪碧 5罐"))
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert [row[:3] for row in draft["tables"][0]["rows"]] == [["雪碧 330ml", "5罐", "¥3.00/罐"]]
+
+    draft = card(await console.say("wang", "下单 华联 雪碧 2瓶，雪碧 1箱零3罐"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["雪碧 500ml", "2瓶"], ["雪碧 330ml", "1箱3罐"]]
+
+    choice = card(await console.say("wang", "下单 华联 雪碧 1箱"))
+    assert choice["title"] == "第1行“雪碧”是哪一个？"
+    assert {b["label"] for b in choice["buttons"]} >= {"雪碧 330ml", "雪碧 500ml"}
+
+    assert "没有单位“袋”" in texts(await console.say("wang", "下单 华联 雪碧500 5袋"))  # no product has it: said so
+    body = texts(await console.say("wang", "下单 华联 雪碧 5袋"))
+    assert "对应多个商品" in body or "是哪一个" in body

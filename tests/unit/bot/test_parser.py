@@ -252,3 +252,20 @@ def test_wrong_or_incomplete_commands_get_their_usage(text: str, family: str) ->
 )
 def test_anything_else_is_unknown(text: str) -> None:
     assert isinstance(parse(text), Unknown)
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("下单 华联 雪碧 5罐", [["罐"]]),
+        ("下单 华联 sprite 5 cans", [["罐"]]),
+        ("下单 华联 雪碧5罐、雪碧 2瓶", [["罐"], ["瓶"]]),
+        ("下单 华联 雪碧 1箱零6罐", [["箱", "罐"]]),
+        ("下单 华联 雪碧 5", [[""]]),
+    ],
+)
+def test_order_lines_keep_the_unit_written_so_it_can_tell_products_apart(text: str, units: list[list[str]]) -> None:
+    """`雪碧 5罐` names the can (330ml, 罐), not the bottle (500ml, 瓶): the handler narrows by it."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert [[part.unit for part in item.quantity.parts] for item in command.items if item.quantity] == units
