@@ -1,7 +1,9 @@
 """A photo of a barcode: decode it, find the product, answer with its stock card and next steps.
 
 The download and the decoding run in the event's background task (never in the platform's ack path);
-decoding itself runs in a worker thread inside `read_barcodes`.
+decoding itself runs in a worker thread inside `read_barcodes`. When a read is not certain, the catalog
+settles it: every code seen is looked up in one query, and the codes the catalog has win over the rest
+(a misread rarely lands on a registered code).
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import logging
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from bot.cards import new_card_id, product_label, stock_card
 from bot.model import Button, ButtonStyle, Card, CardAction, ImageMessage, Reply, Table, Text, Tone
 from bot.turn import Turn
 from core.barcode_reader import ImageError, ScanResult, read_barcodes
-from core.catalog import ProductInput, product_by_barcode, save_product
+from core.catalog import ProductInput, save_product
 from core.errors import InvalidInput
-from core.models import Product, Role
+from core.gtin import lookup_forms
+from core.models import Barcode, Product, Role
 from core.quantity import parse_decimal
 from core.stock import stock_of
 
@@ -53,13 +57,18 @@ async def photo(turn: Turn, event: ImageMessage) -> None:
 async def _answer(session: AsyncSession, turn: Turn, scan: ScanResult) -> Reply:
     if not scan.codes:
         return Text(PHOTO_TIPS)
-    found: list[tuple[str, Product | None]] = []
-    for read in scan.codes:
-        found.append((read.normalized, await product_by_barcode(session, read.normalized)))
-    known = [(text, product) for text, product in found if product is not None]
-    if len(found) == 1 or (len(known) == 1 and scan.ambiguous):
-        text, product = known[0] if known else found[0]
-        if product is not None:  # the catalog knowing the code is confirmation enough
+    products = await products_by_code(session, [read.normalized for read in scan.codes])
+    found: list[tuple[str, Product | None]] = [(read.normalized, products.get(read.normalized)) for read in scan.codes]
+    known: list[tuple[str, Product | None]] = [(text, product) for text, product in found if product is not None]
+    if scan.ambiguous:
+        if known:
+            found = known  # the catalog knowing a code is confirmation enough; the others were misreads
+        elif len(found) > 1:
+            seen = "、".join(text for text, _ in found[:3])
+            return Text(f"照片里的条码看不太清（像 {seen}）。请再拍一张，或直接输入“查 条码数字”。")
+    if len(found) == 1:
+        text, product = found[0]
+        if product is not None:
             return await stock_card(session, turn.user, await stock_of(session, product.id or 0))
         if scan.ambiguous:
             return Text(f"照片里的条码看着像 {text}，但不太清楚。请再拍一张，或直接输入“查 {text}”。")
@@ -74,6 +83,25 @@ async def _answer(session: AsyncSession, turn: Turn, scan: ScanResult) -> Reply:
         ),
         note="点商品看库存" if known else "这些条码都不在商品库中",
     )
+
+
+async def products_by_code(session: AsyncSession, codes: list[str]) -> dict[str, Product]:
+    """The products of these codes (a UPC-A and its EAN-13 form find the same one), in one query."""
+    wanted: dict[str, str] = {}  # stored form → the code as read
+    for code in codes:
+        for form in lookup_forms(code):
+            wanted.setdefault(form, code)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(col(Barcode.code), Product)
+        .join(Product, col(Product.id) == col(Barcode.product_id))
+        .where(col(Barcode.code).in_(list(wanted)))
+    )
+    found: dict[str, Product] = {}
+    for stored, product in rows.all():
+        found.setdefault(wanted[stored], product)
+    return found
 
 
 def _unknown_code(turn: Turn, code: str) -> Reply:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.scenario.barcode_image import blank_png, ean13_png
+from core.barcode_reader import decode_image
+from tests.scenario.barcode_image import blank_png, ean13_png, smudged_labels_png
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -29,3 +30,21 @@ async def test_unknown_code_is_named_and_an_admin_may_create_the_product(console
 async def test_no_code_gives_photo_advice_and_a_broken_file_is_refused_politely(console: Console) -> None:
     assert "拍照小贴士" in texts(await console.upload("li", blank_png()))
     assert "这张图片读不了" in texts(await console.upload("li", b"not an image at all"))
+
+
+async def test_an_unclear_photo_is_settled_by_the_codes_the_catalog_has(console: Console) -> None:
+    """Bled labels are read by one decoder only: not certain. Codes the catalog has win over the rest."""
+    sprite, cola, stranger = "6902538006100", "6901234567892", "4006381333931"
+    assert decode_image(smudged_labels_png(sprite, stranger)).ambiguous  # the photo really is unclear
+
+    stock = card(await console.upload("wang", smudged_labels_png(sprite, stranger)))
+    assert stock["title"] == "库存 · 雪碧 500ml"
+
+    two = card(await console.upload("li", smudged_labels_png(cola, stranger, sprite)))
+    assert two["title"] == "照片里有 2 个条码"
+    assert sorted(row[0] for row in two["tables"][0]["rows"]) == [cola, sprite]  # the unregistered one dropped
+    assert "未登记" not in texts([two])
+
+    unclear = texts(await console.upload("li", smudged_labels_png(stranger, "9787111111115")))
+    assert "看不太清" in unclear and stranger in unclear
+    assert "看着像 4006381333931" in texts(await console.upload("li", smudged_labels_png(stranger)))
