@@ -216,10 +216,16 @@ _HELP_ALL = (
 )
 
 
-def help_card(viewer: User, intro: str = "") -> Card:
-    lines = _HELP_BY_ROLE.get(viewer.role, _HELP_ALL)
-    if viewer.role == Role.ADMIN:
+def help_lines(role: Role) -> tuple[tuple[str, str], ...]:
+    """(what, how to say it) for a role: the help card's lines, and the console's welcome."""
+    lines = _HELP_BY_ROLE.get(role, _HELP_ALL)
+    if role == Role.ADMIN:
         lines = (*lines, ("绑定同事", "绑定 @某人 仓管"))
+    return lines
+
+
+def help_card(viewer: User, intro: str = "") -> Card:
+    lines = help_lines(viewer.role)
     return Card(
         card_id=new_card_id("help"),
         title="psibot 可以帮您",

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.adapter import DeliveryError, EventSink
+from bot.cards import help_lines
 from bot.model import Card, CardAction, ImageMessage, Origin, Reply, Sent, Target, TextMessage
 from bot.serial import reply_to_json
 from core.columns import utcnow
@@ -172,7 +173,7 @@ class ConsoleAdapter:
         return web.Response(text=(_STATIC / name).read_text("utf-8"), content_type=_STATIC_TYPES[name])
 
     async def _users(self, _request: web.Request) -> web.Response:
-        async def load(session: AsyncSession) -> list[dict[str, str]]:
+        async def load(session: AsyncSession) -> list[dict[str, Any]]:
             rows = await session.execute(
                 select(User, Identity.platform_user_id)
                 .join(Identity, col(Identity.user_id) == User.id)
@@ -180,7 +181,8 @@ class ConsoleAdapter:
                 .order_by(col(User.id))
             )
             return [
-                {"id": uid, "name": user.name, "role": user.role.value, "role_name": ROLE_NAMES_ZH[user.role]}
+                {"id": uid, "name": user.name, "role": user.role.value, "role_name": ROLE_NAMES_ZH[user.role],
+                 "examples": [{"label": label, "text": example} for label, example in help_lines(user.role)]}
                 for user, uid in rows.all()
             ]
 

@@ -70,8 +70,18 @@ async def test_a_day_at_the_console(console_url: str, tmp_path: Path) -> None:
                 await page.fill("#text", text)  # type: ignore[attr-defined]
                 await page.press("#text", "Enter")  # type: ignore[attr-defined]
 
+            # An empty conversation starts with a welcome: the help lines for the person's role.
+            welcome = sales.locator("#welcome")
+            await expect(welcome).to_contain_text("您好，小王（销售）", timeout=TIMEOUT_MS)
+            await expect(welcome.locator("button")).to_have_count(3)
+            await welcome.locator("button", has_text="今日销售").click()
+            await expect(sales.locator("#text")).to_have_value("今日销售")
+            await expect(manager.locator("#welcome")).to_contain_text("待审批")
+            await expect(sales.locator("label.photo")).to_have_text("照片")  # an SVG icon, no emoji font needed
+
             # A salesperson checks stock, then places an order and confirms it.
             await say(sales, "库存 雪碧")
+            await expect(welcome).to_have_count(0, timeout=TIMEOUT_MS)
             stock = sales.locator(".card", has_text="库存 · 雪碧 500ml")
             await expect(stock).to_contain_text("主仓", timeout=TIMEOUT_MS)
             await say(sales, "下单 华联 雪碧 2箱")

@@ -57,7 +57,11 @@ async def test_a_token_is_required_by_bearer_header_or_cookie(client_for: MakeCl
 async def test_demo_console_lists_people_with_roles(client_for: MakeClient) -> None:
     client = await client_for(console=True, token=None)
     users = (await (await client.get("/console/api/users")).json())["users"]
-    assert {"id": "wang", "name": "小王", "role": "sales", "role_name": "销售"} in users
+    wang = next(user for user in users if user["id"] == "wang")
+    assert {k: wang[k] for k in ("id", "name", "role", "role_name")} == {
+        "id": "wang", "name": "小王", "role": "sales", "role_name": "销售"
+    }
+    assert {"label": "查库存", "text": "库存 可乐 / 查 6901234567890"} in wang["examples"]  # the page's welcome
     page = await client.get("/console")
     assert page.status == 200 and "psibot 控制台" in await page.text()
     assert (await client.get("/console/static/app.js")).status == 200

@@ -7,6 +7,7 @@ const who = document.getElementById("who");
 const text = document.getElementById("text");
 const photo = document.getElementById("photo");
 let stream = null;
+let people = [];
 const shown = new Map(); // message ref -> element
 
 function el(tag, attrs = {}, ...children) {
@@ -36,7 +37,7 @@ function renderCard(card, ref) {
   for (const table of card.tables) {
     const head = el("tr", {}, ...table.columns.map((c) => el("th", {}, c)));
     const rows = table.rows.map((row) => el("tr", {}, ...row.map((c) => el("td", {}, c))));
-    body.append(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
+    body.append(el("div", {class: "table"}, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows))));
   }
   if (card.note) body.append(el("div", {class: "note"}, card.note));
   node.append(body);
@@ -72,7 +73,25 @@ function renderReply(reply, ref) {
   }
 }
 
+// While the conversation is empty: who you are and what you can say (the help card's lines for your role).
+function welcome() {
+  const person = people.find((p) => p.id === who.value);
+  if (!person) return;
+  const list = el("ul");
+  for (const {label, text: example} of person.examples || []) {
+    const first = example.split(" / ")[0];
+    const chip = el("button", {type: "button", title: "放进输入框"}, example);
+    chip.addEventListener("click", () => { text.value = first; text.focus(); });
+    list.append(el("li", {}, el("span", {class: "label"}, label), chip));
+  }
+  log.append(el("div", {class: "welcome", id: "welcome"},
+    el("h2", {}, `您好，${person.name}（${person.role_name}）`),
+    el("p", {}, "直接打字和 psibot 说话，或发一张条码照片。可以试试："), list,
+    el("p", {class: "hint"}, "输入“帮助”随时查看。")));
+}
+
 function show(record) {
+  document.getElementById("welcome")?.remove();
   const node = record.direction === "in"
     ? el("div", {class: "msg in"}, record.text)
     : el("div", {class: "msg out"}, renderReply(record.reply, record.ref));
@@ -87,6 +106,7 @@ function listen() {
   if (stream) stream.close();
   shown.clear();
   log.replaceChildren();
+  welcome();
   stream = new EventSource(`/console/api/stream?user=${encodeURIComponent(who.value)}`);
   stream.addEventListener("message", (event) => show(JSON.parse(event.data)));
 }
@@ -94,6 +114,7 @@ function listen() {
 async function start() {
   const response = await fetch("/console/api/users", {credentials: "same-origin"});
   const {users} = await response.json();
+  people = users;
   for (const user of users) who.append(el("option", {value: user.id}, `${user.name} · ${user.role_name}`));
   const remembered = localStorage.getItem("psibot.console.user");
   if (users.some((u) => u.id === remembered)) who.value = remembered;
