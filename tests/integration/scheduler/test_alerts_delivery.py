@@ -92,7 +92,7 @@ async def test_a_robot_that_fails_for_a_while_gets_every_alert_once(db: Database
     assert len(calls) == 2 + 3  # two cards, three refusals retried
     assert sorted("临期提醒" in body for body in calls[-2:]) == [False, True]  # the last two were accepted
     async with db.session() as session:
-        rows = (await session.scalars(select(OutboxMessage))).all()
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
     assert [(row.status, row.attempts) for row in rows] == [(OutboxStatus.DELIVERED, 3), (OutboxStatus.DELIVERED, 2)]
     assert {"临期提醒" in row.payload["title"] for row in rows} == {True, False}
 
