@@ -74,3 +74,24 @@ def json_object(data: bytes | str) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+class SessionOwner:
+    """One aiohttp session per platform client, opened on first use (inside the running loop) and closed once."""
+
+    _session: aiohttp.ClientSession | None = None
+
+    def session_timeout(self) -> aiohttp.ClientTimeout | None:
+        """The timeout for a new session; None keeps aiohttp's default."""
+        return None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = self.session_timeout()
+            self._session = aiohttp.ClientSession(timeout=timeout) if timeout else aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from adapters.http import SessionOwner
 from adapters.ratelimit import Rate, RateLimiter
 from adapters.token import AccessToken, TokenProvider, TokenRejected
 from bot.adapter import DeliveryError
@@ -47,25 +48,17 @@ class Throttled(DeliveryError):
         super().__init__(message, transient=True, retry_after=retry_after)
 
 
-class DingTalkClient:
+class DingTalkClient(SessionOwner):
     """One app's open API; tokens are shared through the KeyValueStore, sends go through the limiters."""
 
     def __init__(self, settings: Settings, store: KeyValueStore) -> None:
         self._settings = settings
-        self._session: aiohttp.ClientSession | None = None
         self._tokens = TokenProvider(store, f"dingtalk:{settings.app_key}", self.fetch_token)
         # Robot sends: ~20 QPS per app; a person or a group should not get more than 20 a minute.
         self._limiter = RateLimiter(Rate(20, 1.0), Rate(20, 60.0))
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+    def session_timeout(self) -> aiohttp.ClientTimeout:
+        return TIMEOUT
 
     async def fetch_token(self) -> AccessToken:
         """A new app access token, straight from DingTalk (the provider caches it)."""

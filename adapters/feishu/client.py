@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.http import Response, request
+from adapters.http import Response, SessionOwner, request
 from adapters.ratelimit import Rate, RateLimiter
 from adapters.token import AccessToken, TokenProvider, TokenRejected
 from bot.adapter import DeliveryError
@@ -27,7 +27,7 @@ RATE_LIMITED = frozenset({99991400, 11232})  # API frequency limit; custom bot o
 DEFAULT_PAUSE = 1.0
 
 
-class FeishuClient:
+class FeishuClient(SessionOwner):
     def __init__(
         self,
         *,
@@ -40,20 +40,9 @@ class FeishuClient:
         self._app_id = app_id
         self._app_secret = app_secret
         self._base = api_base.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
         self.tokens = TokenProvider(store, f"feishu:{app_id}", self.fetch_token)
         # Feishu: 50 messages/s per app, 5/s to one user or chat.
         self.limiter = limiter or RateLimiter(Rate(50, 1), Rate(5, 1))
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def fetch_token(self) -> AccessToken:
         resp = await request(

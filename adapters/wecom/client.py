@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.http import request
+from adapters.http import SessionOwner, request
 from adapters.ratelimit import Rate, RateLimiter
 from adapters.token import AccessToken, TokenProvider, TokenRejected
 from bot.adapter import DeliveryError
@@ -29,7 +29,7 @@ BUSY = -1
 RATE_LIMIT_PAUSE = 60.0
 
 
-class WeComClient:
+class WeComClient(SessionOwner):
     def __init__(
         self,
         *,
@@ -44,19 +44,8 @@ class WeComClient:
         self._agent_id = agent_id
         self._secret = secret
         self._base = api_base.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
         self.tokens = TokenProvider(store, f"wecom:{corp_id}:{agent_id}", self.fetch_token)
         self.limiter = limiter or RateLimiter(Rate(20, 1), Rate(30, 60))
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def fetch_token(self) -> AccessToken:
         resp = await request(
