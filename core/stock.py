@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import Date, Integer, and_, bindparam, cast, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from core.errors import NotFound
 from core.gtin import lookup_forms
-from core.models import OUTGOING_KINDS, ZERO, Barcode, Category, Lot, Movement, Product, Warehouse
+from core.models import OUTGOING_KINDS, ZERO, Category, Lot, Movement, Product, Warehouse
 from core.preferences import DEFAULT_NEAR_EXPIRY_DAYS, get_setting
 
 
@@ -49,6 +49,8 @@ class WarehouseStock:
 
 @dataclass(frozen=True, slots=True)
 class ProductStock:
+    """`product` is a snapshot of the product's columns read with its stock, not an entity of the session."""
+
     product: Product
     warehouses: tuple[WarehouseStock, ...]
 
@@ -65,32 +67,48 @@ class ProductStock:
         return self.on_hand - self.reserved
 
 
-_LOT_COLUMNS = (
-    Lot.id, Lot.warehouse_id, Lot.lot_no, Lot.production_date, Lot.expiry_date, Lot.on_hand, Lot.reserved, Warehouse.name
+# The lookups' statements are built once, over the tables (Core, not ORM entities): a lookup only
+# binds its key, so it neither builds nor hashes a statement, and its rows are plain tuples.
+_PRODUCTS, _LOTS, _WAREHOUSES, _BARCODES = (SQLModel.metadata.tables[name] for name in ("products", "lots", "warehouses", "barcodes"))
+_PRODUCT_KEYS = tuple(column.key for column in _PRODUCTS.columns)
+# A product with its lots and their warehouses, one row per lot (one row of NULLs without lots).
+_STOCK = select_columns(
+    _PRODUCTS,
+    *(_LOTS.c[name] for name in ("id", "warehouse_id", "lot_no", "production_date", "expiry_date", "on_hand", "reserved")),
+    _WAREHOUSES.c.name,
+).select_from(
+    _PRODUCTS.outerjoin(_LOTS, _LOTS.c.product_id == _PRODUCTS.c.id).outerjoin(
+        _WAREHOUSES, _WAREHOUSES.c.id == _LOTS.c.warehouse_id
+    )
+)
+_LOT_ORDER = (_WAREHOUSES.c.id, _LOTS.c.expiry_date.is_(None), _LOTS.c.expiry_date, _LOTS.c.id)
+_BY_ID = _STOCK.where(_PRODUCTS.c.id == bindparam("key")).order_by(*_LOT_ORDER)
+_BY_SKU = _STOCK.where(_PRODUCTS.c.sku == bindparam("key")).order_by(*_LOT_ORDER)
+# `:code` is the best form of the scanned code, `:other` the second (or the same again); the rows of
+# the product with `:code` come first.
+_BY_BARCODE = (
+    _STOCK.join(_BARCODES, _BARCODES.c.product_id == _PRODUCTS.c.id)
+    .where(_BARCODES.c.code.in_([bindparam("code"), bindparam("other")]))
+    .order_by(_BARCODES.c.code != bindparam("code"), *_LOT_ORDER)
 )
 
 
-def _stock_statement() -> Any:
-    """A product with its lots and their warehouses, one row per lot (one row of NULLs without lots)."""
-    return (
-        select_columns(Product, *[col(c) for c in _LOT_COLUMNS])
-        .outerjoin(Lot, col(Lot.product_id) == Product.id)
-        .outerjoin(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
-        .order_by(col(Warehouse.id), col(Lot.expiry_date).is_(None), col(Lot.expiry_date), col(Lot.id))
-    )
-
-
-async def _stock(session: AsyncSession, statement: Any, include_empty_lots: bool) -> ProductStock | None:
-    rows = (await session.execute(statement)).all()
+async def _stock(
+    session: AsyncSession, statement: Any, params: dict[str, Any], include_empty_lots: bool
+) -> ProductStock | None:
+    rows = (await session.execute(statement, params)).all()
     if not rows:
         return None
-    product = rows[0][0]
+    width = len(_PRODUCT_KEYS)
+    # A snapshot of the product's columns, not an entity of the session: loading an ORM entity cost
+    # as much as the statement itself. Changing it changes nothing in the database.
+    product = Product(**dict(zip(_PRODUCT_KEYS, rows[0][:width], strict=True)))
     per_warehouse: dict[int, tuple[str, list[LotStock]]] = {}
     for row in rows:
-        owner, lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved, warehouse_name = row
-        if owner is not product or lot_id is None:  # two codes of one scan can name two products: the first wins
+        if row[0] != product.id:  # two codes of one scan can name two products: the first wins
             continue
-        if on_hand == 0 and reserved == 0 and not include_empty_lots:
+        lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved, warehouse_name = row[width:]
+        if lot_id is None or (on_hand == 0 and reserved == 0 and not include_empty_lots):
             continue
         per_warehouse.setdefault(warehouse_id, (warehouse_name, []))[1].append(
             LotStock(lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved)
@@ -110,31 +128,28 @@ async def _stock(session: AsyncSession, statement: Any, include_empty_lots: bool
 
 async def stock_of(session: AsyncSession, product_id: int, *, include_empty_lots: bool = False) -> ProductStock:
     """Stock of one product in every warehouse, lots earliest expiry first (one statement)."""
-    stock = await _stock(session, _stock_statement().where(col(Product.id) == product_id), include_empty_lots)
+    stock = await _stock(session, _BY_ID, {"key": product_id}, include_empty_lots)
     if stock is None:
         raise NotFound(f"没有这个商品: {product_id}")
     return stock
 
 
 async def stock_by_barcode(session: AsyncSession, text: str, *, include_empty_lots: bool = False) -> ProductStock | None:
-    """`product_by_barcode` and `stock_of` in one statement; None when no product has the code."""
+    """`product_by_barcode` and `stock_of` in one statement; None when no product has the code.
+
+    The code is normalised as it is stored (full-width digits, spaces, a UPC-A with or without
+    its leading 0, a UPC-E and its UPC-A form all find the same product)."""
     forms = lookup_forms(text)
     if not forms:
         return None
-    statement = (
-        _stock_statement()
-        .join(Barcode, col(Barcode.product_id) == Product.id)
-        .where(col(Barcode.code).in_(forms))
-        .order_by(None)
-        .order_by(col(Barcode.code) != forms[0], col(Warehouse.id), col(Lot.expiry_date).is_(None), col(Lot.expiry_date), col(Lot.id))
-    )
-    return await _stock(session, statement, include_empty_lots)
+    params = {"code": forms[0], "other": forms[-1]}
+    return await _stock(session, _BY_BARCODE, params, include_empty_lots)
 
 
 async def stock_by_sku(session: AsyncSession, sku: str, *, include_empty_lots: bool = False) -> ProductStock | None:
     """`product_by_sku` and `stock_of` in one statement; None when no product has the SKU."""
-    statement = _stock_statement().where(col(Product.sku) == unicodedata.normalize("NFKC", sku).strip())
-    return await _stock(session, statement, include_empty_lots)
+    params = {"key": unicodedata.normalize("NFKC", sku).strip()}
+    return await _stock(session, _BY_SKU, params, include_empty_lots)
 
 
 @dataclass(frozen=True, slots=True)

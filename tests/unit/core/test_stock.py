@@ -6,9 +6,9 @@ from decimal import Decimal
 from sqlalchemy import update
 
 from core import ledger
-from core.models import Category, Lot
+from core.models import Category, Lot, Product
 from core.preferences import set_setting
-from core.stock import low_stock, near_expiry, slow_moving, stock_of, stock_value
+from core.stock import low_stock, near_expiry, slow_moving, stock_by_barcode, stock_of, stock_value
 from tests.factories import make_product, make_world
 
 TODAY = date(2026, 11, 22)
@@ -118,3 +118,33 @@ async def test_stock_aging_value_rounds_half_up_like_every_amount(db):
         )
         [aging] = await stock_aging(s, world.manager)
         assert aging.value == Decimal("0.13")  # banker's rounding would say 0.12
+
+
+async def test_stock_by_barcode_takes_a_code_as_scanned_or_typed(db):
+    async with db.session() as s:
+        await make_world(s)
+        await make_product(s, "U1", "美国薯片", barcode="012345678905")  # UPC-A, stored as 0012345678905
+        await make_product(s, "E8", "八位码", barcode="01234565")  # an EAN-8 that also reads as a UPC-E
+        await make_product(s, "UE", "小包装", barcode="012345000065")  # the UPC-A form of that UPC-E
+    async with db.session() as s:
+        for text in ("012345678905", "0012345678905", "00012345678905", "０１２３４５６７８９０５", " 0 12345-67890 5 "):
+            found = await stock_by_barcode(s, text)
+            assert found is not None and found.product.sku == "U1", text
+        # Both forms of 01234565 are stored, for two products: the code as scanned wins, alone.
+        found = await stock_by_barcode(s, "01234565")
+        assert found is not None and found.product.sku == "E8"
+        assert (await stock_by_barcode(s, "0012345000065")).product.sku == "UE"
+        assert await stock_by_barcode(s, "012345678904") is None  # wrong check digit: never "corrected"
+
+
+async def test_stock_of_reads_this_transactions_unflushed_changes(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        cola = await make_product(s, "P001", "可口可乐")
+    async with db.session() as s:
+        await ledger.opening_stock(s, world.warehouse_user, product_id=cola.id, warehouse_id=world.main.id, quantity=Decimal(6))
+        product = await s.get(Product, cola.id)
+        product.sale_price = Decimal("3.90")  # not flushed yet
+        stock = await stock_of(s, cola.id)
+        assert stock.product.sale_price == Decimal("3.90") and stock.on_hand == 6
+        assert stock.product is not product  # a snapshot of the columns: changing it changes nothing
