@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.columns import AwareDateTime, Money, Quantity, UnitCost, utcnow
@@ -109,7 +109,7 @@ class Product(SQLModel, table=True):
     safety_stock: Decimal = Field(default=ZERO, sa_type=Quantity)
     max_stock: Decimal | None = Field(default=None, sa_type=Quantity)
     shelf_life_days: int | None = None
-    near_expiry_days: int | None = None
+    near_expiry_days: int | None = Field(default=None, index=True)  # indexed: near_expiry reads its max
     lot_tracked: bool = False
     active: bool = True
     preferred_supplier_id: int | None = Field(default=None, foreign_key="suppliers.id")
@@ -154,7 +154,14 @@ class Lot(SQLModel, table=True):
         UniqueConstraint("product_id", "warehouse_id", "lot_no"),
         CheckConstraint("on_hand >= 0", name="ck_lots_on_hand"),
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="ck_lots_reserved"),
-        Index("ix_lots_expiry", "expiry_date"),
+        # near_expiry reads the lots in stock by expiry from this index alone (no table reads); lots
+        # sold out stay in the table for ever but not in the index.
+        Index(
+            "ix_lots_in_stock_by_expiry",
+            "expiry_date", "product_id", "warehouse_id", "lot_no", "on_hand", "id",
+            sqlite_where=text("on_hand > 0"),
+            postgresql_where=text("on_hand > 0"),
+        ),
         Index("ix_lots_warehouse_product", "warehouse_id", "product_id"),
     )
 

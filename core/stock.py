@@ -8,14 +8,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, bindparam, cast, func, or_
+from sqlalchemy import Date, Integer, and_, bindparam, cast, func, literal_column, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
 from core.errors import NotFound
 from core.gtin import lookup_forms
-from core.models import OUTGOING_KINDS, ZERO, Category, Lot, Movement, Product, Warehouse
+from core.models import OUTGOING_KINDS, ZERO, Lot, Movement, Product
 from core.preferences import DEFAULT_NEAR_EXPIRY_DAYS, get_setting
 
 
@@ -67,9 +67,11 @@ class ProductStock:
         return self.on_hand - self.reserved
 
 
-# The lookups' statements are built once, over the tables (Core, not ORM entities): a lookup only
-# binds its key, so it neither builds nor hashes a statement, and its rows are plain tuples.
-_PRODUCTS, _LOTS, _WAREHOUSES, _BARCODES = (SQLModel.metadata.tables[name] for name in ("products", "lots", "warehouses", "barcodes"))
+# Stock queries read the tables with Core, not ORM entities. The lookups' statements are built once:
+# a lookup only binds its key, so it neither builds nor hashes a statement.
+_PRODUCTS, _LOTS, _WAREHOUSES, _BARCODES, _CATEGORIES = (
+    SQLModel.metadata.tables[name] for name in ("products", "lots", "warehouses", "barcodes", "categories")
+)
 _PRODUCT_KEYS = tuple(column.key for column in _PRODUCTS.columns)
 # A product with its lots and their warehouses, one row per lot (one row of NULLs without lots).
 _STOCK = select_columns(
@@ -241,45 +243,54 @@ class ExpiringLot:
 async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | None = None) -> list[ExpiringLot]:
     """Lots in stock expiring within their lead days (product → category → global), and expired ones."""
     default_days = int(await get_setting(session, "near_expiry_days", DEFAULT_NEAR_EXPIRY_DAYS))
-    lead = func.coalesce(Product.near_expiry_days, Category.near_expiry_days, default_days)
-    # Each lot's own lead days are applied in SQL, so only listed lots are fetched. The largest lead
-    # days in use bound expiry_date as well, which lets the lots' expiry index find the range.
-    max_lead = await session.scalar(
-        select(func.max(func.coalesce(Product.near_expiry_days, Category.near_expiry_days, default_days))).outerjoin(
-            Category, col(Category.id) == Product.category_id
+    products, categories = _PRODUCTS, _CATEGORIES
+    # The longest lead days anyone may have bounds expiry_date, so the lots are one range of the
+    # index of lots in stock; both maxima are read from indexes.
+    longest = (
+        await session.execute(
+            select_columns(
+                select_columns(func.max(products.c.near_expiry_days)).scalar_subquery(),
+                select_columns(func.max(categories.c.near_expiry_days)).scalar_subquery(),
+            )
         )
-    )
-    horizon = today + timedelta(days=int(max_lead or default_days))
+    ).one()
+    horizon = today + timedelta(days=max(days for days in (*longest, default_days) if days is not None))
+    lots = _LOTS
+    lead = func.coalesce(products.c.near_expiry_days, categories.c.near_expiry_days, default_days)
     if session.get_bind().dialect.name == "sqlite":  # dates are ISO text: days between by julian day
-        days_left: Any = cast(func.julianday(Lot.expiry_date) - func.julianday(today.isoformat()), Integer)
+        days_left: Any = cast(func.julianday(lots.c.expiry_date) - func.julianday(today.isoformat()), Integer)
     else:  # PostgreSQL: date - date is an integer of days
-        days_left = col(Lot.expiry_date) - bindparam("today", today, type_=Date)
-    # Columns, not Lot and Product entities: building tens of thousands of ORM objects took seconds.
-    where = [col(Lot.on_hand) > 0, col(Lot.expiry_date).is_not(None), col(Lot.expiry_date) <= horizon, days_left <= lead]
+        days_left = lots.c.expiry_date - bindparam("today", today, type_=Date)
+    # `on_hand > 0` written as a literal, as the partial index says it: both planners then use the
+    # index for any parameters. Each lot's own lead days are applied in SQL, so only listed lots
+    # are fetched; Core columns, not entities, for tens of thousands of rows.
+    where = [lots.c.on_hand > literal_column("0"), lots.c.expiry_date <= horizon, days_left <= lead]
     if warehouse_id is not None:
-        where.append(col(Lot.warehouse_id) == warehouse_id)
-    rows: Any = await session.execute(  # a row of twelve typed columns; sqlalchemy cannot name the type
+        where.append(lots.c.warehouse_id == warehouse_id)
+    rows: Any = await session.execute(  # rows of twelve columns, as ExpiringLot's fields
         select_columns(
-            col(Lot.id),
-            col(Lot.product_id),
-            col(Product.sku),
-            col(Product.name),
-            col(Product.base_unit),
-            col(Lot.warehouse_id),
-            col(Warehouse.name).label("warehouse_name"),
-            col(Lot.lot_no),
-            col(Lot.expiry_date),
-            col(Lot.on_hand),
-            days_left.label("days_left"),
-            lead.label("lead"),
+            lots.c.id,
+            lots.c.product_id,
+            products.c.sku,
+            products.c.name,
+            products.c.base_unit,
+            lots.c.warehouse_id,
+            _WAREHOUSES.c.name,
+            lots.c.lot_no,
+            lots.c.expiry_date,
+            lots.c.on_hand,
+            days_left,
+            lead,
         )
-        .join(Product, col(Product.id) == Lot.product_id)
-        .join(Warehouse, col(Warehouse.id) == Lot.warehouse_id)
-        .outerjoin(Category, col(Category.id) == Product.category_id)
+        .select_from(
+            lots.join(products, products.c.id == lots.c.product_id)
+            .join(_WAREHOUSES, _WAREHOUSES.c.id == lots.c.warehouse_id)
+            .outerjoin(categories, categories.c.id == products.c.category_id)
+        )
         .where(*where)
-        .order_by(col(Lot.expiry_date), col(Lot.id))
+        .order_by(lots.c.expiry_date, lots.c.id)
     )
-    return [ExpiringLot(*row[:10], int(row[10]), int(row[11])) for row in rows]
+    return [ExpiringLot(*row) for row in rows.all()]  # all(): one fetch, not one a row
 
 
 @dataclass(frozen=True, slots=True)

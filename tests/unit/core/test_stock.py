@@ -148,3 +148,22 @@ async def test_stock_of_reads_this_transactions_unflushed_changes(db):
         stock = await stock_of(s, cola.id)
         assert stock.product.sale_price == Decimal("3.90") and stock.on_hand == 6
         assert stock.product is not product  # a snapshot of the columns: changing it changes nothing
+
+
+async def test_near_expiry_reaches_the_longest_lead_days_of_a_category_or_a_product(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        wine = await make_product(s, "W1", "黄酒", category="酒类", barcode=None, shelf_life_days=720)
+        oil = await make_product(s, "O1", "花生油", category="粮油", barcode=None, shelf_life_days=540)
+        (await s.get(Category, wine.category_id)).near_expiry_days = 90  # beyond the global 60
+        oil.near_expiry_days = 120  # beyond every category
+        for product, lot_no, days in [(wine, "W-A", 89), (wine, "W-B", 91), (oil, "O-A", 119), (oil, "O-B", 121)]:
+            await ledger.opening_stock(
+                s, world.warehouse_user, product_id=product.id, warehouse_id=world.main.id, quantity=Decimal(2),
+                lot_no=lot_no, expiry_date=TODAY + timedelta(days=days),
+            )
+    async with db.session() as s:
+        rows = await near_expiry(s, TODAY)
+        assert [(r.sku, r.lot_no, r.days_left, r.lead_days, r.on_hand) for r in rows] == [
+            ("W1", "W-A", 89, 90, Decimal(2)), ("O1", "O-A", 119, 120, Decimal(2))
+        ]
