@@ -13,10 +13,11 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from heapq import nsmallest
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pypinyin import lazy_pinyin
 from pypinyin.constants import RE_HANS
+from pypinyin.core import Pinyin
 from sqlalchemy import or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +63,7 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     # every CJK unified ideograph.
     # pypinyin splits a text into runs of Han characters and the rest, and converts each Han run on its
     # own (segmenting it into words); so the syllables of a run are cached, and the rest passes through.
-    syllables = []
+    syllables: list[str] = []
     for run in _HAN_RUNS.split(fold(name)):
         if not run:
             continue
@@ -73,11 +74,26 @@ def pinyin_keys(name: str) -> tuple[str, str]:
 
 # the character class of pypinyin's own RE_HANS, as runs: "康师傅105g红茶" → "", 康师傅, "105g", 红茶, ""
 _HAN_RUNS = re.compile("(" + RE_HANS.pattern.removeprefix("^(?:").removesuffix(")+$") + "+)")
+_PINYIN = Pinyin()
 
 
 @lru_cache(maxsize=1 << 16)
 def _run_syllables(run: str) -> tuple[str, ...]:
-    return tuple(lazy_pinyin(run, errors=lambda chars: list(chars)))
+    # pypinyin segments a run into words and converts each word on its own, so a word converts the
+    # same in every run: 康师傅|香辣|牛肉面 shares its words with 康师傅|红烧|牛肉面. (Segmenting a word
+    # alone gives the word: the segmenter takes the longest known prefix, and the word is one.)
+    return tuple(syllable for word in _PINYIN.seg(run) for syllable in _word_syllables(word))
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_syllables(word: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(word, errors=_unconverted))
+
+
+def _unconverted(chars: str) -> Any:
+    """Characters pypinyin has no reading for stay, one syllable each (typed Any: the stubs say str,
+    pypinyin takes a list too)."""
+    return list(chars)
 
 
 def search_fields(name: str, spec: str = "") -> dict[str, str]:
@@ -539,8 +555,7 @@ async def search_index(session: AsyncSession) -> SearchIndex:
     never newer than the version it is stored with (at worst it is reloaded once more than needed).
     """
     version = await catalog_version(session)
-    bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
+    engine = session.get_bind().engine
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     file_key = path if path and path != ":memory:" else None
     index = _FILE_INDEXES.get(file_key) if file_key else _ENGINE_INDEXES.get(engine)
@@ -644,9 +659,12 @@ async def find_warehouse(session: AsyncSession, text: str) -> Warehouse:
     raise NotFound(f"没有找到仓库“{text}”（现有: {names}）")
 
 
+_Partner = TypeVar("_Partner", Customer, Supplier)
+
+
 async def _save_partner(
-    session: AsyncSession, actor: User | None, model: type[Customer] | type[Supplier], values: dict[str, Any]
-) -> tuple[Customer | Supplier, bool]:
+    session: AsyncSession, actor: User | None, model: type[_Partner], values: dict[str, Any]
+) -> tuple[_Partner, bool]:
     name = values["name"].strip()
     if not name:
         raise InvalidInput("名称不能为空")
@@ -678,11 +696,9 @@ async def save_customer(
         require_role(actor, {Role.SALES, Role.MANAGER}, "维护客户资料")
     if credit_limit is not None and credit_limit < 0:
         raise InvalidInput(f"信用额度不能为负数: {credit_limit}")
-    partner, created = await _save_partner(
+    return await _save_partner(
         session, actor, Customer, {"name": name, "contact": contact, "phone": phone, "credit_limit": credit_limit}
     )
-    assert isinstance(partner, Customer)
-    return partner, created
 
 
 async def save_supplier(
@@ -690,14 +706,10 @@ async def save_supplier(
 ) -> tuple[Supplier, bool]:
     if actor is not None:
         require_role(actor, {Role.PURCHASER, Role.MANAGER}, "维护供应商资料")
-    partner, created = await _save_partner(session, actor, Supplier, {"name": name, "contact": contact, "phone": phone})
-    assert isinstance(partner, Supplier)
-    return partner, created
+    return await _save_partner(session, actor, Supplier, {"name": name, "contact": contact, "phone": phone})
 
 
-async def _find_partner(
-    session: AsyncSession, model: type[Customer] | type[Supplier], text: str, label: str
-) -> Customer | Supplier:
+async def _find_partner(session: AsyncSession, model: type[_Partner], text: str, label: str) -> _Partner:
     q = fold(text)
     if not q:
         raise InvalidInput(f"请写{label}名称")
@@ -717,15 +729,11 @@ async def _find_partner(
 
 async def find_customer(session: AsyncSession, text: str) -> Customer:
     """By full name, or a short name that matches one customer only (华联 → 华联超市), or its pinyin."""
-    found = await _find_partner(session, Customer, text, "客户")
-    assert isinstance(found, Customer)
-    return found
+    return await _find_partner(session, Customer, text, "客户")
 
 
 async def find_supplier(session: AsyncSession, text: str) -> Supplier:
-    found = await _find_partner(session, Supplier, text, "供应商")
-    assert isinstance(found, Supplier)
-    return found
+    return await _find_partner(session, Supplier, text, "供应商")
 
 
 def parse_quantity_text(text: str) -> Decimal:

@@ -3,24 +3,29 @@
 All or nothing: every row is checked first and a bad file imports nothing but lists every bad row
 with its row number and reason. A good file imports in one transaction; re-running it updates what
 exists instead of adding duplicates (stock rows set the lot's quantity through the ledger).
+
+Files are streamed, never held whole: `read_table` gives rows that can be read again, and the
+product import reads them twice (check every row, then write a slice at a time), so a file of
+100,000 products needs memory for a slice, not for the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from core.audit import json_safe
 from core.catalog import (
@@ -37,14 +42,10 @@ from core.errors import DomainError, InvalidInput
 from core.gtin import BarcodeError, normalize_barcode, symbology_of
 from core.ledger import lock_product, lot_for, post
 from core.models import (
-    AuditEntry,
-    Barcode,
-    Category,
     MovementKind,
     Product,
     ProductUnit,
     Role,
-    Supplier,
     User,
     Warehouse,
 )
@@ -124,38 +125,76 @@ class ImportSummary:
 # ---------------------------------------------------------------- reading files
 
 
-def _decode(raw: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
+_ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030: GBK as Excel in China writes it, and more
+_CHUNK = 1 << 20
+
+
+def _encoding_of(path: Path) -> str:
+    """The first encoding that decodes the whole file, checked a megabyte at a time."""
+    for encoding in _ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return raw.decode(encoding)
+            with path.open("rb") as file:
+                while chunk := file.read(_CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
+        return encoding
     raise ImportRejected([RowError(0, "文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV，或 .xlsx")])
 
 
-def read_table(path: Path) -> list[list[Any]]:
-    """Rows of a .csv (UTF-8, GBK as Excel in China writes it) or .xlsx file, header first."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise ImportRejected([RowError(0, f"找不到文件: {path}")])
-    if suffix == ".xlsx":
+class Table:
+    """The rows of a .csv or .xlsx file, header first, read from the file each time they are iterated."""
+
+    def __init__(self, path: Path) -> None:
+        suffix = path.suffix.lower()
+        if not path.is_file():
+            raise ImportRejected([RowError(0, f"找不到文件: {path}")])
+        if suffix not in (".xlsx", ".csv", ".txt"):
+            raise ImportRejected([RowError(0, f"只支持 .csv 和 .xlsx 文件: {path.name}")])
+        self.path = path
+        self.encoding = None if suffix == ".xlsx" else _encoding_of(path)
+        if self.encoding is None:
+            self._open_workbook().close()  # an unreadable workbook is refused before anything runs
+
+    def _open_workbook(self) -> Any:
         from openpyxl import load_workbook
 
         try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
+            return load_workbook(self.path, read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the user's file problem
             raise ImportRejected([RowError(0, f"Excel 文件打不开: {exc}")]) from None
-        sheet = workbook.worksheets[0]
-        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
-        return rows
-    if suffix in (".csv", ".txt"):
-        text = _decode(path.read_bytes())
-        return [row for row in csv.reader(io.StringIO(text))]
-    raise ImportRejected([RowError(0, f"只支持 .csv 和 .xlsx 文件: {path.name}")])
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        if self.encoding is None:
+            workbook = self._open_workbook()
+            try:
+                yield from workbook.worksheets[0].iter_rows(values_only=True)
+            finally:
+                workbook.close()
+            return
+        with self.path.open(encoding=self.encoding, newline="") as file:
+            reader = csv.reader(file)
+            try:
+                yield from reader
+            except csv.Error as exc:
+                raise ImportRejected([RowError(reader.line_num, f"CSV 格式错误: {exc}")]) from None
 
 
-def _header_map(header: list[Any], columns: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> dict[str, int]:
+def read_table(path: Path) -> Table:
+    """Rows of a .csv (UTF-8, GBK as Excel in China writes it) or .xlsx file, header first.
+
+    Checks at once that the file exists, has a known type and decodes; the rows are read only when
+    iterated, each time anew."""
+    return Table(path)
+
+
+# Rows given to an import: a Table or a list, header first; the product import iterates them twice.
+Rows = Iterable[Sequence[Any]]
+
+
+def _header_map(header: Sequence[Any], columns: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> dict[str, int]:
     names = {fold(str(alias)): key for key, aliases in columns.items() for alias in aliases}
     found: dict[str, int] = {}
     for index, cell in enumerate(header):
@@ -168,8 +207,16 @@ def _header_map(header: list[Any], columns: dict[str, tuple[str, ...]], required
     return found
 
 
-def _records(rows: list[list[Any]], mapping: dict[str, int]) -> Iterator[tuple[int, dict[str, str]]]:
-    for number, row in enumerate(rows[1:], start=2):
+def _records(
+    rows: Rows, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, cell text by column key) of every row that is not empty, after the header."""
+    iterator = iter(rows)
+    header = next(iterator, None)
+    if header is None:
+        raise ImportRejected([RowError(0, "文件是空的")])
+    mapping = _header_map(header, columns, required)
+    for number, row in enumerate(iterator, start=2):
         values = {key: _cell(row[i]) if i < len(row) else "" for key, i in mapping.items()}
         if any(values.values()):
             yield number, values
@@ -254,32 +301,42 @@ def _product_row(values: dict[str, str]) -> ProductInput:
     return data
 
 
-def parse_products(rows: list[list[Any]]) -> list[tuple[int, ProductInput]]:
-    if not rows:
-        raise ImportRejected([RowError(0, "文件是空的")])
-    mapping = _header_map(rows[0], PRODUCT_COLUMNS, PRODUCT_REQUIRED)
-    errors: list[RowError] = []
-    parsed: list[tuple[int, ProductInput]] = []
+@dataclass(slots=True)
+class _ProductFileCheck:
+    """What the first pass over a products file learns, without keeping the rows."""
+
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    categories: set[str] = field(default_factory=set)
+    supplier_rows: dict[str, list[int]] = field(default_factory=dict)  # name → rows naming it
+    code_rows: dict[str, tuple[int, str]] = field(default_factory=dict)  # barcode → (row, sku)
+
+
+def _check_product_rows(rows: Rows) -> _ProductFileCheck:
+    """Every row parsed and checked on its own and against the rows before it; nothing kept but keys."""
+    check = _ProductFileCheck()
     seen_sku: dict[str, int] = {}
-    seen_code: dict[str, int] = {}
-    for number, values in _records(rows, mapping):
+    for number, values in _records(rows, PRODUCT_COLUMNS, PRODUCT_REQUIRED):
         try:
             data = _product_row(values)
         except DomainError as exc:
-            errors.append(RowError(number, exc.message))
+            check.errors.append(RowError(number, exc.message))
             continue
         if data.sku in seen_sku:
-            errors.append(RowError(number, f"编码 {data.sku} 与第 {seen_sku[data.sku]} 行重复"))
+            check.errors.append(RowError(number, f"编码 {data.sku} 与第 {seen_sku[data.sku]} 行重复"))
             continue
         seen_sku[data.sku] = number
+        check.rows += 1
         for code in data.barcodes:
-            if code in seen_code:
-                errors.append(RowError(number, f"条码 {code} 与第 {seen_code[code]} 行重复"))
-            seen_code[code] = number
-        parsed.append((number, data))
-    if errors:
-        raise ImportRejected(errors)
-    return parsed
+            if code in check.code_rows:
+                check.errors.append(RowError(number, f"条码 {code} 与第 {check.code_rows[code][0]} 行重复"))
+            else:
+                check.code_rows[code] = (number, data.sku)
+        if data.category:
+            check.categories.add(data.category)
+        if data.preferred_supplier:
+            check.supplier_rows.setdefault(data.preferred_supplier, []).append(number)
+    return check
 
 
 def _product_values(data: ProductInput, category_id: int | None, supplier_id: int | None) -> dict[str, Any]:
@@ -302,130 +359,163 @@ def _product_values(data: ProductInput, category_id: int | None, supplier_id: in
     }
 
 
-async def _name_ids(session: AsyncSession, model: type[Category] | type[Supplier], names: set[str]) -> dict[str, int]:
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# The import writes with Core statements over the tables: the ORM's bulk paths cost more per row
+# than the database did. Executemany with these statements binds the rows' own keys.
+_PRODUCTS, _UNITS, _BARCODES, _CATEGORIES, _SUPPLIERS, _AUDIT = (
+    SQLModel.metadata.tables[name]
+    for name in ("products", "product_units", "barcodes", "categories", "suppliers", "audit_log")
+)
+_UPDATE_PRODUCT = update(_PRODUCTS).where(_PRODUCTS.c.id == bindparam("row_id"))
+_UPDATE_UNIT = update(_UNITS).where(_UNITS.c.id == bindparam("row_id"))
+_SLICE = 2000
+
+
+async def _ids_by(session: AsyncSession, key: Any, names: Iterable[str]) -> dict[str, int]:
+    """{name: id} of the rows whose `key` column is one of the names (500 a query)."""
     ids: dict[str, int] = {}
-    for chunk in _chunks(sorted(names), 500):
-        for row in (await session.execute(select(model.id, model.name).where(col(model.name).in_(chunk)))).all():
-            ids[row.name] = row.id
+    for batch in _batches(sorted(names), 500):
+        rows = await session.execute(select_columns(key, key.table.c.id).where(key.in_(batch)))
+        ids.update({name: row_id for name, row_id in rows.all()})
     return ids
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+async def import_products(session: AsyncSession, actor: User | None, rows: Rows, progress: Progress | None = None) -> ImportSummary:
+    """Create or update products in bulk: check the whole file, then write it a slice at a time.
 
-
-async def import_products(
-    session: AsyncSession, actor: User | None, rows: list[list[Any]], progress: Progress | None = None
-) -> ImportSummary:
-    """Create or update products in bulk (set-based statements: 100,000 rows in well under a minute)."""
+    The first pass parses every row and checks it against the others and against the database
+    (suppliers, barcodes of other products), keeping only keys; a bad file raises `ImportRejected`
+    with every bad row before anything is written. The second pass parses the rows again and
+    writes 2,000 at a time with set-based statements, in the caller's one transaction.
+    """
     if actor is not None:
         require_role(actor, {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}, "导入商品")
-    parsed = parse_products(rows)
-    summary = ImportSummary(rows=len(parsed))
-    total = len(parsed)
-
-    categories = await _name_ids(session, Category, {d.category for _, d in parsed if d.category})
-    for name in sorted({d.category for _, d in parsed if d.category} - categories.keys()):
-        category = Category(name=name)
-        session.add(category)
-        await session.flush()
-        categories[name] = category.id or 0
-    suppliers = await _name_ids(session, Supplier, {d.preferred_supplier for _, d in parsed if d.preferred_supplier})
-    missing_suppliers = {d.preferred_supplier for _, d in parsed if d.preferred_supplier} - suppliers.keys()
-    errors = [
-        RowError(number, f"供应商“{d.preferred_supplier}”不存在，请先导入供应商")
-        for number, d in parsed
-        if d.preferred_supplier in missing_suppliers
+    check = _check_product_rows(rows)
+    errors = check.errors
+    suppliers = await _ids_by(session, _SUPPLIERS.c.name, check.supplier_rows)
+    errors += [
+        RowError(number, f"供应商“{name}”不存在，请先导入供应商")
+        for name, numbers in check.supplier_rows.items()
+        if name not in suppliers
+        for number in numbers
     ]
-
-    existing: dict[str, Product] = {}
-    for chunk in _chunks([d.sku for _, d in parsed], 500):
-        for product in (await session.scalars(select(Product).where(col(Product.sku).in_(chunk)))).all():
-            existing[product.sku] = product
-    code_owner: dict[str, int] = {}
-    for chunk in _chunks(sorted({c for _, d in parsed for c in d.barcodes}), 500):
-        for code, product_id in (await session.execute(select(Barcode.code, Barcode.product_id).where(col(Barcode.code).in_(chunk)))).all():
-            code_owner[code] = product_id
-    sku_of_id = {p.id: sku for sku, p in existing.items()}
-    for number, data in parsed:
-        for code in data.barcodes:
-            owner = code_owner.get(code)
-            if owner is not None and sku_of_id.get(owner) != data.sku:
-                errors.append(RowError(number, f"条码 {code} 已属于另一个商品"))
+    owner_sku: dict[str, str] = {}  # codes already in the database → the SKU of their product
+    for batch in _batches(sorted(check.code_rows), 500):
+        owned = await session.execute(
+            select_columns(_BARCODES.c.code, _PRODUCTS.c.sku)
+            .join(_PRODUCTS, _PRODUCTS.c.id == _BARCODES.c.product_id)
+            .where(_BARCODES.c.code.in_(batch))
+        )
+        owner_sku.update({code: sku for code, sku in owned.all()})
+    for code, sku in owner_sku.items():
+        number, row_sku = check.code_rows[code]
+        if row_sku != sku:
+            errors.append(RowError(number, f"条码 {code} 已属于另一个商品"))
     if errors:
-        raise ImportRejected(errors)
+        raise ImportRejected(sorted(errors, key=lambda e: e.row))
+    check.code_rows.clear()  # the largest part of the check; only the codes already stored are needed
 
+    categories = await _ids_by(session, _CATEGORIES.c.name, check.categories)
+    if new_categories := sorted(check.categories - categories.keys()):
+        await session.execute(insert(_CATEGORIES), [{"name": name} for name in new_categories])
+        categories |= await _ids_by(session, _CATEGORIES.c.name, new_categories)
+
+    summary = ImportSummary(rows=check.rows)
     now = utcnow()
-    product_ids = {sku: product.id or 0 for sku, product in existing.items()}
-    audits: list[dict[str, Any]] = []
-    done = 0
-    for part in _chunks(parsed, 2000):
-        # A slice at a time (values, insert, ids, audit), so the row dicts of the whole file never sit in
-        # memory together; the transaction is still one.
-        new_rows, updates = [], []
+    records = ((number, _product_row(values)) for number, values in _records(rows, PRODUCT_COLUMNS, PRODUCT_REQUIRED))
+    for part in _batches(records, _SLICE):
+        skus = [data.sku for _, data in part]
+        stored = await session.execute(select_columns(_PRODUCTS).where(_PRODUCTS.c.sku.in_(skus)))
+        existing = {row.sku: row._mapping for row in stored.all()}
+        new_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
         for _, data in part:
             values = _product_values(data, categories.get(data.category), suppliers.get(data.preferred_supplier))
             product = existing.get(data.sku)
             if product is None:
-                new_rows.append({"sku": data.sku, **values, "created_at": now, "updated_at": now, "version": 1, "active": True, "avg_cost": Decimal(0)})
+                new_rows.append(
+                    {"sku": data.sku, **values, "created_at": now, "updated_at": now, "version": 1, "active": True, "avg_cost": Decimal(0)}
+                )
+                continue
+            before = {k: product[k] for k in values if product[k] != values[k]}
+            if before:
+                updates.append({"row_id": product["id"], **values, "updated_at": now, "version": product["version"] + 1})
+                audits.append(_audit(actor, "product", product["id"], "import_update", before, {k: values[k] for k in before}, now))
+                summary.updated += 1
             else:
-                before = {k: getattr(product, k) for k in values if getattr(product, k) != values[k]}
-                if before:
-                    updates.append({"id": product.id, **values, "updated_at": now, "version": product.version + 1})
-                    audits.append(_audit(actor, "product", product.id, "import_update", before, {k: values[k] for k in before}, now))
-                    summary.updated += 1
-                else:
-                    summary.unchanged += 1
-            done += 1
-            if progress and done % 1000 == 0:
-                progress(done // 2, total)
+                summary.unchanged += 1
+        product_ids = {sku: row["id"] for sku, row in existing.items()}
         if new_rows:
-            # A plain executemany, then the new ids by SKU: a bulk insert with RETURNING goes row by row
-            # on SQLite, and an ORM object per new product cost more than the insert itself.
-            await session.execute(insert(Product), new_rows)
-            skus = [row["sku"] for row in new_rows]
-            for product_id, sku in (await session.execute(select(Product.id, Product.sku).where(col(Product.sku).in_(skus)))).all():
-                product_ids[sku] = product_id
-            audits += [_audit(actor, "product", product_ids[sku], "import_create", None, {"sku": sku}, now) for sku in skus]
+            # A plain executemany, then the new ids by SKU: a bulk insert with RETURNING goes row by
+            # row on SQLite.
+            await session.execute(insert(_PRODUCTS), new_rows)
+            created = await _ids_by(session, _PRODUCTS.c.sku, [row["sku"] for row in new_rows])
+            product_ids |= created
+            audits += [_audit(actor, "product", product_ids[row["sku"]], "import_create", None, {"sku": row["sku"]}, now) for row in new_rows]
             summary.created += len(new_rows)
         if updates:
-            await session.execute(update(Product), updates)
+            await session.execute(_UPDATE_PRODUCT, updates)
+        await _write_units_and_barcodes(session, part, product_ids, [row["id"] for row in existing.values()], owner_sku)
         if audits:
-            await session.execute(insert(AuditEntry), audits)
-            audits = []
-    existing.clear()
+            await session.execute(insert(_AUDIT), audits)
+        if progress:
+            progress(summary.created + summary.updated + summary.unchanged, summary.rows)
     if summary.created or summary.updated:
         await bump_catalog_version(session)  # the search index of every instance reloads
+    if progress:
+        progress(summary.rows, summary.rows)
+    return summary
 
-    unit_rows, unit_updates, barcode_rows = [], [], []
-    ids = [product_ids[d.sku] for _, d in parsed]
-    known_units: dict[tuple[int, str], ProductUnit] = {}
-    for chunk in _chunks(ids, 500):
-        for unit in (await session.scalars(select(ProductUnit).where(col(ProductUnit.product_id).in_(chunk)))).all():
-            known_units[(unit.product_id, unit.name)] = unit
-    for _, data in parsed:
+
+async def _write_units_and_barcodes(
+    session: AsyncSession,
+    part: list[tuple[int, ProductInput]],
+    product_ids: dict[str, int],
+    existing_ids: list[int],
+    stored_codes: dict[str, str],
+) -> None:
+    """The slice's extra units (added, or their factor updated) and its barcodes not yet stored."""
+    known: dict[tuple[int, str], tuple[int, Decimal]] = {}
+    if existing_ids:
+        rows = await session.execute(
+            select_columns(_UNITS.c.product_id, _UNITS.c.name, _UNITS.c.id, _UNITS.c.factor).where(
+                _UNITS.c.product_id.in_(existing_ids)
+            )
+        )
+        known = {(product_id, name): (unit_id, factor) for product_id, name, unit_id, factor in rows.all()}
+    new_units: list[dict[str, Any]] = []
+    changed_units: list[dict[str, Any]] = []
+    new_codes: list[dict[str, Any]] = []
+    for _, data in part:
         product_id = product_ids[data.sku]
         for name, factor in data.conversions.items():
-            unit = known_units.get((product_id, name))
+            unit = known.get((product_id, name))
             if unit is None:
-                unit_rows.append({"product_id": product_id, "name": name, "factor": factor})
-            elif unit.factor != factor:
-                unit_updates.append({"id": unit.id, "factor": factor})
-        for code in data.barcodes:
-            if code not in code_owner:
-                barcode_rows.append({"code": code, "symbology": symbology_of(code), "product_id": product_id})
-    for chunk in _chunks(unit_rows, 5000):
-        await session.execute(insert(ProductUnit), chunk)
-    for chunk in _chunks(unit_updates, 5000):
-        await session.execute(update(ProductUnit), chunk)
-    for chunk in _chunks(barcode_rows, 5000):
-        await session.execute(insert(Barcode), chunk)
-    for chunk in _chunks(audits, 5000):
-        await session.execute(insert(AuditEntry), chunk)
-    if progress:
-        progress(total, total)
-    return summary
+                new_units.append({"product_id": product_id, "name": name, "factor": factor})
+            elif unit[1] != factor:
+                changed_units.append({"row_id": unit[0], "factor": factor})
+        new_codes += [
+            {"code": code, "symbology": symbology_of(code), "product_id": product_id, "unit_id": None}
+            for code in data.barcodes
+            if code not in stored_codes
+        ]
+    if new_units:
+        await session.execute(insert(_UNITS), new_units)
+    if changed_units:
+        await session.execute(_UPDATE_UNIT, changed_units)
+    if new_codes:
+        await session.execute(insert(_BARCODES), new_codes)
 
 
 def _audit(
@@ -447,20 +537,16 @@ def _audit(
 
 
 async def import_stock(
-    session: AsyncSession, actor: User, rows: list[list[Any]], progress: Progress | None = None
+    session: AsyncSession, actor: User, rows: Rows, progress: Progress | None = None
 ) -> ImportSummary:
     """Set each (product, warehouse, lot) to the file's quantity through the ledger."""
     require_role(actor, {Role.WAREHOUSE, Role.MANAGER}, "导入库存")
-    if not rows:
-        raise ImportRejected([RowError(0, "文件是空的")])
-    mapping = _header_map(rows[0], STOCK_COLUMNS, STOCK_REQUIRED)
-    records = list(_records(rows, mapping))
+    records = list(_records(rows, STOCK_COLUMNS, STOCK_REQUIRED))
     warehouses = {fold(w.code): w for w in (await session.scalars(select(Warehouse))).all()}
     warehouses |= {fold(w.name): w for w in warehouses.values()}
     products: dict[str, Product] = {}
-    for chunk in _chunks(sorted({v["sku"] for _, v in records}), 500):
-        for product in (await session.scalars(select(Product).where(col(Product.sku).in_(chunk)))).all():
-            products[product.sku] = product
+    for chunk in _batches(sorted({v["sku"] for _, v in records}), 500):
+        products.update({p.sku: p for p in (await session.scalars(select(Product).where(col(Product.sku).in_(chunk)))).all()})
     units = {
         (u.product_id, u.name): u.factor
         for u in (await session.scalars(select(ProductUnit).where(col(ProductUnit.product_id).in_([p.id for p in products.values()])))).all()
@@ -540,17 +626,14 @@ async def import_stock(
 
 
 async def import_partners(
-    session: AsyncSession, actor: User | None, kind: str, rows: list[list[Any]], progress: Progress | None = None
+    session: AsyncSession, actor: User | None, kind: str, rows: Rows, progress: Progress | None = None
 ) -> ImportSummary:
     if kind not in ("customers", "suppliers"):
         raise InvalidInput(f"只能导入 customers 或 suppliers: {kind}")
-    if not rows:
-        raise ImportRejected([RowError(0, "文件是空的")])
-    mapping = _header_map(rows[0], PARTNER_COLUMNS, ("name",))
     errors: list[RowError] = []
     plan: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, values in _records(rows, mapping):
+    for number, values in _records(rows, PARTNER_COLUMNS, ("name",)):
         if not values.get("name"):
             errors.append(RowError(number, "名称不能为空"))
             continue

@@ -57,7 +57,7 @@ _ZXING_FORMATS = {
     zxingcpp.BarcodeFormat.ITF: ITF,
     zxingcpp.BarcodeFormat.QRCode: QR,
 }
-_ZXING_WANTED = tuple(_ZXING_FORMATS)
+_ZXING_WANTED = zxingcpp.BarcodeFormats(list(_ZXING_FORMATS))
 
 
 def make_read(engine: Engine, format_name: str, text: str) -> Read | None:

@@ -10,9 +10,9 @@ from sqlmodel import func, select
 from core.catalog import product_by_barcode, product_by_sku, units_of
 from core.importer import ImportRejected, import_partners, import_products, import_stock, read_table
 from core.ledger import check_ledger
-from core.models import Movement, Product
+from core.models import Barcode, Category, Movement, Product
 from core.stock import stock_of
-from tests.factories import make_world
+from tests.factories import make_product, make_world
 
 PRODUCTS_CSV = """编码,名称,条码,单位,规格,分类,售价,进价,安全库存,最高库存,保质期天数,换算
 SP1,可口可乐,6901234567892；036000291452,箱,330ml*24,饮料,84.00,50.40,2,10,365,1箱=24罐
@@ -138,3 +138,80 @@ async def test_customers_with_credit_limit(db, tmp_path):
         assert summary.created == 2
         again = await import_partners(s, None, "customers", read_table(write(tmp_path, "c.csv", text)))
         assert (again.created, again.updated) == (0, 2)
+
+
+
+async def test_products_are_written_a_slice_at_a_time_and_reruns_update(db, tmp_path, monkeypatch):
+    import core.importer
+
+    monkeypatch.setattr(core.importer, "_SLICE", 2)  # three products: two slices
+    progress: list[tuple[int, int]] = []
+    async with db.session() as s:
+        world = await make_world(s)
+        rows = read_table(write(tmp_path, "p.csv", PRODUCTS_CSV))
+        summary = await import_products(s, world.purchaser, rows, lambda done, total: progress.append((done, total)))
+        assert (summary.created, summary.rows) == (3, 3)
+    assert progress == [(2, 3), (3, 3), (3, 3)]
+    changed = PRODUCTS_CSV.replace("1箱=24罐", "1箱=12罐").replace("3.5,2,", "3.9,2,")
+    async with db.session() as s:
+        summary = await import_products(s, world.purchaser, read_table(write(tmp_path, "p2.csv", changed)))
+        assert (summary.created, summary.updated, summary.unchanged) == (0, 2, 1)
+    async with db.session() as s:
+        cola = await product_by_sku(s, "SP1")
+        assert cola.sale_price == Decimal("7.00") and cola.version == 2  # 84.00 a case of 12 now
+        assert {u.name: u.factor for u in await units_of(s, cola.id)} == {"箱": Decimal(12)}
+        assert (await product_by_sku(s, "SP3")).sale_price == Decimal("3.90")
+        assert await s.scalar(select(func.count()).select_from(Product)) == 3
+        assert await s.scalar(select(func.count()).select_from(Barcode)) == 2
+
+
+async def test_rows_bad_against_the_database_are_listed_with_the_rest_and_nothing_is_written(db, tmp_path):
+    text = """sku,name,barcode,unit,sale_price,supplier,category
+N1,好商品,,瓶,3,,新分类
+N2,负价,,瓶,-3,,新分类
+N3,没供应商,,瓶,3,不存在的供应商,新分类
+N4,别人的码,6901234567892,瓶,3,,新分类
+N5,同一个码,6901234567892,瓶,3,,新分类
+"""
+    async with db.session() as s:
+        world = await make_world(s)
+        await make_product(s, "OLD", "老商品", barcode="6901234567892")
+    with pytest.raises(ImportRejected) as caught:
+        async with db.session() as s:
+            await import_products(s, world.purchaser, read_table(write(tmp_path, "bad.csv", text)))
+    assert [(e.row, e.reason) for e in caught.value.errors] == [
+        (3, "售价不能为负数: -3"),
+        (4, "供应商“不存在的供应商”不存在，请先导入供应商"),
+        (5, "条码 6901234567892 已属于另一个商品"),
+        (6, "条码 6901234567892 与第 5 行重复"),
+    ]
+    async with db.session() as s:
+        assert [p.sku for p in (await s.scalars(select(Product))).all()] == ["OLD"]
+        assert await s.scalar(select(func.count()).select_from(Category).where(Category.name == "新分类")) == 0
+
+
+async def test_products_xlsx_imports(db, tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["编码", "名称", "条码", "单位", "售价", "保质期天数", "换算"])
+    sheet.append(["X1", "雪碧 330ml", 6901234567892, "罐", 3.5, 365, "1箱=24罐"])
+    sheet.append([None, None, None, None, None, None, None])  # an empty row is skipped
+    sheet.append(["X2", "纸巾", None, "包", 12, None, None])
+    path = tmp_path / "products.xlsx"
+    book.save(path)
+    async with db.session() as s:
+        world = await make_world(s)
+        summary = await import_products(s, world.purchaser, read_table(path))
+        assert (summary.created, summary.rows) == (2, 2)
+    async with db.session() as s:
+        sprite = await product_by_barcode(s, "6901234567892")
+        assert sprite.sku == "X1" and sprite.sale_price == Decimal("3.50") and sprite.shelf_life_days == 365
+        assert (await product_by_sku(s, "X2")).sale_price == Decimal("12.00")
+
+
+def test_a_table_reads_its_file_anew_and_names_the_row_of_a_broken_csv(tmp_path):
+    table = read_table(write(tmp_path, "p.csv", PRODUCTS_CSV, "gbk"))
+    assert list(table) == list(table) and list(table)[1][1] == "可口可乐"
+    broken = write(tmp_path, "b.csv", "sku,name,unit\nA1,好,瓶\nA2," + "长" * 200_000 + ",瓶\n")
+    with pytest.raises(ImportRejected, match="第 3 行: CSV 格式错误"):
+        list(read_table(broken))
