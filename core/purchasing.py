@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,7 @@ from core.documents import (
 from core.errors import InvalidInput, InvalidState, OverReceipt
 from core.ledger import lock_product, lot_for, post
 from core.lines import book_return, order_lines, price_order, save_order, start_return
-from core.models import ZERO, Lot, MovementKind, Product, Role, Supplier, User
+from core.models import ZERO, Lot, MovementKind, Product, ProductUnit, Role, Supplier, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.preferences import get_setting
 from core.quantity import format_quantity
@@ -312,8 +312,27 @@ class SuggestedLine:
     on_order: Decimal
     safety_stock: Decimal
     target: Decimal  # max stock, or twice the safety stock
-    quantity: Decimal  # base units to order
+    quantity: Decimal  # base units to order: whole purchase units
     unit_price: Decimal  # purchase price per base unit
+    unit: str  # the purchase unit (箱), or the base unit when the product has none
+    unit_quantity: Decimal  # how many of `unit`
+
+
+def purchase_unit(units: Sequence[tuple[str, Decimal]], target: Decimal) -> tuple[str, Decimal] | None:
+    """The pack a supplier delivers: the product's biggest whole unit (1箱 = 24罐) that fits in the
+    target stock, or None to order in base units.
+
+    The catalog keeps no separate purchase unit; suppliers ship whole cases, and a pack bigger than
+    the maximum stock (a pallet for a shelf of 60) could never be ordered without overfilling it.
+    """
+    packs = [(name, factor) for name, factor in units if factor > 1 and factor == factor.to_integral_value()]
+    fitting = [pack for pack in packs if pack[1] <= target]
+    return max(fitting, key=lambda pack: (pack[1], pack[0])) if fitting else None
+
+
+def round_up_to(quantity: Decimal, factor: Decimal) -> Decimal:
+    """How many whole packs of `factor` cover `quantity` (17 bottles of 24-bottle cases → 1)."""
+    return (quantity / factor).to_integral_value(rounding=ROUND_CEILING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +346,8 @@ _ON_ORDER = type_coerce(PurchaseOrderLine.quantity - PurchaseOrderLine.received,
 
 
 async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]:
-    """Products below safety stock: order up to max stock (or 2× safety), less what is already on order.
+    """Products below safety stock: order up to max stock (or 2× safety), less what is already on order,
+    rounded up to whole purchase units (`purchase_unit`): a purchaser never orders 17 cans of a case of 24.
 
     "On order" is every unreceived quantity of draft, pending, approved and partially received orders, so
     pressing 生成采购单 twice does not order twice.
@@ -355,15 +375,26 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
         .where(col(Product.active).is_(True), col(Product.safety_stock) > 0)
         .order_by(col(Product.sku))
     )
+    low = [row for row in rows.all() if (row[1] or ZERO) - (row[2] or ZERO) < row[0].safety_stock]
+    units: dict[int, list[tuple[str, Decimal]]] = {}
+    if low:
+        unit_rows = await session.execute(
+            select(col(ProductUnit.product_id), col(ProductUnit.name), col(ProductUnit.factor)).where(
+                col(ProductUnit.product_id).in_([product.id for product, *_ in low])
+            )
+        )
+        for product_id, name, factor in unit_rows.all():
+            units.setdefault(product_id, []).append((name, factor))
     grouped: dict[int | None, list[SuggestedLine]] = {}
-    for product, on_hand, reserved, ordered in rows.all():
+    for product, on_hand, reserved, ordered in low:
         available = (on_hand or ZERO) - (reserved or ZERO)
-        if available >= product.safety_stock:
-            continue
         target = product.max_stock if product.max_stock is not None else 2 * product.safety_stock
-        quantity = target - available - (ordered or ZERO)
-        if quantity <= 0:
+        needed = target - available - (ordered or ZERO)
+        if needed <= 0:
             continue
+        pack = purchase_unit(units.get(product.id or 0, []), target)
+        unit, factor = pack if pack else (product.base_unit, Decimal(1))
+        packs = round_up_to(needed, factor) if pack else needed
         grouped.setdefault(product.preferred_supplier_id, []).append(
             SuggestedLine(
                 product.id or 0,
@@ -374,8 +405,10 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
                 ordered or ZERO,
                 product.safety_stock,
                 target,
-                quantity,
+                packs * factor,
                 product.purchase_price,
+                unit,
+                packs,
             )
         )
     names = {s.id: s.name for s in (await session.scalars(select(Supplier))).all()}
@@ -409,7 +442,7 @@ async def order_suggestion(
         actor,
         supplier_id=supplier_id,
         warehouse_id=warehouse_id,
-        lines=[OrderLineInput(line.product_id, line.quantity) for line in suggestion.lines],
+        lines=[OrderLineInput(line.product_id, line.unit_quantity, line.unit) for line in suggestion.lines],
         note="补货建议生成",
         clock=clock,
     )

@@ -259,9 +259,12 @@ async def test_reorder_suggestions_subtract_on_order_and_become_one_order(db):
     open_po = await _po(db, shop, OrderLineInput(shop.cola.id, D(20)))
     async with db.session() as s:
         suggestions = await reorder_suggestions(s)
-    assert [(g.supplier_name, [(line.sku, line.quantity) for line in g.lines]) for g in suggestions] == [
-        ("华润饮料", [("P001", D(90))]),  # 120 − 10 available − 20 on order
-        ("未指定供应商", [("M001", D(20))]),  # 2 × 10
+    assert [
+        (g.supplier_name, [(line.sku, line.unit_quantity, line.unit, line.quantity) for line in g.lines])
+        for g in suggestions
+    ] == [
+        ("华润饮料", [("P001", D(4), "箱", D(96))]),  # 120 − 10 available − 20 on order = 90 → 4 cases of 24
+        ("未指定供应商", [("M001", D(2), "箱", D(24))]),  # 2 × 10 = 20 → 2 cases of 12
     ]
     made = await asyncio.gather(*(
         db.transact(lambda s: order_suggestion(s, w.purchaser, supplier_id=shop.supplier.id, warehouse_id=w.main.id, submit=True, clock=CLOCK))
@@ -273,6 +276,48 @@ async def test_reorder_suggestions_subtract_on_order_and_become_one_order(db):
         order = await s.get(PurchaseOrder, orders[0].id)
         assert order.status == PurchaseOrderStatus.PENDING_APPROVAL
         line = await s.scalar(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order.id))
-        assert (line.quantity, line.amount) == (D(90), D("189.00"))
+        assert (line.unit, line.unit_quantity, line.quantity, line.amount) == ("箱", D(4), D(96), D("201.60"))
         assert [g.supplier_id for g in await reorder_suggestions(s)] == [None]
     await db.transact(lambda s: cancel_purchase_order(s, w.purchaser, open_po, clock=CLOCK))
+
+
+async def test_reorder_suggestion_rounds_up_to_whole_cases_that_fit_the_maximum(db):
+    shop = await make_shop(db, cola_stock="7")
+    async with db.session() as s:
+        await save_product(s, None, ProductInput(  # 1 板 = 40 箱 = 960 罐: more than the maximum, never used
+            sku="P001", name="可口可乐 330ml", base_unit="罐", category="饮料", conversions={"箱": D(24), "板": D(960)},
+            sale_price=D("3.50"), purchase_price=D("2.10"), safety_stock=D(24), max_stock=D(48),
+            preferred_supplier="华润饮料",
+        ))
+        await save_product(s, None, ProductInput(  # sold by weight, no pack: the exact shortfall
+            sku="R001", name="散装大米", base_unit="公斤", purchase_price=D("4.00"), safety_stock=D("10"),
+            max_stock=D("12.5"), preferred_supplier="华润饮料",
+        ))
+    async with db.session() as s:
+        [group] = await reorder_suggestions(s)
+    cola, rice = group.lines
+    # 48 − 7 = 41 cans short: 2 cases (48 cans), not 41 cans and not a pallet
+    assert (cola.unit, cola.unit_quantity, cola.quantity, cola.target) == ("箱", D(2), D(48), D(48))
+    assert (rice.unit, rice.unit_quantity, rice.quantity) == ("公斤", D("12.5"), D("12.5"))
+    order = await db.transact(lambda s: order_suggestion(
+        s, shop.world.purchaser, supplier_id=shop.supplier.id, warehouse_id=shop.world.main.id, clock=CLOCK
+    ))
+    async with db.session() as s:
+        lines = (await s.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order.id).order_by(PurchaseOrderLine.line_no))).all()
+        assert [(l.unit, l.unit_quantity, l.quantity, l.unit_price, l.amount) for l in lines] == [
+            ("箱", D(2), D(48), D("50.40"), D("100.80")),
+            ("公斤", D("12.5"), D("12.5"), D("4.00"), D("50.00")),
+        ]
+        assert (await s.get(PurchaseOrder, order.id)).status == PurchaseOrderStatus.DRAFT
+        assert await reorder_suggestions(s) == []  # the whole shortfall is on order now
+
+
+def test_purchase_unit_is_the_biggest_whole_pack_within_the_target():
+    from core.purchasing import purchase_unit, round_up_to
+
+    units = [("箱", D(24)), ("提", D(6)), ("板", D(960)), ("半箱", D("12.5"))]
+    assert purchase_unit(units, D(100)) == ("箱", D(24))
+    assert purchase_unit(units, D(20)) == ("提", D(6))
+    assert purchase_unit(units, D(5)) is None
+    assert purchase_unit([], D(100)) is None
+    assert [round_up_to(D(q), D(24)) for q in (1, 17, 24, 25, 48)] == [D(1), D(1), D(1), D(2), D(2)]
