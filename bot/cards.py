@@ -20,12 +20,14 @@ from sqlmodel import col
 from bot.model import Button, ButtonStyle, Card, Table, Tone
 from core.catalog import describe_quantity
 from core.models import Barcode, Product, ProductUnit, Role, User
+from core.purchasing import SuggestedLine, SupplierSuggestion
 from core.quantity import format_money, format_quantity
 from core.stock import ExpiringLot, LowStockRow, ProductStock
 from core.users import ROLE_NAMES_ZH, can_see_costs
 
 STAFF_ROLES = frozenset({Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
 MAX_PICK_BUTTONS = 8
+MAX_PURCHASE_BUTTONS = 4
 
 
 def new_card_id(kind: str) -> str:
@@ -174,27 +176,63 @@ def near_expiry_card(rows: Sequence[ExpiringLot], today: date) -> Card:
     )
 
 
-def low_stock_card(rows: Sequence[LowStockRow], viewer: User) -> Card:
+def packs_text(unit_quantity: Decimal, unit: str, quantity: Decimal, base_unit: str) -> str:
+    """A quantity in the unit it is bought in, with the base units when they differ: "3箱 (72瓶)"."""
+    if unit == base_unit:
+        return f"{_plain(quantity)}{base_unit}"
+    return f"{_plain(unit_quantity)}{unit} ({_plain(quantity)}{base_unit})"
+
+
+BUYER_ROLES = frozenset({Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
+
+
+def low_stock_card(
+    rows: Sequence[LowStockRow],
+    viewer: User,
+    suggestions: Sequence[SupplierSuggestion] = (),
+    warehouse_id: int | None = None,
+) -> Card:
+    """Products below safety stock; buyers also see the reorder suggestion in whole purchase units and a
+    生成采购单 button per preferred supplier (products without one keep a 采购 button that asks)."""
+    buyer = viewer.role in BUYER_ROLES
+    suggested = {line.product_id: line for group in suggestions for line in group.lines}
+    header = ("商品", "可用", "安全库存", "缺口") + (("建议采购",) if buyer else ())
     table = Table(
-        ("商品", "可用", "安全库存", "缺口"),
+        header,
         tuple(
             (r.name, f"{_plain(r.available)}{r.base_unit}", f"{_plain(r.safety_stock)}{r.base_unit}",
              f"{_plain(r.shortage)}{r.base_unit}")
+            + ((_suggestion_text(suggested.get(r.product_id)),) if buyer else ())
             for r in rows
         ),
     )
-    buttons: tuple[Button, ...] = ()
-    if viewer.role in (Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN):
-        buttons = tuple(
-            Button(f"采购 {r.name}", "purchase.start", {"product_id": str(r.product_id)}) for r in rows[:5]
-        )
+    buttons: list[Button] = []
+    if buyer and warehouse_id is not None:
+        by_supplier = [group for group in suggestions if group.supplier_id is not None]
+        for group in by_supplier[:MAX_PURCHASE_BUTTONS]:
+            label = "生成采购单" if len(by_supplier) == 1 else f"生成采购单 · {group.supplier_name}"
+            value = {"supplier_id": str(group.supplier_id), "warehouse_id": str(warehouse_id)}
+            buttons.append(Button(label, "alert.purchase", value, ButtonStyle.PRIMARY))
+    if buyer:
+        unsupplied = [line for group in suggestions if group.supplier_id is None for line in group.lines]
+        buttons += [
+            Button(f"采购 {line.name}", "purchase.start", {"product_id": str(line.product_id)})
+            for line in unsupplied[: max(MAX_PURCHASE_BUTTONS - len(buttons), 0)]
+        ]
     return Card(
         card_id=new_card_id("low"),
         title=f"缺货提醒 · {len(rows)} 个商品低于安全库存",
         tone=Tone.WARNING,
         tables=(table,),
-        buttons=buttons,
+        note="建议采购 = 补到最高库存，扣除已在途，按整箱取整" if buyer else "",
+        buttons=tuple(buttons),
     )
+
+
+def _suggestion_text(line: SuggestedLine | None) -> str:
+    if line is None:
+        return "已在途"
+    return packs_text(line.unit_quantity, line.unit, line.quantity, line.base_unit)
 
 
 _HELP_BY_ROLE: dict[Role, tuple[tuple[str, str], ...]] = {

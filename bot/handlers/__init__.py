@@ -44,6 +44,8 @@ ACTIONS: dict[str, ActionHandler] = {
     "purchase.start": purchases.start_for_product,
     "po.approve": purchases.approve,
     "po.reject": purchases.reject,
+    "po.submit": purchases.submit_draft,
+    "po.cancel": purchases.cancel_draft,
     "receive.start": purchases.receivable_for_product,
     "count.start": warehouse.start_from_card,
     "alert.purchase": alert_actions.purchase,

@@ -1,12 +1,13 @@
 """Buttons on the scheduler's alert cards: 生成采购单 on low stock, 查看批次 / 标记处理 on near expiry.
 
-生成采购单 takes the reorder suggestion of the card's supplier, submits it, and sends the approval card
-through the same path as the `采购` command. 标记处理 records how a lot is being dealt with (促销, 退货,
+生成采购单 turns the reorder suggestion of the card's supplier into a draft for the person pressing, shown
+with 提交审批 (which sends the approval card through the same path as the `采购` command). 标记处理 records how a lot is being dealt with (促销, 退货,
 报损 or a typed note), which stops its daily repeats; the alert log lives in scheduler.log.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,14 +15,15 @@ from sqlmodel import col, select
 
 from bot.cards import new_card_id
 from bot.handlers.alerts import ALERT_VIEWERS
-from bot.handlers.purchases import send_to_approvers, waiting_text
+from bot.handlers.purchases import draft_card
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.parser import Unknown, parse
 from bot.turn import Turn
+from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder
 from core.errors import InvalidInput
-from core.models import Lot, Product, Supplier, Warehouse
+from core.models import Lot, Product, Warehouse
 from core.purchasing import PURCHASING_ROLES, order_suggestion
-from core.quantity import format_money, format_quantity
+from core.quantity import format_quantity
 from core.users import require_role
 from scheduler.log import lot_subject, mark_handled
 from scheduler.models import AlertState
@@ -38,25 +40,51 @@ def _ids(value: str) -> list[int]:
         raise InvalidInput("按钮数据不对，请重新发“临期”查看") from None
 
 
+GENERATED_TTL_SECONDS = 7 * 24 * 3600  # an alert card stays on screen for days
+
+
+def _generated_key(action: CardAction, supplier_id: int) -> str:
+    return f"alert-po:{action.card_id}:{supplier_id}"
+
+
 async def purchase(turn: Turn, action: CardAction) -> None:
-    """生成采购单: the supplier's suggested order, submitted, its approvers sent the approval card."""
+    """生成采购单: a draft of the supplier's reorder suggestion for the person pressing, shown with 提交审批.
+
+    A second press on the same card shows the draft it made (the store remembers it per card and
+    supplier); a press on another card finds the shortfall already on order (core.purchasing).
+    """
     require_role(turn.user, PURCHASING_ROLES, "生成采购单")
     supplier_id, warehouse_id = _ids(action.value.get("supplier_id", "")), _ids(action.value.get("warehouse_id", ""))
     if len(supplier_id) != 1 or len(warehouse_id) != 1:
         raise InvalidInput("按钮数据不对，请发“缺货”重新查看")
+    key = _generated_key(action, supplier_id[0])
+    made = await turn.services.store.get(key)
+    if made is not None:
+        order_id, by = json.loads(made)
+
+        async def again(session: AsyncSession) -> tuple[PurchaseOrder, Card]:
+            order = await session.get(PurchaseOrder, order_id)
+            assert order is not None
+            return order, await draft_card(session, order)
+
+        order, card = await turn.read(again)
+        turn.say(Text(f"这张提醒已由 {by} 生成采购单 {order.number}（{PURCHASE_STATUS_ZH[order.status]}），不再重复生成。"))
+        if by == turn.user.name:
+            turn.say(card)
+        return
     clock = turn.clock()
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: AsyncSession) -> tuple[int, Card]:
         order = await order_suggestion(
-            session, turn.user, supplier_id=supplier_id[0], warehouse_id=warehouse_id[0], submit=True, clock=clock
+            session, turn.user, supplier_id=supplier_id[0], warehouse_id=warehouse_id[0], clock=clock
         )
-        waiting = await send_to_approvers(session, order)
-        supplier = await session.get(Supplier, order.supplier_id)
-        tail = waiting_text(waiting) if waiting else "无需审批"
-        name = supplier.name if supplier else ""
-        return f"已生成采购单 {order.number}（{name}，{format_money(order.total)}），{tail}。"
+        await session.flush()
+        return order.id or 0, await draft_card(session, order)
 
-    turn.say(Text(await turn.transact(work)))
+    order_id, card = await turn.transact(work)
+    await turn.services.store.set(key, json.dumps([order_id, turn.user.name]), GENERATED_TTL_SECONDS)
+    turn.say(Text("已按补货建议生成采购单草稿，核对后点“提交审批”。"))
+    turn.say(card)
 
 
 async def _lots(session: AsyncSession, lot_ids: list[int]) -> list[tuple[Lot, Product, str, AlertState | None]]:

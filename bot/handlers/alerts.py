@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import low_stock_card, near_expiry_card
+from bot.cards import BUYER_ROLES, low_stock_card, near_expiry_card
 from bot.model import Reply, Text
 from bot.turn import Turn
+from core.catalog import list_warehouses
 from core.models import Role
+from core.purchasing import reorder_suggestions
 from core.stock import low_stock, near_expiry
 from core.users import require_role
 
@@ -30,6 +32,12 @@ async def shortages(turn: Turn, _command: object = None) -> None:
 
     async def answer(session: AsyncSession) -> Reply:
         rows = await low_stock(session)
-        return low_stock_card(rows, turn.user) if rows else Text("所有商品都在安全库存以上。")
+        if not rows:
+            return Text("所有商品都在安全库存以上。")
+        if turn.user.role not in BUYER_ROLES:
+            return low_stock_card(rows, turn.user)
+        warehouses = await list_warehouses(session)
+        receiving = warehouses[0].id if warehouses else None  # where a 采购 request is received, too
+        return low_stock_card(rows, turn.user, await reorder_suggestions(session), receiving)
 
     turn.say(await turn.read(answer))

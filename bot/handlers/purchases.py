@@ -9,13 +9,14 @@ who decided first). The requester is told each decision.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.cards import decided_status, product_label
+from bot.cards import decided_status, packs_text, product_label
 from bot.handlers.common import product_by_id
 from bot.handlers.orders import line_input, resolve_lines
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
@@ -24,12 +25,13 @@ from bot.parser import PendingApprovals, Receive, RequestPurchase
 from bot.turn import Turn
 from core.approval import WaitingFor, decide, pending_approvals, waiting_for
 from core.catalog import describe_quantity, find_supplier, list_warehouses
-from core.documents import PurchaseOrder, PurchaseOrderStatus
+from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
 from core.errors import InvalidInput, NotFound
 from core.models import Product, Supplier, User, Warehouse
 from core.purchasing import (
     PURCHASING_ROLES,
     ReceiptLineInput,
+    cancel_purchase_order,
     create_purchase_order,
     lines_of,
     receive_purchase_order,
@@ -85,6 +87,87 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
         note=order.note,
         buttons=buttons,
     )
+
+
+def draft_card_id(order_id: int) -> str:
+    return f"po:{order_id}:draft"
+
+
+async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
+    """A draft order for its requester, quantities in the units bought (3箱 (72罐)), with 提交审批 / 取消."""
+    supplier = await session.get(Supplier, order.supplier_id)
+    warehouse = await session.get(Warehouse, order.warehouse_id)
+    rows = []
+    for line in await lines_of(session, order.id or 0):
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        rows.append(
+            (
+                product_label(product),
+                packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit),
+                f"{format_money(line.unit_price)}/{line.unit}",
+                format_money(line.amount),
+            )
+        )
+    value = {"order_id": str(order.id)}
+    draft = order.status == PurchaseOrderStatus.DRAFT
+    return Card(
+        card_id=draft_card_id(order.id or 0),
+        title=f"采购单草稿 · {order.number}",
+        tone=Tone.INFO,
+        fields=(
+            ("供应商", supplier.name if supplier else ""),
+            ("入库仓", warehouse.name if warehouse else ""),
+            ("金额", format_money(order.total)),
+        ),
+        tables=(Table(("商品", "数量", "单价", "金额"), tuple(rows)),),
+        note=order.note,
+        buttons=(
+            Button("提交审批", "po.submit", value, ButtonStyle.PRIMARY),
+            Button("取消", "po.cancel", value, ButtonStyle.DANGER),
+        ) if draft else (),
+        status="" if draft else PURCHASE_STATUS_ZH[order.status],
+    )
+
+
+def _order_of(action: CardAction) -> int:
+    try:
+        return int(action.value["order_id"])
+    except (KeyError, ValueError):
+        raise InvalidInput("按钮数据不对，请重新生成采购单") from None
+
+
+async def submit_draft(turn: Turn, action: CardAction) -> None:
+    """提交审批 on a draft card: submitted, its approvers sent the approval card, the draft card closed."""
+    require_role(turn.user, PURCHASING_ROLES, "提交采购单")
+    order_id = _order_of(action)
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        order = await submit_purchase_order(session, turn.user, order_id, clock=clock)
+        waiting = await send_to_approvers(session, order)
+        card = await draft_card(session, order)
+        status = decided_status("已提交审批", turn.user.name, turn.now())
+        await enqueue_card_update(session, replace(card, tone=Tone.SUCCESS, status=status), action)
+        tail = waiting_text(waiting) if waiting else "无需审批"
+        return f"已提交采购单 {order.number}（{format_money(order.total)}），{tail}。"
+
+    turn.say(Text(await turn.transact(work)))
+
+
+async def cancel_draft(turn: Turn, action: CardAction) -> None:
+    require_role(turn.user, PURCHASING_ROLES, "取消采购单")
+    order_id = _order_of(action)
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        order = await cancel_purchase_order(session, turn.user, order_id, reason="草稿作废", clock=clock)
+        card = await draft_card(session, order)
+        status = decided_status("已取消", turn.user.name, turn.now())
+        await enqueue_card_update(session, replace(card, tone=Tone.NEUTRAL, status=status), action)
+        return f"已取消采购单 {order.number}。"
+
+    turn.say(Text(await turn.transact(work)))
 
 
 async def send_to_approvers(session: AsyncSession, order: PurchaseOrder) -> WaitingFor | None:

@@ -98,7 +98,7 @@ async def test_low_stock_recovers_with_a_short_note(shop: Shop) -> None:
     assert replies == [{"type": "text", "text": "已恢复 · 缺货: 可口可乐 330ml（门店仓） 已回到安全库存以上"}]
 
 
-async def test_the_purchase_button_submits_the_suggestion_and_the_approver_gets_the_card(shop: Shop) -> None:
+async def test_the_purchase_button_makes_one_draft_in_cases_which_goes_to_the_approver(shop: Shop) -> None:
     async with shop.db.session() as session:
         cola = await session.scalar(select(Product).where(Product.sku == "P001"))
         supplier = await session.scalar(select(Supplier).where(Supplier.name == "太古可口可乐"))
@@ -110,19 +110,33 @@ async def test_the_purchase_button_submits_the_suggestion_and_the_approver_gets_
     assert "可口可乐 330ml | 全部仓库 | 120罐 | 200罐 | 80罐" in texts([alert])
     assert [b["label"] for b in alert["buttons"]] == ["生成采购单"]
     assert card(await shop.console.replies("li"))["buttons"] == []  # warehouse staff do not buy
+    assert "没有权限" in texts(await shop.console.press("li", alert, "生成采购单"))
 
-    answer = texts(await shop.console.press("chen", alert, "生成采购单"))
-    assert answer.startswith("已生成采购单 PO-") and "等待经理" in answer
-    approval = card(await shop.console.replies("zhang"))
-    assert approval["title"].startswith("采购审批 · PO-")
-    assert [b["label"] for b in approval["buttons"]] == ["批准", "驳回"]
+    made = await shop.console.press("chen", alert, "生成采购单")
+    assert "已按补货建议生成采购单草稿" in texts(made)
+    draft = card(made)
+    assert draft["title"].startswith("采购单草稿 · PO-")
+    # up to 2× safety stock: 400 − 120 = 280 cans, rounded up to whole cases of 24
+    assert "可口可乐 330ml | 12箱 (288罐) | ¥50.40/箱 | ¥604.80" in texts([draft])
+    assert [b["label"] for b in draft["buttons"]] == ["提交审批", "取消"]
+    again = await shop.console.press("chen", alert, "生成采购单")
+    assert "已由 小陈 生成采购单 PO-" in texts(again) and "草稿" in texts(again)
+    assert card(again)["card_id"] == draft["card_id"]
     async with shop.db.session() as session:
-        order = (await session.scalars(select(PurchaseOrder))).one()
-        assert order.status == PurchaseOrderStatus.PENDING_APPROVAL
-        assert order.total == Decimal("588.00")  # up to 2× safety stock: 280 cans at 2.10
+        order = (await session.scalars(select(PurchaseOrder))).one()  # the second press made nothing
+        assert (order.status, order.total, order.requester_id) == (
+            PurchaseOrderStatus.DRAFT, Decimal("604.80"), shop.console.world.purchaser.id
+        )
 
-    again = texts(await shop.console.press("chen", alert, "生成采购单"))
-    assert "不需要补货" in again  # the second press orders nothing twice
+    submitted = texts(await shop.console.press("chen", draft, "提交审批"))
+    assert f"已提交采购单 {order.number}" in submitted and "等待经理" in submitted
+    assert "已提交审批 · 小陈" in submitted  # the draft card itself lost its buttons
+    approval = card(await shop.console.replies("zhang"))
+    assert approval["title"] == f"采购审批 · {order.number}"
+    assert [b["label"] for b in approval["buttons"]] == ["批准", "驳回"]
+    assert "待审批，不能提交审批" in texts(await shop.console.press("chen", draft, "提交审批"))
+    async with shop.db.session() as session:
+        assert (await session.get(PurchaseOrder, order.id)).status == PurchaseOrderStatus.PENDING_APPROVAL
 
 
 async def test_a_lot_marked_handled_is_not_repeated(shop: Shop) -> None:

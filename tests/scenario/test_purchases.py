@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
+from sqlmodel import select
+
+from core.db import Database
+from core.documents import PurchaseOrder, PurchaseOrderStatus
+from core.models import Product, Supplier
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -70,3 +76,31 @@ async def test_pending_lists_what_waits_for_me(console: Console) -> None:
     listed = await console.say("zhang", "待审批")
     assert "有 1 张采购单等您审批" in texts(listed) and card(listed)["title"] == f"采购审批 · {number}"
     assert "没有权限" in texts(await console.say("wang", "采购 雪碧 2箱 供应商 太古"))
+
+
+async def test_the_shortage_card_suggests_whole_cases_and_makes_one_draft(console: Console, db: Database) -> None:
+    async with db.session() as session:
+        sprite = await session.scalar(select(Product).where(Product.sku == "P002"))
+        supplier = await session.scalar(select(Supplier).where(Supplier.name == "太古可口可乐"))
+        assert sprite is not None and supplier is not None
+        sprite.safety_stock, sprite.max_stock, sprite.preferred_supplier_id = Decimal(100), Decimal(150), supplier.id
+    # 150 − 60 available = 90 bottles short: 8 cases of 12
+    shortage = card(await console.say("chen", "缺货"))
+    assert "雪碧 500ml | 60瓶 | 100瓶 | 40瓶 | 8箱 (96瓶)" in texts([shortage])
+    assert [b["label"] for b in shortage["buttons"]] == ["生成采购单"]
+    sales_view = card(await console.say("wang", "缺货"))
+    assert sales_view["buttons"] == [] and "8箱" not in texts([sales_view])
+    assert "没有权限" in texts(await console.press("wang", shortage, "生成采购单"))
+
+    made = await console.press("chen", shortage, "生成采购单")
+    draft = card(made)
+    assert "雪碧 500ml | 8箱 (96瓶) | ¥30.00/箱 | ¥240.00" in texts([draft])
+    await console.press("chen", shortage, "生成采购单")
+    async with db.session() as session:
+        orders = (await session.scalars(select(PurchaseOrder))).all()
+        assert [(o.status, o.total) for o in orders] == [(PurchaseOrderStatus.DRAFT, Decimal("240.00"))]
+    assert "已在途" in texts(await console.say("chen", "缺货"))  # the draft counts as on order
+
+    cancelled = texts(await console.press("chen", draft, "取消"))
+    assert f"已取消采购单 {orders[0].number}" in cancelled
+    assert "8箱 (96瓶)" in texts(await console.say("chen", "缺货"))  # suggested again
