@@ -206,6 +206,15 @@ class Receive:
 @dataclass(frozen=True, slots=True)
 class Ship:
     document_no: str
+    items: tuple[ItemText, ...] = ()  # what to ship of it; none: everything still open
+
+
+@dataclass(frozen=True, slots=True)
+class CloseOrder:
+    """结单: a partly shipped sales order will not ship the rest."""
+
+    document_no: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +276,7 @@ class Unknown:
 
 
 Command = (
-    StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | Count | Transfer
+    StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
     | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | Usage | Unknown
 )
 
@@ -276,7 +285,8 @@ USAGE: dict[str, str] = {
     "order": "下单 华联超市 可乐 10箱，雪碧 5瓶",
     "purchase": "采购 可乐 200箱 供应商 太古",
     "receive": "入库 PO-20261122-0003",
-    "ship": "发货 SO-20261122-0001",
+    "ship": "发货 SO-20261122-0001（只发一部分：发货 SO-20261122-0001 可乐 5箱）",
+    "close": "结单 SO-20261122-0001（部分发货的单，剩余不再发货）",
     "count": "盘点 可乐 118（或 盘点 可乐 4箱22罐）",
     "transfer": "调拨 可乐 20箱 主仓 到 门店",
     "bind": "绑定 @某人 仓管",
@@ -300,6 +310,7 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("purchase", ("采购", "进货", "purchase", "buy")),
     ("receive", ("入库", "收货", "receive")),
     ("ship", ("发货", "出库", "ship")),
+    ("close", ("结单", "关单", "close")),
     ("count", ("盘点", "count")),
     ("transfer", ("调拨", "调货", "移库", "transfer")),
     ("bind", ("绑定", "bind")),
@@ -366,14 +377,18 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
             return _order(rest)
         case "purchase":
             return _purchase(rest)
-        case "receive" | "ship":
+        case "receive" | "ship" | "close":
             number_match = _DOCUMENT_NO.match(rest)
             if not number_match:
                 return Usage(family)
             document_no = number_match.group(0).upper()
+            after = rest[number_match.end():].strip(" :,")
             if family == "ship":
-                return Ship(document_no)
-            return Receive(document_no, rest[number_match.end():].strip())
+                items = split_items(after)
+                return Ship(document_no, items) if all(item.quantity for item in items) else Usage("ship")
+            if family == "close":
+                return CloseOrder(document_no, after)
+            return Receive(document_no, after)
         case "count":
             return _count(rest)
         case "transfer":

@@ -374,6 +374,44 @@ async def cancel_sales_order(
     return order
 
 
+CLOSING_ROLES = SELLING_ROLES  # who may cancel an order may also give up the rest of it
+
+
+async def close_sales_order(
+    session: AsyncSession, actor: User, order_id: int, *, reason: str = "", clock: Clock = DEFAULT_CLOCK
+) -> SalesOrder:
+    """结单: a partly shipped order whose rest will not ship is completed as it stands.
+
+    What is still reserved becomes available again; the shortfall of each line (ordered − shipped)
+    stays on the lines and is written to the audit entry with the reason.
+    """
+    require_role(actor, CLOSING_ROLES, "结单")
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.status == SalesOrderStatus.CONFIRMED:
+        raise InvalidState(
+            f"销售单 {order.number} 还没有发货，不能结单；不要了请取消", status=order.status.value
+        )
+    if order.status != SalesOrderStatus.PARTIALLY_SHIPPED:
+        raise _refuse_state(order, "结单")
+    lines = await _lines(session, order_id)
+    for reservation, lot in await _reservations(session, [line.id or 0 for line in lines]):
+        lot.reserved -= reservation.quantity
+        reservation.quantity = ZERO
+    order.status = SalesOrderStatus.COMPLETED
+    order.closed_at = clock.now()
+    shortfall = {str(line.line_no): line.quantity - line.shipped for line in lines if line.shipped < line.quantity}
+    await record(
+        session,
+        actor,
+        "sales_order",
+        order.id,
+        "short_close",
+        {"status": SalesOrderStatus.PARTIALLY_SHIPPED},
+        {"status": order.status, "shortfall": shortfall, "reason": reason},
+    )
+    return order
+
+
 async def return_sale(
     session: AsyncSession,
     actor: User,

@@ -1,4 +1,5 @@
-"""Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消; `发货 SO-…`.
+"""Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消; `发货 SO-…`
+(all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button closes a partly shipped order.
 
 The draft lives in the key-value store under its card's id (with a TTL), not in the database: an
 abandoned draft costs nothing, and a button on an expired card says so. Confirming creates and
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,15 +20,30 @@ from sqlmodel import select
 from bot.cards import decided_status, expired_text, new_card_id, pick_card, product_label
 from bot.handlers.common import ProductLookup, base_quantity, find_product, narrow_by_units, product_by_id
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
-from bot.outbox import enqueue_card_update
-from bot.parser import ItemText, PlaceOrder, Ship, parse_quantity, split_item, split_items
+from bot.outbox import enqueue_card_update, enqueue_for_users
+from bot.parser import CloseOrder, ItemText, PlaceOrder, Ship, parse_quantity, split_item, split_items
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_customer, list_warehouses, unit_factor
-from core.documents import OrderLineInput, SalesOrder, price_line
+from core.documents import (
+    SALES_STATUS_ZH,
+    OrderLineInput,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderStatus,
+    price_line,
+)
 from core.errors import InsufficientStock, InvalidInput, NotFound
-from core.models import Product, Warehouse
+from core.lines import order_lines
+from core.models import Customer, Product, Role, User, Warehouse
 from core.quantity import format_money
-from core.sales import SELLING_ROLES, confirm_sales_order, create_sales_order, ship_sales_order
+from core.sales import (
+    CLOSING_ROLES,
+    SELLING_ROLES,
+    close_sales_order,
+    confirm_sales_order,
+    create_sales_order,
+    ship_sales_order,
+)
 from core.stock import stock_of
 from core.users import require_role
 
@@ -372,17 +388,128 @@ async def continue_for_product(turn: Turn, state: dict[str, Any], text: str) -> 
     return True
 
 
-# ---------------------------------------------------------------- shipping
+# ---------------------------------------------------------------- shipping and closing
+
+
+def order_card_id(order_id: int) -> str:
+    return f"so:{order_id}"
+
+
+async def order_card(session: AsyncSession, order: SalesOrder, viewer: User) -> Card:
+    """A confirmed order as it stands: ordered, shipped and still open per line; 结单 while partly shipped."""
+    customer = await session.get(Customer, order.customer_id)
+    rows = []
+    for line in await order_lines(session, SalesOrderLine, order.id or 0):
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        rows.append(
+            (
+                product_label(product),
+                await describe_quantity(session, product, line.quantity),
+                await describe_quantity(session, product, line.shipped),
+                await describe_quantity(session, product, line.quantity - line.shipped),
+            )
+        )
+    partly = order.status == SalesOrderStatus.PARTIALLY_SHIPPED
+    closer = viewer.role in CLOSING_ROLES | {Role.OWNER, Role.ADMIN}
+    return Card(
+        card_id=order_card_id(order.id or 0),
+        title=f"销售单 · {order.number}",
+        tone=Tone.WARNING if partly else Tone.INFO,
+        fields=(
+            ("客户", customer.name if customer else ""),
+            ("状态", SALES_STATUS_ZH[order.status]),
+            ("合计", format_money(order.total)),
+        ),
+        tables=(Table(("商品", "订购", "已发", "未发"), tuple(rows)),),
+        note=f"还有未发的货：继续发“发货 {order.number}”，或点“结单”不再发货（释放预留）" if partly and closer else "",
+        buttons=(Button("结单", "order.close", {"order_id": str(order.id)}, ButtonStyle.DANGER),) if partly and closer else (),
+    )
+
+
+async def _order_by_number(session: AsyncSession, number: str) -> SalesOrder:
+    order = await session.scalar(select(SalesOrder).where(SalesOrder.number == number))
+    if order is None:
+        raise NotFound(f"没有找到销售单 {number}")
+    return order
+
+
+async def _quantities(session: AsyncSession, order: SalesOrder, items: tuple[ItemText, ...]) -> dict[int, Decimal]:
+    """`可乐 5箱` → the order line of that product (the first one still open) → base units."""
+    lines = await order_lines(session, SalesOrderLine, order.id or 0)
+    quantities: dict[int, Decimal] = {}
+    for number, item in enumerate(items, start=1):
+        found = await narrow_by_units(session, await find_product(session, item.product), item.quantity)
+        candidates = [found.product] if found.product else list(found.candidates)
+        line = next(
+            (line for line in lines for product in candidates
+             if line.product_id == product.id and line.shipped + quantities.get(line.id or 0, Decimal(0)) < line.quantity),
+            None,
+        )
+        if line is None:
+            raise InvalidInput(f"第{number}行“{item.product}”不在销售单 {order.number} 的未发商品里")
+        product = await session.get(Product, line.product_id)
+        assert product is not None and item.quantity is not None
+        quantities[line.id or 0] = quantities.get(line.id or 0, Decimal(0)) + await base_quantity(session, product, item.quantity)
+    return quantities
 
 
 async def ship(turn: Turn, command: Ship) -> None:
+    """`发货 SO-…` ships everything open; `发货 SO-… 可乐 5箱` only that. A partial shipment is told to the
+    salesperson with the order card, whose 结单 gives up the rest."""
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> tuple[str, Card]:
+        order = await _order_by_number(session, command.document_no)
+        quantities = await _quantities(session, order, command.items) if command.items else None
+        shipment = await ship_sales_order(session, turn.user, order.id or 0, quantities=quantities, clock=clock)
+        if order.status == SalesOrderStatus.PARTIALLY_SHIPPED and order.salesperson_id != turn.user.id:
+            salesperson = await session.get(User, order.salesperson_id)
+            if salesperson is not None:
+                news = f"销售单 {order.number} 已由 {turn.user.name} 部分发货（{shipment.number}）。"
+                await enqueue_for_users(session, [order.salesperson_id], Text(news))
+                await enqueue_for_users(session, [order.salesperson_id], await order_card(session, order, salesperson))
+        said = f"已发货 {order.number}（出库单 {shipment.number}），金额 {format_money(shipment.amount)}。"
+        if order.status == SalesOrderStatus.PARTIALLY_SHIPPED:
+            said += "还有未发的货。"
+        return said, await order_card(session, order, turn.user)
+
+    said, card = await turn.transact(work)
+    turn.say(Text(said))
+    turn.say(card)
+
+
+async def _close(turn: Turn, order_id: int | None, number: str, reason: str, action: CardAction | None) -> None:
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> str:
-        order = await session.scalar(select(SalesOrder).where(SalesOrder.number == command.document_no))
-        if order is None:
-            raise NotFound(f"没有找到销售单 {command.document_no}")
-        shipment = await ship_sales_order(session, turn.user, order.id or 0, clock=clock)
-        return f"已发货 {order.number}（出库单 {shipment.number}），金额 {format_money(shipment.amount)}。"
+        found = await session.get(SalesOrder, order_id) if order_id else await _order_by_number(session, number)
+        if found is None:
+            raise NotFound("没有找到这张销售单")
+        order = await close_sales_order(session, turn.user, found.id or 0, reason=reason, clock=clock)
+        card = await order_card(session, order, turn.user)
+        status = decided_status("已结单", turn.user.name, turn.now())
+        await enqueue_card_update(session, replace(card, tone=Tone.NEUTRAL, status=status), action)
+        short = []
+        for line in await order_lines(session, SalesOrderLine, order.id or 0):
+            if line.shipped < line.quantity:
+                product = await session.get(Product, line.product_id)
+                assert product is not None
+                short.append(f"{product_label(product)} 少发 {await describe_quantity(session, product, line.quantity - line.shipped)}")
+        return f"已结单 {order.number}，剩余不再发货，预留已释放：{'；'.join(short)}。"
 
     turn.say(Text(await turn.transact(work)))
+
+
+async def close(turn: Turn, command: CloseOrder) -> None:
+    """`结单 SO-… [原因]`."""
+    await _close(turn, None, command.document_no, command.reason, None)
+
+
+async def close_pressed(turn: Turn, action: CardAction) -> None:
+    """结单 on the order card."""
+    try:
+        order_id = int(action.value["order_id"])
+    except (KeyError, ValueError):
+        raise InvalidInput("按钮数据不对，请发“结单 SO-…”") from None
+    await _close(turn, order_id, "", "", action)

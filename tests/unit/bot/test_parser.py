@@ -9,6 +9,7 @@ import pytest
 from bot.parser import (
     Bind,
     CancelFlow,
+    CloseOrder,
     Count,
     Help,
     LowStock,
@@ -196,6 +197,10 @@ def test_purchases(text: str, supplier: str, lines: list[tuple[str, str]]) -> No
         ("入库 PO-20261122-0003 批次 L9 到期 2027-05-01", Receive("PO-20261122-0003", "批次 l9 到期 2027-05-01")),
         ("发货 SO-20261122-0001", Ship("SO-20261122-0001")),
         ("ship SO-20261122-0001", Ship("SO-20261122-0001")),
+        ("结单 SO-20261122-0007", CloseOrder("SO-20261122-0007")),
+        ("结单 so-20261122-0007 客户只要这些", CloseOrder("SO-20261122-0007", "客户只要这些")),
+        ("关单 SO-20261122-0007", CloseOrder("SO-20261122-0007")),
+        ("close SO-20261122-0007", CloseOrder("SO-20261122-0007")),
         ("绑定 @小刘 仓管", Bind("小刘", "仓管")),
         ("绑定 @小刘 为 销售", Bind("小刘", "销售")),
         ("bind @liu warehouse", Bind("liu", "warehouse")),
@@ -239,7 +244,8 @@ def test_transfers(text: str, product: str, quantity: str, source: str, destinat
     [
         ("下单", "order"), ("下单 华联", "order"), ("采购", "purchase"), ("入库", "receive"),
         ("入库 明天", "receive"), ("发货 华联", "ship"), ("调拨 可乐", "transfer"), ("调拨 可乐 主仓 到 门店", "transfer"),
-        ("绑定 小刘", "bind"), ("盘点", "count"), ("库存", "stock"),
+        ("绑定 小刘", "bind"), ("盘点", "count"), ("库存", "stock"), ("结单", "close"), ("结单 华联", "close"),
+        ("close", "close"), ("发货 SO-20261122-0001 可乐", "ship"),
     ],
 )
 def test_wrong_or_incomplete_commands_get_their_usage(text: str, family: str) -> None:
@@ -269,3 +275,10 @@ def test_order_lines_keep_the_unit_written_so_it_can_tell_products_apart(text: s
     command = parse(text)
     assert isinstance(command, PlaceOrder)
     assert [[part.unit for part in item.quantity.parts] for item in command.items if item.quantity] == units
+
+
+def test_shipping_part_of_an_order_names_products_and_quantities() -> None:
+    command = parse("发货 SO-20261122-0001 可乐 5箱，雪碧 3瓶")
+    assert isinstance(command, Ship) and command.document_no == "SO-20261122-0001"
+    assert [(item.product, str(item.quantity)) for item in command.items] == [("可乐", "5箱"), ("雪碧", "3瓶")]
+    assert parse("closes SO-20261122-0001") == Unknown("closes SO-20261122-0001")
