@@ -33,7 +33,7 @@ from core.documents import (
     lock_document,
 )
 from core.errors import InvalidInput, InvalidState, OverReceipt
-from core.ledger import lock_product, lot_for, post
+from core.ledger import lock_product, lot_for, on_hand_total, post
 from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, Lot, MovementKind, Product, ProductUnit, Role, Supplier, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
@@ -271,10 +271,12 @@ async def return_purchase(
 ) -> PurchaseReturn:
     """Send goods of one receipt line back to the supplier out of their lot; the supplier owes us a credit.
 
-    Only what is available (not reserved for sales orders) can leave.
+    Only what is available (not reserved for sales orders) can leave. The goods leave at the cost they
+    came in at, so the stock left behind is re-averaged (`reaverage_after_return`).
     """
     require_role(actor, RECEIVING_ROLES, "办理采购退货")
     received, lot, product = await start_return(session, ReceiptLine, receipt_line_id, "入库行", quantity, reason)
+    on_hand_before = await on_hand_total(session, product.id or 0)
     receipt = await session.get(Receipt, received.receipt_id)
     assert receipt is not None
     purchase_return = PurchaseReturn(
@@ -289,6 +291,12 @@ async def return_purchase(
         created_at=clock.now(),
     )
     await book_return(session, actor, purchase_return, received, lot, product, MovementKind.PURCHASE_RETURN)
+    average_before = product.avg_cost
+    product.avg_cost = reaverage_after_return(on_hand_before, product.avg_cost, quantity, received.unit_cost)
+    await record(
+        session, actor, "product", product.id, "reaverage",
+        {"avg_cost": average_before}, {"avg_cost": product.avg_cost, "ref": purchase_return.number},
+    )
     await accounts.open_payable(
         session,
         supplier_id=receipt.supplier_id,
@@ -297,6 +305,20 @@ async def return_purchase(
         purchase_return_id=purchase_return.id,
     )
     return purchase_return
+
+
+def reaverage_after_return(on_hand: Decimal, average: Decimal, quantity: Decimal, unit_cost: Decimal) -> Decimal:
+    """The moving average of what stays when `quantity` of `on_hand` leaves at `unit_cost`, not at the average.
+
+    Value out is `quantity × unit_cost`; what stays is valued at the rest, never below zero (goods that
+    came in free or cheaper cannot be worth less than nothing). When nothing stays, the average is kept:
+    it values nothing, and the next receipt sets its own.
+    """
+    remaining = on_hand - quantity
+    if remaining <= 0:
+        return average
+    value = max(on_hand * average - quantity * unit_cost, ZERO)
+    return (value / remaining).quantize(_COST_UNIT)
 
 
 # ---------------------------------------------------------------- reorder suggestions

@@ -19,7 +19,7 @@ from core.documents import (
     ReceiptLine,
 )
 from core.errors import AlreadyDecided, Forbidden, InvalidInput, InvalidState, OverReceipt
-from core.models import Product, Role
+from core.models import AuditEntry, Product, Role
 from core.preferences import set_setting
 from core.purchasing import (
     OVER_RECEIPT_TOLERANCE_KEY,
@@ -321,3 +321,72 @@ def test_purchase_unit_is_the_biggest_whole_pack_within_the_target():
     assert purchase_unit(units, D(5)) is None
     assert purchase_unit([], D(100)) is None
     assert [round_up_to(D(q), D(24)) for q in (1, 17, 24, 25, 48)] == [D(1), D(1), D(1), D(2), D(2)]
+
+
+async def _received(db, shop, quantity, price):
+    """An approved order of `quantity` cans at `price` a can, received whole; its receipt line."""
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(quantity), None, D(price)))
+    await _decide(db, shop.world.manager, order_id)
+    async with db.session() as s:
+        line = await s.scalar(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order_id))
+    receipt = await db.transact(lambda s: receive_purchase_order(
+        s, shop.world.warehouse_user, order_id, [ReceiptLineInput(line.id, D(quantity))], clock=CLOCK
+    ))
+    async with db.session() as s:
+        return await s.scalar(select(ReceiptLine).where(ReceiptLine.receipt_id == receipt.id))
+
+
+async def _average(db, product_id):
+    async with db.session() as s:
+        return (await s.get(Product, product_id)).avg_cost
+
+
+async def test_a_purchase_return_at_its_receipt_cost_re_averages_what_stays(db):
+    shop = await make_shop(db)  # 100 罐 at 2.00
+    w = shop.world
+    line = await _received(db, shop, 60, "2.50")
+    assert await _average(db, shop.cola.id) == D("2.187500")  # (200.00 + 150.00) / 160
+    await db.transact(lambda s: return_purchase(s, w.warehouse_user, line.id, D(20), reason="破损", clock=CLOCK))
+    # value out 20 × 2.50 = 50.00; (350.00 − 50.00) / 140 = 2.142857…
+    assert await _average(db, shop.cola.id) == D("2.142857")
+    async with db.session() as s:
+        movement = await s.scalar(select(ledger.Movement).where(ledger.Movement.kind == ledger.MovementKind.PURCHASE_RETURN))
+        assert (movement.quantity, movement.unit_cost) == (D(-20), D("2.500000"))
+        assert await supplier_balance(s, shop.supplier.id) == D("100.00")  # 150.00 − 50.00
+        entry = await s.scalar(select(AuditEntry).where(AuditEntry.action == "reaverage"))
+        assert (entry.before, entry.after["avg_cost"]) == ({"avg_cost": "2.187500"}, "2.142857")
+
+
+async def test_a_purchase_return_never_leaves_a_negative_value_and_keeps_the_average_when_nothing_stays(db):
+    shop = await make_shop(db, cola_stock="0")
+    w = shop.world
+    async with db.session() as s:  # 10 free samples
+        await ledger.opening_stock(s, w.warehouse_user, product_id=shop.cola.id, warehouse_id=w.main.id, quantity=D(10), unit_cost=D(0))
+    line = await _received(db, shop, 10, "5.00")
+    assert await _average(db, shop.cola.id) == D("2.500000")  # 50.00 / 20
+    async with db.session() as s:
+        lot = await lot_of(s, shop.cola.id)
+        await ledger.adjust(s, w.warehouse_user, lot_id=lot.id, quantity=D(-5), reason="试吃")
+    # 15 left worth 37.50; 10 go back worth 50.00: the 5 that stay are worth nothing, not −12.50
+    await db.transact(lambda s: return_purchase(s, w.warehouse_user, line.id, D(10), reason="退货", clock=CLOCK))
+    assert await _average(db, shop.cola.id) == D("0.000000")
+
+    second = await _received(db, shop, 6, "3.00")
+    assert await _average(db, shop.cola.id) == D("1.636364")  # (5 × 0 + 6 × 3.00) / 11
+    async with db.session() as s:
+        lot = await lot_of(s, shop.cola.id)
+        await ledger.adjust(s, w.warehouse_user, lot_id=lot.id, quantity=D(-5), reason="试吃")
+    await db.transact(lambda s: return_purchase(s, w.warehouse_user, second.id, D(6), reason="退货", clock=CLOCK))
+    async with db.session() as s:
+        assert (await lot_of(s, shop.cola.id)).on_hand == 0
+        assert await ledger.check_ledger(s) == []
+    assert await _average(db, shop.cola.id) == D("1.636364")  # nothing stays: the last average is kept
+
+
+def test_reaverage_after_return_figures():
+    from core.purchasing import reaverage_after_return
+
+    assert reaverage_after_return(D(160), D("2.1875"), D(20), D("2.50")) == D("2.142857")
+    assert reaverage_after_return(D(100), D(2), D(40), D("1.50")) == D("2.333333")  # returned cheaper than average
+    assert reaverage_after_return(D(15), D("2.5"), D(10), D(5)) == D(0)
+    assert reaverage_after_return(D(10), D(3), D(10), D(3)) == D(3)
