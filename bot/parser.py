@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 # ---------------------------------------------------------------- quantities
@@ -170,6 +171,69 @@ def split_items(text: str) -> tuple[ItemText, ...]:
     after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
     lines = [line for chunk in re.split(r"[,;、。\n]+", fold(text)) for line in _cut_after_quantities(chunk)]
     return tuple(split_item(line) for line in lines if line.strip())
+
+
+# ---------------------------------------------------------------- lots on receiving
+
+
+@dataclass(frozen=True, slots=True)
+class LotDetails:
+    """`批次 L240501 生产 2026-05-01 到期 2027-05-01` as typed: what was read, and what could not be."""
+
+    lot_no: str = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+    problems: tuple[str, ...] = ()
+
+
+_DATE = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|\d{8}"
+_DATE_WORDS = {
+    "production_date": r"生产日期|生产|生产于|mfd|mfg|prod(?:uced)?",
+    "expiry_date": r"到期日期|到期日|到期|有效期至|有效期|保质期至|exp(?:iry|ires)?",
+}
+_DATE_LABEL = {"production_date": "生产日期", "expiry_date": "到期日"}
+_KEYED_DATE = re.compile(
+    r"(?P<word>" + "|".join(f"(?P<{k}>{v})" for k, v in _DATE_WORDS.items()) + r")\s*[:：]?\s*(?P<date>" + _DATE + ")"
+)
+_BARE_DATE = re.compile(r"(?<![\w-])(?P<date>" + _DATE + r")(?![\w-])")
+_LOT_NO = re.compile(r"(?:(?:批次号|批号|批次)\s*[:：]?|\blot(?:\s*no)?(?:\s*[:：]|\s))\s*(?P<lot>[\w-]+)")
+_LOT_WORD = re.compile(r"^(?:批次号|批号|批次|lot)$")
+
+
+def _read_date(text: str) -> date | None:
+    digits = re.findall(r"\d+", text)
+    if len(digits) == 1:  # 20270501
+        digits = [digits[0][:4], digits[0][4:6], digits[0][6:]]
+    try:
+        return date(int(digits[0]), int(digits[1]), int(digits[2]))
+    except ValueError:
+        return None
+
+
+def parse_lot_details(text: str) -> LotDetails:
+    """The lot number and dates of one received line: keyed dates (生产 / 到期, mfd / exp), in 2027-05-01,
+    2027/5/1, 2027.5.1, 2027年5月1日 or 20270501; the lot number after 批次, or the first other word.
+    Never raises: a date that does not exist or is not keyed is named in `problems`."""
+    folded = fold(text).strip()
+    values: dict[str, date | None] = {}
+    problems = []
+    for match in _KEYED_DATE.finditer(folded):
+        field = next(k for k in _DATE_WORDS if match.group(k))
+        value = _read_date(match.group("date"))
+        if value is None:
+            problems.append(f"{_DATE_LABEL[field]}“{match.group('date')}”不是有效日期（例：2027-05-01）")
+        values[field] = value
+    rest = _KEYED_DATE.sub(" ", folded)
+    for match in _BARE_DATE.finditer(rest):
+        problems.append(f"日期“{match.group('date')}”是生产日期还是到期日？请写“生产 {match.group('date')}”或“到期 {match.group('date')}”")
+    rest = _BARE_DATE.sub(" ", rest)
+    lot = _LOT_NO.search(rest)
+    if lot:
+        lot_no = lot.group("lot")
+    else:
+        words = [w for w in re.split(r"[\s,，;；]+", rest) if w and not _LOT_WORD.match(w)]
+        lot_no = words[0] if words else ""
+    return LotDetails(lot_no.upper(), values.get("production_date"), values.get("expiry_date"), tuple(problems))
 
 
 # ---------------------------------------------------------------- commands

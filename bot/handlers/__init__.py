@@ -61,6 +61,7 @@ FLOWS: dict[str, FlowHandler] = {
     "order.edit": orders.continue_edit,
     "order.product": orders.continue_for_product,
     "po.reject": purchases.continue_reject,
+    purchases.RECEIVE_FLOW: purchases.continue_receive,
     "count": warehouse.continue_count,
     alert_actions.NOTE_FLOW: alert_actions.continue_note,
 }

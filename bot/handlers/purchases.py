@@ -3,14 +3,14 @@
 The approval card of a step goes to every person who may decide it, by direct message; its card id
 names the order and step, so after a decision the card is replaced for all of them with a status line.
 The decision itself is exactly-once in core.approval (the order row is locked; a second press learns
-who decided first). The requester is told each decision.
+who decided first). The requester is told each decision. `入库 PO-…` receives what is still open; a
+lot-tracked line is received into the lot named in chat, asked for line by line (`continue_receive`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
-from datetime import date
+from dataclasses import asdict, dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +21,24 @@ from bot.handlers.common import product_by_id
 from bot.handlers.orders import line_input, resolve_lines
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
-from bot.parser import PendingApprovals, Receive, RequestPurchase
+from bot.parser import (
+    LotDetails,
+    PendingApprovals,
+    Receive,
+    RequestPurchase,
+    Unknown,
+    parse,
+    parse_lot_details,
+)
 from bot.turn import Turn
 from core.approval import WaitingFor, decide, pending_approvals, waiting_for
 from core.catalog import describe_quantity, find_supplier, list_warehouses
-from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
-from core.errors import InvalidInput, NotFound
-from core.models import Product, Supplier, User, Warehouse
+from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine
+from core.errors import InvalidInput, InvalidState, NotFound
+from core.models import Lot, Product, Supplier, User, Warehouse
 from core.purchasing import (
     PURCHASING_ROLES,
+    RECEIVING_ROLES,
     ReceiptLineInput,
     cancel_purchase_order,
     create_purchase_order,
@@ -319,43 +328,156 @@ async def pending(turn: Turn, _command: PendingApprovals) -> None:
 # ---------------------------------------------------------------- receiving
 
 
-_LOT = re.compile(r"批次\s*[:：]?\s*(?P<lot>[\w-]+)")
-_EXPIRY = re.compile(r"(?:到期|有效期至?|expiry)\s*[:：]?\s*(?P<date>\d{4}-\d{1,2}-\d{1,2})")
-_PRODUCED = re.compile(r"(?:生产日期|生产)\s*[:：]?\s*(?P<date>\d{4}-\d{1,2}-\d{1,2})")
+RECEIVE_FLOW = "receive"
 
 
-def _date_in(pattern: re.Pattern[str], text: str) -> date | None:
-    found = pattern.search(text)
-    if not found:
-        return None
-    try:
-        return date.fromisoformat("-".join(part.zfill(2) for part in found.group("date").split("-")))
-    except ValueError:
-        raise InvalidInput(f"日期不对: {found.group('date')}") from None
+@dataclass(frozen=True, slots=True)
+class _OpenLine:
+    line_id: int
+    label: str  # 可口可乐（330ml） 2箱
+    lot_tracked: bool
+    shelf_life_days: int | None
+
+
+async def _open_lines(session: AsyncSession, number: str) -> tuple[PurchaseOrder, list[_OpenLine]]:
+    """The order to receive and its lines still open; refused by name when it cannot be received."""
+    order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
+    if order is None:
+        raise NotFound(f"没有找到采购单 {number}")
+    if order.status not in (PurchaseOrderStatus.APPROVED, PurchaseOrderStatus.PARTIALLY_RECEIVED):
+        raise InvalidState(f"采购单 {order.number} {PURCHASE_STATUS_ZH[order.status]}，不能入库", status=order.status.value)
+    lines = []
+    for line in await lines_of(session, order.id or 0):
+        if line.received >= line.quantity:
+            continue
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        amount = await describe_quantity(session, product, line.quantity - line.received)
+        lines.append(_OpenLine(line.id or 0, f"{product_label(product)} {amount}", product.lot_tracked, product.shelf_life_days))
+    return order, lines
+
+
+def _lot_problems(details: LotDetails, line: _OpenLine, today: date) -> list[str]:
+    """What a lot-tracked line still lacks: dates that do not exist, no expiry to know, or one already past."""
+    problems = list(details.problems)
+    if problems:
+        return problems
+    if details.expiry_date is None and not (details.production_date and line.shelf_life_days):
+        problems.append("请写到期日" + ("或生产日期" if line.shelf_life_days else "") + "（例：到期 2027-05-01）")
+    elif details.production_date and details.expiry_date and details.expiry_date < details.production_date:
+        problems.append(f"到期日 {details.expiry_date} 早于生产日期 {details.production_date}")
+    if details.production_date and details.production_date > today:
+        problems.append(f"生产日期 {details.production_date} 还没到，请核对")
+    expiry = details.expiry_date or (
+        details.production_date + timedelta(days=line.shelf_life_days)
+        if details.production_date and line.shelf_life_days else None
+    )
+    if expiry is not None and expiry < today and not problems:
+        problems.append(f"到期日 {expiry} 已经过了，请核对")
+    return problems
+
+
+def _question(state: dict[str, Any]) -> str:
+    asked = [line for line in state["lines"] if line["lot_tracked"]]
+    index = len(state["answers"])
+    line = asked[index]
+    hint = "批次 L240501 到期 2027-05-01" + (
+        f"，或 批次 L240501 生产 2026-05-01（按保质期 {line['shelf_life_days']} 天算到期）" if line["shelf_life_days"] else ""
+    )
+    return f"{state['number']} 第 {index + 1}/{len(asked)} 个批次商品：{line['label']}\n请回复批次号和日期，例如：{hint}"
 
 
 async def receive(turn: Turn, command: Receive) -> None:
-    """`入库 PO-…` receives everything still open; `批次 L1 到期 2027-05-01` names the lot (else the PO number)."""
+    """`入库 PO-…`: everything still open is received. Lot-tracked lines need a lot number and dates: typed
+    after the number for the first one (`入库 PO-… 批次 L1 到期 2027-05-01`), else asked line by line."""
+    require_role(turn.user, RECEIVING_ROLES, "采购入库")
+    order, lines = await turn.read(lambda session: _open_lines(session, command.document_no))
+    today = turn.now().date()
+    state: dict[str, Any] = {
+        "flow": RECEIVE_FLOW, "order_id": order.id, "number": order.number,
+        "lines": [asdict(line) for line in lines], "answers": {},
+    }
+    tracked = [line for line in lines if line.lot_tracked]
+    if command.rest and tracked:
+        details = parse_lot_details(command.rest)
+        problems = _lot_problems(details, tracked[0], today)
+        if problems:
+            raise InvalidInput(f"{tracked[0].label}：" + "；".join(problems))
+        state["answers"][str(tracked[0].line_id)] = _answer(details, order.number)
+    if len(state["answers"]) == len(tracked):
+        await _receive_now(turn, state)
+        return
+    await turn.services.conversations.set(turn.origin, state)
+    intro = f"采购单 {order.number} 有 {len(tracked)} 个按批次管理的商品，逐个登记批次（发“取消”放弃入库）。\n"
+    turn.say(Text(intro + _question(state)))
+
+
+def _answer(details: LotDetails, number: str) -> dict[str, str | None]:
+    """A lot without a number of its own is named after the order, as before."""
+    return {
+        "lot_no": details.lot_no or number,
+        "production_date": details.production_date.isoformat() if details.production_date else None,
+        "expiry_date": details.expiry_date.isoformat() if details.expiry_date else None,
+    }
+
+
+async def continue_receive(turn: Turn, state: dict[str, Any], text: str) -> bool:
+    """The lot number and dates of the line asked about; a command typed instead leaves the flow."""
+    if not isinstance(parse(text), Unknown):
+        return False
+    asked = [line for line in state["lines"] if line["lot_tracked"]]
+    line = asked[len(state["answers"])]
+    details = parse_lot_details(text)
+    problems = _lot_problems(details, _OpenLine(**line), turn.now().date())
+    if problems:
+        turn.say(Text("；".join(problems) + "。\n" + _question(state)))
+        return True
+    state["answers"][str(line["line_id"])] = _answer(details, state["number"])
+    if len(state["answers"]) < len(asked):
+        await turn.services.conversations.set(turn.origin, state)
+        turn.say(Text(_question(state)))
+        return True
+    await turn.services.conversations.clear(turn.origin)
+    await _receive_now(turn, state)
+    return True
+
+
+async def _receive_now(turn: Turn, state: dict[str, Any]) -> None:
     clock = turn.clock()
-    lot = _LOT.search(command.rest)
-    expiry, produced = _date_in(_EXPIRY, command.rest), _date_in(_PRODUCED, command.rest)
+    answers: dict[str, dict[str, str | None]] = state["answers"]
+
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
 
     async def work(session: AsyncSession) -> str:
-        order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == command.document_no))
-        if order is None:
-            raise NotFound(f"没有找到采购单 {command.document_no}")
-        open_lines = [line for line in await lines_of(session, order.id or 0) if line.received < line.quantity]
-        inputs = [
-            ReceiptLineInput(
-                line.id or 0, line.quantity - line.received, lot.group("lot") if lot else order.number, produced, expiry
+        order = await session.get(PurchaseOrder, state["order_id"])
+        assert order is not None
+        inputs, said = [], []
+        for line in await lines_of(session, order.id or 0):
+            if line.received >= line.quantity:
+                continue
+            lot = answers.get(str(line.id), {"lot_no": "", "production_date": None, "expiry_date": None})
+            inputs.append(
+                ReceiptLineInput(
+                    line.id or 0, line.quantity - line.received, lot["lot_no"] or "",
+                    day(lot["production_date"]), day(lot["expiry_date"]),
+                )
             )
-            for line in open_lines
-        ]
         receipt = await receive_purchase_order(session, turn.user, order.id or 0, inputs, clock=clock)
+        for received in await session.scalars(select(ReceiptLine).where(ReceiptLine.receipt_id == receipt.id)):
+            product = await session.get(Product, received.product_id)
+            booked = await session.get(Lot, received.lot_id)
+            assert product is not None and booked is not None
+            amount = await describe_quantity(session, product, received.quantity)
+            where = (
+                f" 批次 {booked.lot_no}" + (f" 到期 {booked.expiry_date}" if booked.expiry_date else "")
+                if booked.lot_no else ""
+            )
+            said.append(f"{product_label(product)} {amount}{where}")
         await enqueue_for_users(
             session, [order.requester_id], Text(f"采购单 {order.number} 已由 {turn.user.name} 入库（{receipt.number}）。")
         )
-        return f"已入库 {order.number}（入库单 {receipt.number}），共 {len(inputs)} 行。"
+        return f"已入库 {order.number}（入库单 {receipt.number}），共 {len(inputs)} 行：\n" + "\n".join(said)
 
     turn.say(Text(await turn.transact(work)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -26,6 +27,7 @@ from bot.parser import (
     Usage,
     chinese_number,
     parse,
+    parse_lot_details,
     parse_quantity,
     split_item,
 )
@@ -282,3 +284,34 @@ def test_shipping_part_of_an_order_names_products_and_quantities() -> None:
     assert isinstance(command, Ship) and command.document_no == "SO-20261122-0001"
     assert [(item.product, str(item.quantity)) for item in command.items] == [("可乐", "5箱"), ("雪碧", "3瓶")]
     assert parse("closes SO-20261122-0001") == Unknown("closes SO-20261122-0001")
+
+
+@pytest.mark.parametrize(
+    ("text", "lot_no", "produced", "expiry"),
+    [
+        ("批次 L240501 生产 2026-05-01 到期 2027-05-01", "L240501", "2026-05-01", "2027-05-01"),
+        ("l9 生产 2026/11/1", "L9", "2026-11-01", None),
+        ("M7 exp 20270630", "M7", None, "2027-06-30"),
+        ("批次：A-12 到期:2027.5.1", "A-12", None, "2027-05-01"),
+        ("批号 B3 有效期至 2027年6月30日", "B3", None, "2027-06-30"),
+        ("到期 2027-06-30", "", None, "2027-06-30"),
+        ("ＬＯＴ７ 生产日期 2026-10-01", "LOT7", "2026-10-01", None),
+        ("lot: x1 exp 2027-01-31", "X1", None, "2027-01-31"),
+        ("lot no 88 mfd 2026-09-30", "88", "2026-09-30", None),
+    ],
+)
+def test_lot_details_as_people_type_them(text: str, lot_no: str, produced: str | None, expiry: str | None) -> None:
+    details = parse_lot_details(text)
+    assert details.problems == ()
+    assert (details.lot_no, details.production_date, details.expiry_date) == (
+        lot_no, produced and date.fromisoformat(produced), expiry and date.fromisoformat(expiry)
+    )
+
+
+def test_lot_details_name_dates_that_do_not_exist_or_are_not_keyed() -> None:
+    assert parse_lot_details("L9 到期 2027-02-30").problems == ("到期日“2027-02-30”不是有效日期（例：2027-05-01）",)
+    assert parse_lot_details("L9 生产 2026-13-01").problems == ("生产日期“2026-13-01”不是有效日期（例：2027-05-01）",)
+    bare = parse_lot_details("L1 2027-05-01")
+    assert bare.lot_no == "L1" and bare.problems == (
+        "日期“2027-05-01”是生产日期还是到期日？请写“生产 2027-05-01”或“到期 2027-05-01”",
+    )

@@ -1,0 +1,95 @@
+"""Receiving a purchase order from chat: lot-tracked lines get their lot number and dates, line by line."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from core.approval import decide
+from core.db import Database
+from core.documents import OrderLineInput, PurchaseOrder, PurchaseOrderStatus
+from core.models import Lot, Product, Supplier
+from core.purchasing import create_purchase_order, submit_purchase_order
+from tests.factories import make_product
+from tests.scenario.conftest import Console, texts
+
+
+async def _approved(db: Database, console: Console, *lines: tuple[str, str, str | None]) -> str:
+    """An approved purchase order of (sku, quantity, unit) lines from 太古; its number."""
+    world = console.world
+
+    async def work(session: AsyncSession) -> str:
+        supplier = await session.scalar(select(Supplier))
+        inputs = []
+        for sku, quantity, unit in lines:
+            product = await session.scalar(select(Product).where(Product.sku == sku))
+            assert product is not None
+            inputs.append(OrderLineInput(product.id or 0, Decimal(quantity), unit))
+        order = await create_purchase_order(
+            session, world.purchaser, supplier_id=supplier.id or 0, warehouse_id=world.main.id or 0, lines=inputs
+        )
+        await session.flush()
+        await submit_purchase_order(session, world.purchaser, order.id or 0)
+        await decide(session, world.manager, order.id or 0, approve=True)
+        return order.number
+
+    return await db.transact(work)
+
+
+async def test_each_lot_tracked_line_is_asked_for_its_lot_and_bad_dates_are_named(console: Console, db: Database) -> None:
+    async with db.session() as session:
+        await make_product(session, "M001", "纯牛奶 250ml", base_unit="盒", case=12, barcode=None, shelf_life_days=180)
+    number = await _approved(db, console, ("P001", "2", "箱"), ("P002", "1", "箱"), ("M001", "10", None))
+
+    asked = texts(await console.say("li", f"入库 {number}"))
+    assert f"采购单 {number} 有 2 个按批次管理的商品" in asked
+    assert "第 1/2 个批次商品：可口可乐 330ml 2箱" in asked and "按保质期 365 天算到期" in asked
+
+    assert "到期日“2027-02-30”不是有效日期" in texts(await console.say("li", "L9 到期 2027-02-30"))
+    again = texts(await console.say("li", "L9 2027-05-01"))
+    assert "是生产日期还是到期日" in again and "第 1/2 个批次商品" in again
+    assert "第 2/2 个批次商品：纯牛奶 250ml 10盒" in texts(await console.say("li", "批次 l9 生产 2026/11/01"))
+
+    assert "到期日 2020-01-01 已经过了" in texts(await console.say("li", "M7 到期 2020-01-01"))
+    assert "到期日 2026-10-01 早于生产日期 2026-11-01" in texts(
+        await console.say("li", "M7 生产 2026-11-01 到期 2026-10-01")
+    )
+    done = texts(await console.say("li", "批次：M7 exp 2027年6月30日"))
+    assert f"已入库 {number}" in done and "共 3 行" in done
+    assert "可口可乐 330ml 2箱 批次 L9 到期 2027-11-01" in done  # production + 365 days of shelf life
+    assert "雪碧 500ml 1箱" in done and "纯牛奶 250ml 10盒 批次 M7 到期 2027-06-30" in done
+
+    async with db.session() as session:
+        order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
+        assert order is not None and order.status == PurchaseOrderStatus.CLOSED
+        lots = {
+            (product.sku, lot.lot_no): (lot.production_date, lot.expiry_date, lot.on_hand)
+            for lot, product in (await session.execute(
+                select(Lot, Product).join(Product, Product.id == Lot.product_id).where(Lot.warehouse_id == console.world.main.id)
+            )).all()
+        }
+    assert lots[("P001", "L9")] == (date(2026, 11, 1), date(2027, 11, 1), Decimal(48))
+    assert lots[("M001", "M7")] == (None, date(2027, 6, 30), Decimal(10))
+    assert lots[("P002", "")][2] == Decimal(72)  # 60 + 12, no lot for an untracked product
+    assert "采购单 " + number + " 已由 老李 入库" in texts(await console.replies("chen"))
+
+
+async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_command(console: Console, db: Database) -> None:
+    number = await _approved(db, console, ("P001", "1", "箱"))
+    done = texts(await console.say("li", f"入库 {number} 批次 A-12 到期 2027-05-01"))
+    assert f"已入库 {number}" in done and "可口可乐 330ml 1箱 批次 A-12 到期 2027-05-01" in done
+    assert "不能入库" in texts(await console.say("li", f"入库 {number}"))  # closed now
+
+    second = await _approved(db, console, ("P001", "1", "箱"))
+    assert "请写到期日或生产日期" in texts(await console.say("li", f"入库 {second} 批次 A-13"))
+    assert "第 1/1 个批次商品" in texts(await console.say("li", f"入库 {second}"))
+    assert "库存 · 可口可乐 330ml" in texts(await console.say("li", "库存 可口可乐330"))  # leaves the flow
+    assert "已入库" not in texts(await console.say("li", "A-14 到期 2027-05-01"))
+    async with db.session() as session:
+        order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == second))
+        assert order is not None and order.status == PurchaseOrderStatus.APPROVED  # nothing received by the stray answer
+    assert "没有权限采购入库" in texts(await console.say("wang", f"入库 {second}"))
+    assert "没有找到采购单 PO-20990101-0001" in texts(await console.say("li", "入库 PO-20990101-0001"))
