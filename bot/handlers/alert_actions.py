@@ -1,8 +1,9 @@
 """Buttons on the scheduler's alert cards: 生成采购单 on low stock, 查看批次 / 标记处理 on near expiry.
 
 生成采购单 turns the reorder suggestion of the card's supplier into a draft for the person pressing, shown
-with 提交审批 (which sends the approval card through the same path as the `采购` command). 标记处理 records how a lot is being dealt with (促销, 退货,
-报损 or a typed note), which stops its daily repeats; the alert log lives in scheduler.log.
+with 提交审批, which sends the approval card through the same path as the `采购` command. 标记处理 records
+how a lot is being dealt with (促销, 退货, 报损 or a typed note), which stops its daily repeats; the alert
+log lives in scheduler.log.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.handlers.purchases import draft_card
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.parser import Unknown, parse
 from bot.turn import Turn
-from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder
+from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
 from core.errors import InvalidInput
 from core.models import Lot, Product, Warehouse
 from core.purchasing import PURCHASING_ROLES, order_suggestion
@@ -51,7 +52,8 @@ async def purchase(turn: Turn, action: CardAction) -> None:
     """生成采购单: a draft of the supplier's reorder suggestion for the person pressing, shown with 提交审批.
 
     A second press on the same card shows the draft it made (the store remembers it per card and
-    supplier); a press on another card finds the shortfall already on order (core.purchasing).
+    supplier) unless that draft was cancelled; a press on another card finds the shortfall already on
+    order (core.purchasing).
     """
     require_role(turn.user, PURCHASING_ROLES, "生成采购单")
     supplier_id, warehouse_id = _ids(action.value.get("supplier_id", "")), _ids(action.value.get("warehouse_id", ""))
@@ -68,10 +70,12 @@ async def purchase(turn: Turn, action: CardAction) -> None:
             return order, await draft_card(session, order)
 
         order, card = await turn.read(again)
-        turn.say(Text(f"这张提醒已由 {by} 生成采购单 {order.number}（{PURCHASE_STATUS_ZH[order.status]}），不再重复生成。"))
-        if by == turn.user.name:
-            turn.say(card)
-        return
+        if order.status != PurchaseOrderStatus.CANCELLED:
+            status = PURCHASE_STATUS_ZH[order.status]
+            turn.say(Text(f"这张提醒已由 {by} 生成采购单 {order.number}（{status}），不再重复生成。"))
+            if by == turn.user.name:
+                turn.say(card)
+            return
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> tuple[int, Card]:

@@ -9,6 +9,7 @@ confirms the order in one transaction (stock reserved FEFO by core.sales), exact
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
@@ -412,6 +413,7 @@ async def order_card(session: AsyncSession, order: SalesOrder, viewer: User) -> 
         )
     partly = order.status == SalesOrderStatus.PARTIALLY_SHIPPED
     closer = viewer.role in CLOSING_ROLES | {Role.OWNER, Role.ADMIN}
+    close_button = Button("结单", "order.close", {"order_id": str(order.id)}, ButtonStyle.DANGER)
     return Card(
         card_id=order_card_id(order.id or 0),
         title=f"销售单 · {order.number}",
@@ -423,7 +425,7 @@ async def order_card(session: AsyncSession, order: SalesOrder, viewer: User) -> 
         ),
         tables=(Table(("商品", "订购", "已发", "未发"), tuple(rows)),),
         note=f"还有未发的货：继续发“发货 {order.number}”，或点“结单”不再发货（释放预留）" if partly and closer else "",
-        buttons=(Button("结单", "order.close", {"order_id": str(order.id)}, ButtonStyle.DANGER),) if partly and closer else (),
+        buttons=(close_button,) if partly and closer else (),
     )
 
 
@@ -434,24 +436,26 @@ async def _order_by_number(session: AsyncSession, number: str) -> SalesOrder:
     return order
 
 
-async def _quantities(session: AsyncSession, order: SalesOrder, items: tuple[ItemText, ...]) -> dict[int, Decimal]:
+async def _quantities(
+    session: AsyncSession, order: SalesOrder, items: tuple[ItemText, ...]
+) -> dict[int, Decimal]:
     """`可乐 5箱` → the order line of that product (the first one still open) → base units."""
     lines = await order_lines(session, SalesOrderLine, order.id or 0)
-    quantities: dict[int, Decimal] = {}
+    quantities: defaultdict[int, Decimal] = defaultdict(Decimal)
     for number, item in enumerate(items, start=1):
         found = await narrow_by_units(session, await find_product(session, item.product), item.quantity)
-        candidates = [found.product] if found.product else list(found.candidates)
+        products = {p.id for p in ([found.product] if found.product else found.candidates)}
         line = next(
-            (line for line in lines for product in candidates
-             if line.product_id == product.id and line.shipped + quantities.get(line.id or 0, Decimal(0)) < line.quantity),
+            (line for line in lines
+             if line.product_id in products and line.shipped + quantities[line.id or 0] < line.quantity),
             None,
         )
         if line is None:
             raise InvalidInput(f"第{number}行“{item.product}”不在销售单 {order.number} 的未发商品里")
         product = await session.get(Product, line.product_id)
         assert product is not None and item.quantity is not None
-        quantities[line.id or 0] = quantities.get(line.id or 0, Decimal(0)) + await base_quantity(session, product, item.quantity)
-    return quantities
+        quantities[line.id or 0] += await base_quantity(session, product, item.quantity)
+    return dict(quantities)
 
 
 async def ship(turn: Turn, command: Ship) -> None:
@@ -468,7 +472,8 @@ async def ship(turn: Turn, command: Ship) -> None:
             if salesperson is not None:
                 news = f"销售单 {order.number} 已由 {turn.user.name} 部分发货（{shipment.number}）。"
                 await enqueue_for_users(session, [order.salesperson_id], Text(news))
-                await enqueue_for_users(session, [order.salesperson_id], await order_card(session, order, salesperson))
+                told = await order_card(session, order, salesperson)
+                await enqueue_for_users(session, [order.salesperson_id], told)
         said = f"已发货 {order.number}（出库单 {shipment.number}），金额 {format_money(shipment.amount)}。"
         if order.status == SalesOrderStatus.PARTIALLY_SHIPPED:
             said += "还有未发的货。"
@@ -479,7 +484,9 @@ async def ship(turn: Turn, command: Ship) -> None:
     turn.say(card)
 
 
-async def _close(turn: Turn, order_id: int | None, number: str, reason: str, action: CardAction | None) -> None:
+async def _close(
+    turn: Turn, order_id: int | None, number: str, reason: str, action: CardAction | None
+) -> None:
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> str:

@@ -104,3 +104,8 @@ async def test_the_shortage_card_suggests_whole_cases_and_makes_one_draft(consol
     cancelled = texts(await console.press("chen", draft, "取消"))
     assert f"已取消采购单 {orders[0].number}" in cancelled
     assert "8箱 (96瓶)" in texts(await console.say("chen", "缺货"))  # suggested again
+    remade = card(await console.press("chen", shortage, "生成采购单"))  # the cancelled draft no longer counts
+    assert remade["title"].startswith("采购单草稿 · PO-") and remade["card_id"] != draft["card_id"]
+    async with db.session() as session:
+        statuses = sorted(o.status for o in (await session.scalars(select(PurchaseOrder))).all())
+        assert statuses == [PurchaseOrderStatus.CANCELLED, PurchaseOrderStatus.DRAFT]

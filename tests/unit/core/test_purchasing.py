@@ -304,7 +304,7 @@ async def test_reorder_suggestion_rounds_up_to_whole_cases_that_fit_the_maximum(
     ))
     async with db.session() as s:
         lines = (await s.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order.id).order_by(PurchaseOrderLine.line_no))).all()
-        assert [(l.unit, l.unit_quantity, l.quantity, l.unit_price, l.amount) for l in lines] == [
+        assert [(line.unit, line.unit_quantity, line.quantity, line.unit_price, line.amount) for line in lines] == [
             ("箱", D(2), D(48), D("50.40"), D("100.80")),
             ("公斤", D("12.5"), D("12.5"), D("4.00"), D("50.00")),
         ]

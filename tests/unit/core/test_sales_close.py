@@ -42,7 +42,7 @@ async def test_closing_a_partly_shipped_order_releases_the_rest_and_records_the_
         assert (await stock_of(s, shop.cola.id)).available == D(70)  # 100 − 30 shipped; the 18 held are free again
         assert (await stock_of(s, shop.milk.id)).available == D(8)
         cola_line, milk_line = (await s.scalars(select(SalesOrderLine).order_by(SalesOrderLine.line_no))).all()
-        assert [(l.quantity, l.shipped) for l in (cola_line, milk_line)] == [(D(48), D(30)), (D(15), D(12))]
+        assert [(line.quantity, line.shipped) for line in (cola_line, milk_line)] == [(D(48), D(30)), (D(15), D(12))]
         entry = await s.scalar(select(AuditEntry).where(AuditEntry.entity == "sales_order", AuditEntry.action == "short_close"))
         assert entry.user_id == w.sales.id
         assert entry.before == {"status": "partially_shipped"}
