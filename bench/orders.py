@@ -7,9 +7,10 @@ orders, reserved <= on hand in every lot, and the ledger agrees with the lots.
 
     python bench/orders.py --backend sqlite|postgres [--runs 3] [--orders 2000]
 
-Also printed: Python CPU time per confirmation (this process), and on PostgreSQL a reference measured
-in the same run: one `SELECT 1` round trip, and bare asyncpg transactions of the same shape as a
-confirmation (BEGIN, 7 statements, COMMIT) with 8 connections: what the round trips alone allow.
+Also printed: Python CPU time per confirmation (this process); on PostgreSQL the CPU time of the
+server processes serving the workers, and a reference measured in the same run: one `SELECT 1` round
+trip, and bare asyncpg transactions of the same shape as a confirmation (BEGIN, 5 statements, COMMIT)
+with 8 connections: what the round trips alone allow.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from core.sales import confirm_sales_order  # noqa: E402
 
 POSTGRES_URL = os.environ.get("PSIBOT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WORKERS = 8
+STATEMENTS = 5  # of a one-line confirmation between BEGIN and COMMIT (see core.sales.confirm_sales_order)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class RunResult:
     refused: int
     seconds: float
     cpu_seconds: float
+    server_cpu_seconds: float  # of the PostgreSQL backends serving the workers; 0 on SQLite
 
     @property
     def per_second(self) -> float:
@@ -150,6 +153,30 @@ async def confirm_all(database: Database, seller: User, order_ids: list[int]) ->
     return confirmed, refused, time.perf_counter() - started
 
 
+async def server_processes(database: Database) -> list[int]:
+    """The PostgreSQL backend pids of the pool's connections, all opened (as the workers will use them)."""
+
+    async def backend_pid() -> int:
+        async with database.write_engine.connect() as connection:
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+            await asyncio.sleep(0.05)  # hold the connection so that every call opens its own
+            return int(pid or 0)
+
+    return sorted(set(await asyncio.gather(*(backend_pid() for _ in range(WORKERS)))))
+
+
+def server_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by these server processes (PostgreSQL on this machine; 0 if not readable)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def check_no_oversell(database: Database, stock_per_product: Decimal, products: int) -> None:
     async with database.session() as s:
         reserved = await s.scalar(select(func.sum(Lot.reserved))) or 0
@@ -180,13 +207,22 @@ async def run(backend: str, scenario: str, orders: int) -> RunResult:
         seller = await seed(database, products, stock, picks)
         async with database.session() as s:
             order_ids = list((await s.scalars(select(SalesOrder.id).order_by(SalesOrder.id))).all())  # type: ignore[arg-type]
+        if backend == "postgres":
+            # A database in use has planner statistics (autovacuum analyzes what changes); one seeded a
+            # moment ago has none, and the planner would then read every lot of the warehouse to join
+            # an order's lines to their lots.
+            async with database.write_engine.begin() as connection:
+                await connection.execute(text("ANALYZE"))
+        backends = await server_processes(database) if backend == "postgres" else []
+        server_started = server_cpu(backends)
         cpu_started = time.process_time()
         confirmed, refused, seconds = await confirm_all(database, seller, order_ids)
         cpu_seconds = time.process_time() - cpu_started
+        server_seconds = server_cpu(backends) - server_started
         await check_no_oversell(database, stock, products)
         if scenario == "hot":
             assert confirmed == int(stock), (confirmed, stock)
-        return RunResult(scenario, orders, confirmed, refused, seconds, cpu_seconds)
+        return RunResult(scenario, orders, confirmed, refused, seconds, cpu_seconds, server_seconds)
     finally:
         await drop_database(database, schema)
         if directory is not None:
@@ -194,7 +230,7 @@ async def run(backend: str, scenario: str, orders: int) -> RunResult:
 
 
 async def postgres_reference(transactions: int) -> tuple[float, float]:
-    """(median SELECT 1 round trip in ms, bare asyncpg transactions/s of BEGIN + 7 UPDATEs + COMMIT, 8 connections)."""
+    """(median SELECT 1 round trip in ms, bare asyncpg transactions/s of BEGIN + 5 UPDATEs + COMMIT, 8 connections)."""
     import asyncpg  # noqa: PLC0415 - only the PostgreSQL reference needs the driver itself
 
     dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
@@ -214,7 +250,7 @@ async def postgres_reference(transactions: int) -> tuple[float, float]:
         async def worker(connection: asyncpg.Connection, count: int) -> None:
             for _ in range(count):
                 async with connection.transaction():
-                    for row in sorted(rng.sample(range(1, 1001), 7)):  # in id order: no deadlocks
+                    for row in sorted(rng.sample(range(1, 1001), STATEMENTS)):  # in id order: no deadlocks
                         await connection.execute(f"UPDATE {table} SET v = v + 1 WHERE id = $1", row)
 
         started = time.perf_counter()
@@ -238,9 +274,11 @@ async def main() -> None:
         rates = [r.per_second for r in results]
         label = "1 hot product" if scenario == "hot" else "1,000 products"
         cpu_ms = statistics.median(r.cpu_seconds / r.orders * 1000 for r in results)
+        server_ms = statistics.median(r.server_cpu_seconds / r.orders * 1000 for r in results)
+        server = f", PostgreSQL CPU {server_ms:.2f} ms" if args.backend == "postgres" else ""
         print(
             f"{args.backend:8} {label:15} {WORKERS} workers  median {statistics.median(rates):7.1f} confirmations/s"
-            f"  (runs: {', '.join(f'{rate:.1f}' for rate in rates)}; Python CPU {cpu_ms:.2f} ms/confirmation;"
+            f"  (runs: {', '.join(f'{rate:.1f}' for rate in rates)}; Python CPU {cpu_ms:.2f} ms{server} per confirmation;"
             f" last run confirmed {results[-1].confirmed}, refused {results[-1].refused}; no oversell;"
             f" load {os.getloadavg()[0]:.1f})"
         )
@@ -248,7 +286,7 @@ async def main() -> None:
         references = [await postgres_reference(args.orders) for _ in range(args.runs)]
         print(
             f"reference: SELECT 1 round trip median {statistics.median(r[0] for r in references):.3f} ms;"
-            f" bare asyncpg BEGIN + 7 statements + COMMIT, {WORKERS} connections: median"
+            f" bare asyncpg BEGIN + {STATEMENTS} statements + COMMIT, {WORKERS} connections: median"
             f" {statistics.median(r[1] for r in references):.0f} transactions/s"
             f" (runs: {', '.join(f'{r[1]:.0f}' for r in references)})"
         )

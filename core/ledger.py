@@ -8,16 +8,16 @@ SQLite because a write transaction holds the database's write lock from its firs
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
 from core.audit import record
@@ -44,12 +44,28 @@ def expiry_from(product: Product, production_date: date | None, expiry_date: dat
     return expiry_date
 
 
-def fefo_key(lot: Lot) -> tuple[bool, date | None, int]:
+class LotStock(Protocol):
+    """What FEFO needs of a lot: a `Lot`, or a row read with the lot's column names."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def on_hand(self) -> Decimal: ...
+    @property
+    def reserved(self) -> Decimal: ...
+    @property
+    def expiry_date(self) -> date | None: ...
+
+
+AnyLot = TypeVar("AnyLot", bound=LotStock)
+
+
+def fefo_key(lot: LotStock) -> tuple[bool, date | None, int]:
     """Earliest expiry first, lots without an expiry date last, older lots first."""
     return (lot.expiry_date is None, lot.expiry_date, lot.id or 0)
 
 
-def usable_lots(lots: Iterable[Lot], today: date) -> list[Lot]:
+def usable_lots(lots: Iterable[AnyLot], today: date) -> list[AnyLot]:
     """The lots with unreserved stock that has not expired, in the order they should leave (FEFO)."""
     usable = (lot for lot in lots if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today))
     return sorted(usable, key=fefo_key)
@@ -98,13 +114,13 @@ _RESERVE = (
 )
 
 
-async def reserve(session: AsyncSession, lot: Lot, quantity: Decimal) -> None:
-    """Hold `quantity` more of a lot locked by the caller (the lot's CHECK refuses more than on hand).
+async def reserve(session: AsyncSession, takes: Mapping[int, Decimal]) -> None:
+    """Hold more of lots the caller locked, lot id → quantity (the lot's CHECK refuses more than on hand).
 
-    One UPDATE, without the unit of work: `lot` is set to the stored value and stays clean.
+    One statement for all the lots, without the unit of work: a `Lot` of these ids loaded in this
+    session keeps its old `reserved` until it is locked again (locking reads refresh it).
     """
-    await session.execute(_RESERVE, {"lot_id": lot.id, "take": quantity})
-    set_committed_value(lot, "reserved", lot.reserved + quantity)
+    await session.execute(_RESERVE, [{"lot_id": lot_id, "take": quantity} for lot_id, quantity in takes.items()])
 
 
 async def lot_for(

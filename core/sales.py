@@ -2,7 +2,7 @@
 
 Confirming reserves stock lot by lot, earliest expiry first, in the order's warehouse, and records each
 reservation, so shipping consumes exactly those lots and cancelling releases exactly them. The lots of
-a product are locked before they are read (`ledger.lots_for_update`): concurrent confirmations of the
+the order's products are locked as they are read (`_LINES_WITH_LOTS`): concurrent confirmations of the
 last units queue on those rows, and each sees what the previous one left.
 """
 
@@ -12,9 +12,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import groupby
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import BindParameter, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -42,7 +41,7 @@ from core.errors import (
     InvalidState,
     NotFound,
 )
-from core.ledger import fefo_key, lock_lot, lock_product, lots_for_update, post, reserve, usable_lots
+from core.ledger import LotStock, fefo_key, lock_lot, lock_product, post, reserve, usable_lots
 from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
@@ -107,14 +106,17 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
     customer = await lock_document(session, Customer, order.customer_id, "客户")
     assert customer.credit_limit is not None
     owed = await accounts.customer_balance(session, customer.id or 0)
-    unshipped = await session.scalar(
-        select(func.sum(SalesOrder.total))
-        .where(col(SalesOrder.customer_id) == customer.id, col(SalesOrder.status).in_(_COMMITTED))
-    ) or ZERO
+    # The customer's other committed orders (this one may already be marked confirmed).
+    others = (
+        col(SalesOrder.customer_id) == customer.id,
+        col(SalesOrder.status).in_(_COMMITTED),
+        col(SalesOrder.id) != order.id,
+    )
+    unshipped = await session.scalar(select(func.sum(SalesOrder.total)).where(*others)) or ZERO
     shipped_of_those = await session.scalar(
         select(func.sum(SalesOrderLine.shipped_amount))
         .join(SalesOrder, col(SalesOrder.id) == SalesOrderLine.order_id)
-        .where(col(SalesOrder.customer_id) == customer.id, col(SalesOrder.status).in_(_COMMITTED))
+        .where(*others)
     ) or ZERO
     exposure = owed + unshipped - shipped_of_those + order.total
     if exposure <= customer.credit_limit:
@@ -132,13 +134,89 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
     order.credit_override_by = override_by.id
 
 
+_LINES = SQLModel.metadata.tables["sales_order_lines"]
+_LOTS = SQLModel.metadata.tables["lots"]
+_RESERVATIONS = SQLModel.metadata.tables["reservations"]
+
+# The hot path of selling is a few statements built once (building one costs as much Python time as
+# running it). The first takes the order from draft to confirmed, which locks it, and reads what the
+# rest needs: the customer's credit limit and how many lines the order has. Its subqueries find their
+# rows from the order id alone: SQLite's RETURNING names columns without their table, so a subquery
+# correlated to the updated row would compare the wrong columns there.
+_ORDER_ID: BindParameter[int] = bindparam("order_id")
+_CUSTOMER_OF_ORDER = select(col(SalesOrder.customer_id)).where(col(SalesOrder.id) == _ORDER_ID).correlate(None)
+_CONFIRM_DRAFT = (
+    update(SalesOrder)
+    .where(col(SalesOrder.id) == _ORDER_ID, col(SalesOrder.status) == SalesOrderStatus.DRAFT)
+    .values(status=SalesOrderStatus.CONFIRMED, confirmed_at=bindparam("now"))
+    .returning(
+        SalesOrder,
+        select(col(Customer.credit_limit)).where(col(Customer.id) == _CUSTOMER_OF_ORDER.scalar_subquery()).scalar_subquery(),
+        select(func.count()).select_from(_LINES).where(_LINES.c.order_id == _ORDER_ID).scalar_subquery(),
+    )
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+# The order's lines with every lot of their products in the warehouse, the lots locked in id order (a
+# fixed order avoids deadlocks). The lot columns keep the lot's names, so a row serves as `LotStock`.
+_LINES_WITH_LOTS = (
+    select(
+        _LINES.c.id.label("line_id"),
+        _LINES.c.line_no,
+        _LINES.c.product_id,
+        _LINES.c.quantity.label("needed"),
+        _LOTS.c.id,
+        _LOTS.c.on_hand,
+        _LOTS.c.reserved,
+        _LOTS.c.expiry_date,
+    )
+    .join(_LOTS, (_LOTS.c.product_id == _LINES.c.product_id) & (_LOTS.c.warehouse_id == bindparam("warehouse_id")))
+    .where(_LINES.c.order_id == bindparam("order_id"))
+    .order_by(_LOTS.c.id)
+    .with_for_update(of=_LOTS)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Need:
+    """One order line as reserving sees it."""
+
+    line_id: int
+    line_no: int
+    quantity: Decimal
+
+
+async def _lots_by_product(
+    session: AsyncSession, order_id: int, warehouse_id: int, line_count: int
+) -> dict[int, tuple[list[_Need], list[LotStock]]]:
+    """Product id → (its lines, its lots in the warehouse, locked); a product without lots has none."""
+    by_product: dict[int, tuple[list[_Need], list[LotStock]]] = {}
+    seen_lines: set[int] = set()
+    seen_lots: set[int] = set()
+    rows = await session.execute(_LINES_WITH_LOTS, {"order_id": order_id, "warehouse_id": warehouse_id})
+    for row in rows:
+        needs, lots = by_product.setdefault(row.product_id, ([], []))
+        if row.line_id not in seen_lines:
+            seen_lines.add(row.line_id)
+            needs.append(_Need(row.line_id, row.line_no, row.needed))
+        if row.id not in seen_lots:
+            seen_lots.add(row.id)
+            lots.append(row)
+    if len(seen_lines) < line_count:  # a line whose product has no lot here: its lines are read alone
+        for line in await _lines(session, order_id):
+            if line.id not in seen_lines:
+                by_product.setdefault(line.product_id, ([], []))[0].append(
+                    _Need(line.id or 0, line.line_no, line.quantity)
+                )
+    return by_product
+
+
 async def _reserve(
-    session: AsyncSession, product_id: int, warehouse_id: int, lines: list[SalesOrderLine], clock: Clock
-) -> list[dict[str, object]]:
-    """Reserve the lines of one product lot by lot (FEFO); the reservations to record, as rows."""
-    lots = usable_lots(await lots_for_update(session, product_id, warehouse_id), clock.today())
-    available = sum((lot.on_hand - lot.reserved for lot in lots), ZERO)
-    needed = sum((line.quantity for line in lines), ZERO)
+    session: AsyncSession, product_id: int, needs: list[_Need], lots: list[LotStock], clock: Clock
+) -> tuple[dict[int, Decimal], list[dict[str, object]]]:
+    """Reserve the lines of one product lot by lot (FEFO): lot id → quantity taken, and the reservations."""
+    usable = usable_lots(lots, clock.today())
+    available = sum((lot.on_hand - lot.reserved for lot in usable), ZERO)
+    needed = sum((need.quantity for need in needs), ZERO)
     if needed > available:
         product = await session.get(Product, product_id)
         assert product is not None
@@ -150,37 +228,22 @@ async def _reserve(
         )
     taken: defaultdict[int, Decimal] = defaultdict(Decimal)  # lot id → held for this order
     reservations: list[dict[str, object]] = []
-    lot_iter = iter(lots)
+    lot_iter = iter(usable)
     lot = next(lot_iter, None)
-    for line in lines:
-        missing = line.quantity
+    for need in sorted(needs, key=lambda need: need.line_no):
+        missing = need.quantity
         while missing > 0:
             assert lot is not None
-            free = lot.on_hand - lot.reserved - taken[lot.id or 0]
+            lot_id = lot.id or 0
+            free = lot.on_hand - lot.reserved - taken[lot_id]
             take = min(missing, free)
             if take > 0:
-                taken[lot.id or 0] += take
-                reservations.append({"order_line_id": line.id, "lot_id": lot.id, "quantity": take})
+                taken[lot_id] += take
+                reservations.append({"order_line_id": need.line_id, "lot_id": lot_id, "quantity": take})
                 missing -= take
             if take == free:
                 lot = next(lot_iter, None)
-    for lot in lots:
-        if taken[lot.id or 0]:
-            await reserve(session, lot, taken[lot.id or 0])
-    return reservations
-
-
-_RESERVATIONS = SQLModel.metadata.tables["reservations"]
-
-# The hot path of selling: the order is locked and the customer's credit limit read in one query,
-# built once (building it costs as much Python time as running it).
-_ORDER_TO_CONFIRM = (
-    select(SalesOrder, col(Customer.credit_limit))
-    .join(Customer, col(Customer.id) == SalesOrder.customer_id)
-    .where(col(SalesOrder.id) == bindparam("order_id"))
-    .with_for_update(of=SalesOrder)
-    .execution_options(populate_existing=True)
-)
+    return taken, reservations
 
 
 async def confirm_sales_order(
@@ -196,18 +259,15 @@ async def confirm_sales_order(
     Over the customer's credit limit it needs `credit_override_by`, a manager who allows it.
     """
     require_role(actor, SELLING_ROLES, "确认销售单")
-    row = (await session.execute(_ORDER_TO_CONFIRM, {"order_id": order_id})).one_or_none()
-    if row is None:
-        raise NotFound(f"没有这个销售单: {order_id}")
-    order, credit_limit = row
-    if order.status != SalesOrderStatus.DRAFT:
+    row = (await session.execute(_CONFIRM_DRAFT, {"order_id": order_id, "now": clock.now()})).one_or_none()
+    if row is None:  # not a draft (or no such order): refused, and nothing was changed
+        order = await lock_document(session, SalesOrder, order_id, "销售单")
         raise _refuse_state(order, "确认")
+    order, credit_limit, line_count = row
     if credit_limit is not None:
         await _check_credit(session, order, credit_override_by)
     # The order and its audit entry are written before the lots are locked, so that confirmations of
     # one product hold its lots for as short as possible; refusing for stock rolls all of it back.
-    order.status = SalesOrderStatus.CONFIRMED
-    order.confirmed_at = clock.now()
     await record(
         session,
         actor,
@@ -217,15 +277,15 @@ async def confirm_sales_order(
         {"status": SalesOrderStatus.DRAFT},
         {"status": order.status, "credit_override_by": order.credit_override_by},
     )
-    await session.flush()
-    lines = sorted(await _lines(session, order_id), key=lambda line: (line.product_id, line.line_no))
-    reservations = [
-        reservation
-        for product_id, product_lines in groupby(lines, key=lambda line: line.product_id)
-        for reservation in await _reserve(session, product_id, order.warehouse_id, list(product_lines), clock)
-    ]
-    if reservations:
-        await session.execute(insert(_RESERVATIONS), reservations)
+    taken: dict[int, Decimal] = {}
+    reservations: list[dict[str, object]] = []
+    by_product = await _lots_by_product(session, order_id, order.warehouse_id, line_count)
+    for product_id in sorted(by_product):
+        product_taken, product_reservations = await _reserve(session, product_id, *by_product[product_id], clock)
+        taken.update(product_taken)
+        reservations.extend(product_reservations)
+    await reserve(session, taken)
+    await session.execute(insert(_RESERVATIONS), reservations)
     return order
 
 

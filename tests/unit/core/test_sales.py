@@ -17,7 +17,7 @@ from core.documents import (
     ShipmentLine,
 )
 from core.errors import CreditLimitExceeded, Forbidden, InsufficientStock, InvalidInput, InvalidState
-from core.models import Movement, MovementKind, Product
+from core.models import AuditEntry, Movement, MovementKind, Product
 from core.sales import (
     cancel_sales_order,
     confirm_sales_order,
@@ -88,6 +88,31 @@ async def test_confirm_reserves_fefo_skipping_expired_lots(db):
     async with db.session() as s:
         assert (await s.get(SalesOrder, too_much)).status == SalesOrderStatus.DRAFT
         assert await reserved_total(s) == 24
+
+
+async def test_confirm_refuses_the_whole_order_when_a_product_has_no_lot_here(db):
+    """Milk has a lot, cola none in this warehouse: 可用 0, nothing reserved, the order stays a draft."""
+    shop = await make_shop(db, cola_stock="0")
+    await add_milk_lot(db, shop, "A", date(2026, 12, 1), "10")
+    order_id = await draft_order(db, shop, OrderLineInput(shop.milk.id, D(2)), OrderLineInput(shop.cola.id, D(3)))
+    with pytest.raises(InsufficientStock, match="可口可乐 330ml 库存不足: 可用 0罐，需要 3罐"):
+        await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, order_id)).status == SalesOrderStatus.DRAFT
+        assert (await lot_of(s, shop.milk.id, "A")).reserved == 0
+        assert await reserved_total(s) == 0
+        assert (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "sales_order"))).all() == ["create"]
+
+
+async def test_confirm_writes_one_audit_entry(db):
+    shop = await make_shop(db)
+    order_id = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(3)))
+    await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
+    async with db.session() as s:
+        entry = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "confirm"))).one()
+        assert (entry.entity, entry.entity_id, entry.user_id) == ("sales_order", order_id, shop.world.sales.id)
+        assert (entry.before, entry.after) == ({"status": "draft"}, {"status": "confirmed", "credit_override_by": None})
+        assert entry.at.tzinfo is not None
 
 
 async def test_ship_partially_then_fully_consumes_reservations_at_average_cost(db):
