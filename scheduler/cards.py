@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
-from bot.cards import near_expiry_card, new_card_id
+from bot.cards import near_expiry_card, new_card_id, packs_text
 from bot.model import Button, ButtonStyle, Card, Table, Text, Tone
 from core.approval import WaitingFor
 from core.models import Role
+from core.purchasing import SuggestedLine
 from core.quantity import format_money, format_quantity
 from core.reports import DailySummary, SalesRow
 from core.stock import ExpiringLot, LowStockRow
@@ -28,22 +29,27 @@ def low_stock_alert(
     destination: Destination,
     suppliers: Mapping[int, str],
     default_warehouse_id: int | None,
+    suggested: Mapping[int, SuggestedLine],
 ) -> Card:
-    """One card for every product low where this receiver looks; 生成采购单 per supplier for those who buy."""
+    """One card for every product low where this receiver looks; for those who buy, the reorder suggestion
+    in whole purchase units (`suggested`, by product) and 生成采购单 per supplier."""
+    buyer = destination.kind != "role" or destination.id in PURCHASE_ROLES
     shown = findings[:MAX_ROWS]
     rows = []
     for finding in shown:
         row = finding.row
         assert isinstance(row, LowStockRow)
         unit = row.base_unit
+        line = suggested.get(row.product_id)
         rows.append(
             (row.name, finding.warehouse_name, f"{_plain(row.available)}{unit}", f"{_plain(row.safety_stock)}{unit}",
              f"{_plain(row.shortage)}{unit}")
+            + ((packs_text(line.unit_quantity, line.unit, line.quantity, unit) if line else "已在途",) if buyer else ())
         )
     products = {finding.product_id for finding in findings}
     notes = [] if len(findings) <= MAX_ROWS else [f"另有 {len(findings) - MAX_ROWS} 项，发“缺货”查看全部"]
     buttons: list[Button] = []
-    if destination.kind != "role" or destination.id in PURCHASE_ROLES:
+    if buyer:
         by_supplier: dict[int, int | None] = {}
         unsupplied = []
         for finding in findings:
@@ -63,7 +69,7 @@ def low_stock_alert(
         card_id=new_card_id("alert-low"),
         title=f"缺货提醒 · {len(products)} 个商品低于安全库存",
         tone=Tone.WARNING,
-        tables=(Table(("商品", "仓库", "可用", "安全库存", "缺口"), tuple(rows)),),
+        tables=(Table(("商品", "仓库", "可用", "安全库存", "缺口") + (("建议采购",) if buyer else ()), tuple(rows)),),
         note="\n".join(notes),
         buttons=tuple(buttons),
     )

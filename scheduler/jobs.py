@@ -25,6 +25,7 @@ from core.catalog import list_warehouses
 from core.documents import SalesOrder, SalesOrderStatus
 from core.models import ZERO, Lot, Product, Role, Supplier, User
 from core.numbering import Clock
+from core.purchasing import reorder_suggestions
 from core.reports import SalesGrouping, sales_report, today_summary
 from core.stock import LowStockRow, low_stock, near_expiry
 from scheduler import cards, routing
@@ -215,9 +216,10 @@ async def run_low_stock(session: AsyncSession, request: RunRequest) -> RunResult
     warehouses = await list_warehouses(session)
     default_warehouse = warehouses[0].id if warehouses else None
     suppliers = {s.id or 0: s.name for s in (await session.scalars(select(Supplier))).all()}
+    suggested = {line.product_id: line for group in await reorder_suggestions(session) for line in group.lines}
 
     async def build(_session: AsyncSession, items: Sequence[Finding], destination: Destination) -> Reply:
-        return cards.low_stock_alert(items, destination, suppliers, default_warehouse)
+        return cards.low_stock_alert(items, destination, suppliers, default_warehouse, suggested)
 
     findings = await low_stock_findings(session)
     return await _finish(session, request, await _alert_run(session, request, AlertKind.LOW_STOCK, findings, build))
