@@ -32,7 +32,8 @@ def low_stock_alert(
     suggested: Mapping[int, SuggestedLine],
 ) -> Card:
     """One card for every product low where this receiver looks; for those who buy, the reorder suggestion
-    in whole purchase units (`suggested`, by product) and 生成采购单 per supplier."""
+    in whole purchase units (`suggested`, by product; "-" when nothing is to be bought: already on order,
+    or a warehouse low while the company as a whole is not) and 生成采购单 per supplier."""
     buyer = destination.kind != "role" or destination.id in PURCHASE_ROLES
     shown = findings[:MAX_ROWS]
     rows = []
@@ -44,7 +45,7 @@ def low_stock_alert(
         rows.append(
             (row.name, finding.warehouse_name, f"{_plain(row.available)}{unit}", f"{_plain(row.safety_stock)}{unit}",
              f"{_plain(row.shortage)}{unit}")
-            + ((packs_text(line.unit_quantity, line.unit, line.quantity, unit) if line else "已在途",) if buyer else ())
+            + ((packs_text(line.unit_quantity, line.unit, line.quantity, unit) if line else "-",) if buyer else ())
         )
     products = {finding.product_id for finding in findings}
     notes = [] if len(findings) <= MAX_ROWS else [f"另有 {len(findings) - MAX_ROWS} 项，发“缺货”查看全部"]

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.cards import decided_status, packs_text, product_label
 from bot.handlers.common import product_by_id
@@ -464,7 +464,8 @@ async def _receive_now(turn: Turn, state: dict[str, Any]) -> None:
                 )
             )
         receipt = await receive_purchase_order(session, turn.user, order.id or 0, inputs, clock=clock)
-        for received in await session.scalars(select(ReceiptLine).where(ReceiptLine.receipt_id == receipt.id)):
+        booked_lines = select(ReceiptLine).where(ReceiptLine.receipt_id == receipt.id).order_by(col(ReceiptLine.id))
+        for received in await session.scalars(booked_lines):
             product = await session.get(Product, received.product_id)
             booked = await session.get(Lot, received.lot_id)
             assert product is not None and booked is not None
