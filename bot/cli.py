@@ -220,12 +220,17 @@ def cmd_barcode(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from bot.schema import upgrade
-    from scheduler import describe_routes, load_config, run_job
+    from scheduler import describe_all_routes, run_job
 
     settings = _settings()
     try:
         if args.action == "routes":
-            print(describe_routes(load_config(settings)))
+
+            async def routes() -> str:
+                await upgrade(settings.database_url)
+                return await describe_all_routes(settings)
+
+            print(asyncio.run(routes()))
             return 0
 
         async def run() -> str:

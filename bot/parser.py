@@ -328,6 +328,26 @@ class Bind:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowAlertRoutes:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AddAlertRoute:
+    """`告警路由 添加 缺货 主仓 本群`: alert kinds, optional warehouse/category words, one receiver."""
+
+    kinds: tuple[str, ...]  # "low_stock" / "near_expiry" / "digest", or a word as typed that names no alert
+    scope: tuple[str, ...]  # warehouse and/or category names as typed
+    receiver: str  # "group" (this group chat), "role" (its users by direct message), "robot" (from psibot.toml)
+    name: str = ""  # the role's or robot's name as typed
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAlertRoute:
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """A known command word with arguments that do not fit: answer with that command's usage."""
 
@@ -341,7 +361,8 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | Usage | Unknown
+    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | ShowAlertRoutes | AddAlertRoute
+    | RemoveAlertRoute | Usage | Unknown
 )
 
 USAGE: dict[str, str] = {
@@ -354,6 +375,8 @@ USAGE: dict[str, str] = {
     "count": "盘点 可乐 118（或 盘点 可乐 4箱22罐）",
     "transfer": "调拨 可乐 20箱 主仓 到 门店",
     "bind": "绑定 @某人 仓管",
+    "alert_routes": "告警路由（查看） / 告警路由 添加 缺货 主仓 本群 / 告警路由 添加 临期 乳制品 仓管 / "
+    "告警路由 添加 日报 机器人 purchasing / 告警路由 删除 3",
 }
 
 
@@ -364,6 +387,7 @@ def fold(text: str) -> str:
 
 # Command words, longest first within a family so "查库存" wins over "查".
 _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("alert_routes", ("告警路由", "提醒路由", "alert routes", "alert route")),
     ("pending", ("待审批", "待审核", "待我审批", "审批列表", "pending", "approvals")),
     ("near_expiry", ("临期", "快过期", "过期", "near expiry", "expiring", "expiry")),
     ("low_stock", ("缺货", "低库存", "库存不足", "要补货", "low stock", "shortage", "shortages")),
@@ -428,6 +452,8 @@ def parse(text: str) -> Command:
     family, rest = split
     if family in _NO_ARGUMENT:
         return _NO_ARGUMENT[family] if not rest or family == "help" else _with_rest(family, rest, text)
+    if family == "alert_routes":
+        return _alert_routes(rest)
     if not rest:
         return Usage(family)
     return _with_rest(family, rest, text)
@@ -504,3 +530,61 @@ def _transfer(rest: str) -> Command:
     if item.quantity is None or not item.product:
         return Usage("transfer")
     return Transfer(item.product, item.quantity, match.group("source"), match.group("destination"))
+
+
+ALERT_KIND_WORDS = {
+    **dict.fromkeys(("缺货", "低库存", "库存不足", "low-stock", "low_stock", "lowstock", "shortage"), "low_stock"),
+    **dict.fromkeys(("临期", "过期", "快过期", "near-expiry", "near_expiry", "expiry", "expiring"), "near_expiry"),
+    **dict.fromkeys(("日报", "每日汇总", "汇总", "digest", "daily"), "digest"),
+}
+_ROUTE_LIST = ("", "查看", "列表", "list", "show")
+_ROUTE_ADD = ("添加", "新增", "增加", "加", "add")
+_ROUTE_REMOVE = ("删除", "删", "移除", "去掉", "delete", "remove", "del")
+_THIS_GROUP = ("本群", "这个群", "此群", "群里", "here", "this group", "this chat")
+_ROBOT_WORDS = ("群机器人", "机器人", "robot", "bot")
+_FILLER = ("到", "发到", "发给", "给", "发", "to", "->", "→")
+_DIRECT = re.compile(r"^(?P<role>.+?)\s*(?:私聊|私信|\(私聊\)|dm)?$")
+
+
+def _route_action(rest: str) -> tuple[str, str]:
+    """The action word and what follows; Chinese action words may run on (`删除3`), English ones may not."""
+    for word in sorted((*_ROUTE_ADD, *_ROUTE_REMOVE), key=len, reverse=True):
+        if rest == word or rest.startswith(word + " ") or (not word.isascii() and rest.startswith(word)):
+            return word, rest[len(word):].strip()
+    return "", rest
+
+
+def _alert_routes(rest: str) -> Command:
+    """`告警路由`, `告警路由 添加 缺货、临期 主仓 饮料 到 本群`, `告警路由 删除 3` (English: alert routes add …)."""
+    if rest in _ROUTE_LIST:
+        return ShowAlertRoutes()
+    action, body = _route_action(rest)
+    if action in _ROUTE_REMOVE:
+        number_text = body.lstrip("#")
+        return RemoveAlertRoute(int(number_text)) if number_text.isdigit() else Usage("alert_routes")
+    if action not in _ROUTE_ADD:
+        return Usage("alert_routes")
+    for phrase in _THIS_GROUP:  # the only receiver written in two English words
+        if body.endswith(" " + phrase) and " " in phrase:
+            body = body[: -len(phrase)] + "本群"
+    words = [w for w in re.split(r"[\s,、/+]+", body) if w and w not in _FILLER]
+    if len(words) < 2:
+        return Usage("alert_routes")
+    kinds = [ALERT_KIND_WORDS.get(words[0], words[0])]
+    words = words[1:]
+    while words and words[0] in ALERT_KIND_WORDS:
+        kinds.append(ALERT_KIND_WORDS[words.pop(0)])
+    if len(words) >= 2 and words[-2] in _ROBOT_WORDS:
+        receiver, name, scope = "robot", words[-1], words[:-2]
+    elif words and words[-1] in _THIS_GROUP:
+        receiver, name, scope = "group", "", words[:-1]
+    elif words and words[-1] in ("私聊", "私信", "dm") and len(words) >= 2:
+        receiver, name, scope = "role", words[-2], words[:-2]
+    elif words:
+        direct = _DIRECT.match(words[-1])
+        receiver, name, scope = "role", direct.group("role") if direct else words[-1], words[:-1]
+    else:
+        return Usage("alert_routes")
+    if len(scope) > 2:
+        return Usage("alert_routes")
+    return AddAlertRoute(tuple(dict.fromkeys(kinds)), tuple(scope), receiver, name)

@@ -1,7 +1,7 @@
 """Scheduled alerts: low stock, near expiry and the daily digest, pushed through the outbox.
 
 Entry points for the CLI and the app:
-- `load_config(settings)`, `describe_routes(config)` for `psibot alerts routes`;
+- `describe_all_routes(settings)` for `psibot alerts routes` (the file's and those made in chat);
 - `robot_adapter(config)` among build_app's adapters, then `install(app, config)` for serve and demo;
 - `run_job(settings, name, force=...)` for `psibot alerts run low-stock|near-expiry|digest`;
 - `run_standalone(settings)` for `psibot scheduler`.
@@ -16,6 +16,7 @@ from bot.adapter import Adapter
 from bot.kv import open_store
 from core.config import Settings
 from core.db import Database
+from scheduler.chat_routes import stored_routes
 from scheduler.config import AlertConfig, describe_routes, load_config
 from scheduler.jobs import JOB_KINDS
 from scheduler.robot import RobotAdapter
@@ -25,6 +26,7 @@ __all__ = [
     "JOB_KINDS",
     "AlertConfig",
     "AlertScheduler",
+    "describe_all_routes",
     "describe_routes",
     "install",
     "load_config",
@@ -39,6 +41,17 @@ log = logging.getLogger("psibot.scheduler")
 def robot_adapter(config: AlertConfig) -> Adapter:
     """The outbox platform of the configured group robots (give it to build_app on every instance)."""
     return RobotAdapter(config.robots)
+
+
+async def describe_all_routes(settings: Settings) -> str:
+    """The schedule and every route in force: psibot.toml's, and the numbered ones admins made in chat."""
+    config = load_config(settings)
+    database = Database(settings.database_url)
+    try:
+        made_in_chat = await database.read(stored_routes)
+    finally:
+        await database.close()
+    return describe_routes(config, [route for route, _, _ in made_in_chat])
 
 
 async def run_job(settings: Settings, name: str, *, force: bool = False) -> str:

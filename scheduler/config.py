@@ -7,7 +7,7 @@ The file is found at PSIBOT_CONFIG, else ./psibot.toml; without one every defaul
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
@@ -59,6 +59,15 @@ class Route:
     destinations: tuple[Destination, ...]
     warehouse: str | None = None  # warehouse name or code
     category: str | None = None  # category name
+    number: int | None = None  # of a route made in chat (`告警路由 删除 N`); None: from the file
+
+    def describe(self) -> str:
+        scope = " ".join(
+            part for part in (self.warehouse and f"仓库={self.warehouse}", self.category and f"分类={self.category}")
+            if part
+        ) or "全部"
+        kinds = "、".join(ALERT_NAMES_ZH[kind] for kind in self.kinds)
+        return f"{kinds} [{scope}] → {'、'.join(d.describe() for d in self.destinations)}"
 
     @property
     def specificity(self) -> int:
@@ -212,8 +221,9 @@ def _list(table: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def describe_routes(config: AlertConfig) -> str:
-    """The schedule and routes in force, for `psibot alerts routes` and the admin's chat command."""
+def describe_routes(config: AlertConfig, made_in_chat: Sequence[Route] = ()) -> str:
+    """The schedule and routes in force, for `psibot alerts routes` and the admin's `告警路由`: the file's
+    routes (read-only from chat) and the numbered ones made in chat, which `告警路由 删除 N` removes."""
     schedule = config.schedule
     first, last = schedule.working_hours
     lines = [
@@ -223,15 +233,10 @@ def describe_routes(config: AlertConfig) -> str:
         f"临期: 每天 {schedule.near_expiry_at:%H:%M}",
         f"日报: 每天 {schedule.digest_at:%H:%M}",
         f"错过的运行在 {int(schedule.misfire_grace.total_seconds() // 60)} 分钟内补发一次（仅当天）",
-        "路由:",
+        "路由（[文件] 只能在配置文件里改；#N [聊天] 用“告警路由 删除 N”删除）:",
     ]
-    for route in config.routes:
-        scope = " ".join(
-            part for part in (route.warehouse and f"仓库={route.warehouse}", route.category and f"分类={route.category}")
-            if part
-        ) or "全部"
-        kinds = "、".join(ALERT_NAMES_ZH[kind] for kind in route.kinds)
-        lines.append(f"  {kinds} [{scope}] → {'、'.join(d.describe() for d in route.destinations)}")
+    lines += [f"  [文件] {route.describe()}" for route in config.routes]
+    lines += [f"  #{route.number} [聊天] {route.describe()}" for route in made_in_chat]
     for kind, roles in DEFAULT_ROLES.items():
         receivers = "、".join(Destination("role", role.value).describe() for role in roles)
         lines.append(f"  {ALERT_NAMES_ZH[kind]} [未匹配任何路由时] → {receivers}")

@@ -1,4 +1,5 @@
-"""The scheduler's tables: one row per job (its lock and last slot) and one per alert subject (the log).
+"""The scheduler's tables: one row per job (its lock and last slot), one per alert subject (the log), and
+the alert routes admins made in chat.
 
 The log is what keeps alerts quiet and exactly-once: a subject (a product in a warehouse, a lot) is
 alerted when it enters a state, again at most once a day while it stays, and told "已恢复" when it
@@ -44,3 +45,23 @@ class AlertState(SQLModel, table=True):
     handled_note: str = Field(default="", max_length=128)  # 促销 / 退货 / 报损 …: no more daily repeats
     handled_by: int | None = Field(default=None, foreign_key="users.id")
     handled_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class AlertRoute(SQLModel, table=True):
+    """A route an admin made in chat (`告警路由 添加`); psibot.toml's routes are never stored here.
+
+    One row per route rather than a list in `settings`: two admins adding at once cannot overwrite each
+    other, each route keeps its number for `告警路由 删除 N`, and warehouse and category are held by id,
+    so renaming them keeps the route.
+    """
+
+    __tablename__ = "alert_routes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alerts: str = Field(max_length=64)  # alert kinds, comma-separated: "low_stock,near_expiry"
+    warehouse_id: int | None = Field(default=None, foreign_key="warehouses.id")
+    category_id: int | None = Field(default=None, foreign_key="categories.id")
+    destination_kind: str = Field(max_length=8)  # "role" | "chat" | "robot", as scheduler.config.Destination
+    destination: str = Field(max_length=256)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)

@@ -19,6 +19,7 @@ from bot.outbox import enqueue, enqueue_for_users
 from core.catalog import fold
 from core.models import Category, Role, Warehouse
 from core.users import users_with_roles
+from scheduler.chat_routes import stored_routes, usable
 from scheduler.config import DEFAULT_ROLES, AlertConfig, AlertKind, Destination, Route
 
 ROBOT_PLATFORM = "robot"
@@ -50,8 +51,10 @@ class Router:
 
 
 async def router(session: AsyncSession, config: AlertConfig) -> Router:
-    """Names in the file are matched against the catalog now; an unknown name matches nothing (and is logged
-    by `describe`), so renaming a warehouse sends its alerts to the defaults rather than nowhere."""
+    """The file's routes and those made in chat, read in the run's transaction (so a route made in chat on
+    any instance counts from the next run). Names in the file are matched against the catalog now; an
+    unknown name matches nothing, so renaming a warehouse sends its alerts to the defaults rather than
+    nowhere. Routes made in chat hold their warehouse and category by id."""
     warehouses = (await session.scalars(select(Warehouse))).all()
     categories = (await session.scalars(select(Category))).all()
     by_warehouse = {fold(w.name): w.id for w in warehouses} | {fold(w.code): w.id for w in warehouses}
@@ -64,7 +67,7 @@ async def router(session: AsyncSession, config: AlertConfig) -> Router:
         )
         for route in config.routes
     )
-    return Router(resolved, config)
+    return Router(resolved + tuple(usable(config, await stored_routes(session))), config)
 
 
 async def send(session: AsyncSession, config: AlertConfig, destination: Destination, replies: Sequence[Reply]) -> int:

@@ -6,7 +6,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import parser
-from bot.handlers import alert_actions, alerts, general, orders, photo, purchases, reports, stock, warehouse
+from bot.handlers import (
+    alert_actions,
+    alert_routes,
+    alerts,
+    general,
+    orders,
+    photo,
+    purchases,
+    reports,
+    stock,
+    warehouse,
+)
 from bot.model import CardAction
 from bot.turn import Turn
 
@@ -32,6 +43,9 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Count: warehouse.count,
     parser.Transfer: warehouse.transfer,
     parser.TodaySales: reports.today,
+    parser.ShowAlertRoutes: alert_routes.show,
+    parser.AddAlertRoute: alert_routes.add,
+    parser.RemoveAlertRoute: alert_routes.remove,
 }
 
 ACTIONS: dict[str, ActionHandler] = {

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.parser import (
+    AddAlertRoute,
     Bind,
     CancelFlow,
     CloseOrder,
@@ -18,8 +19,10 @@ from bot.parser import (
     PendingApprovals,
     PlaceOrder,
     Receive,
+    RemoveAlertRoute,
     RequestPurchase,
     Ship,
+    ShowAlertRoutes,
     StockQuery,
     TodaySales,
     Transfer,
@@ -315,3 +318,32 @@ def test_lot_details_name_dates_that_do_not_exist_or_are_not_keyed() -> None:
     assert bare.lot_no == "L1" and bare.problems == (
         "日期“2027-05-01”是生产日期还是到期日？请写“生产 2027-05-01”或“到期 2027-05-01”",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("告警路由", ShowAlertRoutes()),
+        ("Alert Routes", ShowAlertRoutes()),
+        ("告警路由 查看", ShowAlertRoutes()),
+        ("告警路由 添加 缺货 主仓 本群", AddAlertRoute(("low_stock",), ("主仓",), "group")),
+        ("告警路由添加 缺货、临期 主仓 饮料 到 本群", AddAlertRoute(("low_stock", "near_expiry"), ("主仓", "饮料"), "group")),
+        ("告警路由 添加 临期 乳制品 仓管", AddAlertRoute(("near_expiry",), ("乳制品",), "role", "仓管")),
+        ("告警路由 添加 日报 老板 私聊", AddAlertRoute(("digest",), (), "role", "老板")),
+        ("告警路由 添加 日报 老板私聊", AddAlertRoute(("digest",), (), "role", "老板")),
+        ("告警路由 添加 日报 群机器人 purchasing", AddAlertRoute(("digest",), (), "robot", "purchasing")),
+        ("alert routes add low-stock near-expiry MAIN this group", AddAlertRoute(("low_stock", "near_expiry"), ("main",), "group")),
+        ("alert routes add digest robot ops", AddAlertRoute(("digest",), (), "robot", "ops")),
+        ("告警路由 添加 库存 本群", AddAlertRoute(("库存",), (), "group")),  # the handler names the unknown kind
+        ("告警路由 删除 3", RemoveAlertRoute(3)),
+        ("告警路由 删除#12", RemoveAlertRoute(12)),
+        ("alert routes delete 4", RemoveAlertRoute(4)),
+        ("告警路由 删除 主仓", Usage("alert_routes")),
+        ("告警路由 添加 缺货", Usage("alert_routes")),
+        ("告警路由 添加 缺货 主仓 饮料 门店 本群", Usage("alert_routes")),
+        ("告警路由 修改 3", Usage("alert_routes")),
+        ("缺货", LowStock()),
+    ],
+)
+def test_alert_route_commands(text: str, expected: object) -> None:
+    assert parse(text) == expected

@@ -11,7 +11,8 @@ import pytest
 from core.config import ConfigError
 from core.stock import LowStockRow
 from scheduler.chart import sales_chart
-from scheduler.config import AlertKind, Destination, describe_routes, parse_config
+from scheduler.chat_routes import usable
+from scheduler.config import AlertKind, Destination, Route, describe_routes, parse_config
 from scheduler.log import Finding, plan
 from scheduler.models import AlertState
 from scheduler.routing import Router
@@ -34,7 +35,7 @@ def test_the_file_is_read_and_described_with_the_webhook_key_masked() -> None:
     config = parse_config(EXAMPLE)
     assert config.schedule.low_stock_every_minutes == 15 and config.schedule.working_hours == (9, 18)
     text = describe_routes(config)
-    assert "临期: 每天 08:30" in text and "缺货 [仓库=门店仓 分类=饮料] → 群机器人 ops" in text
+    assert "临期: 每天 08:30" in text and "[文件] 缺货 [仓库=门店仓 分类=饮料] → 群机器人 ops" in text
     assert "abcdef" not in text and "access_token=abcd…" in text
 
 
@@ -106,3 +107,10 @@ def test_triggers_fire_in_the_company_time_zone_and_look_back() -> None:
 def test_the_chart_is_a_png() -> None:
     data = sales_chart([(date(2027, 1, d), Decimal(d * 100)) for d in range(1, 15)])
     assert data.startswith(b"\x89PNG") and len(data) < 60_000
+
+
+def test_a_route_made_in_chat_to_a_robot_the_file_no_longer_defines_is_left_out() -> None:
+    config = parse_config(EXAMPLE)
+    kept = Route((AlertKind.LOW_STOCK,), (Destination("robot", "ops"),), number=1)
+    gone = Route((AlertKind.LOW_STOCK,), (Destination("robot", "old"),), number=2)
+    assert usable(config, [(kept, None, None), (gone, None, None)]) == [(kept, None, None)]

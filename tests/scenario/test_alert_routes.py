@@ -1,0 +1,141 @@
+"""Alert routes made by an admin in chat (`告警路由`), as people see them in the console."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import select
+
+from bot.app import ENGINE_KEY, build_app
+from bot.kv import MemoryStore
+from core.config import Settings
+from core.db import Database
+from core.models import AuditEntry
+from scheduler import AlertConfig, AlertScheduler
+from scheduler.models import AlertRoute
+from tests.scenario.conftest import Console, seed, texts
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+GROUP = "门店群"
+
+
+@dataclass
+class Shop:
+    console: Console
+    alerts: AlertScheduler
+    db: Database
+
+    async def in_group(self, user: str, text: str) -> list[dict[str, Any]]:
+        """Say `text` in the group, mentioning the bot; the bot's answers there."""
+        body = {"user": user, "text": text, "chat": GROUP, "mentioned": True}
+        response = await self.console.client.post("/console/api/messages", json=body)
+        assert response.status == 202, await response.text()
+        return await self.group_inbox(wait=5)
+
+    async def group_inbox(self, wait: int = 1) -> list[dict[str, Any]]:
+        """What the bot said in the group since last read: wait for the first, then until it goes quiet."""
+        key = f"chat:{GROUP}"
+        replies: list[dict[str, Any]] = []
+        while True:
+            response = await self.console.client.get(
+                "/console/api/messages", params={"chat": GROUP, "after": self.console.seen.get(key, 0), "wait": wait}
+            )
+            records = (await response.json())["messages"]
+            if not records:
+                return replies
+            self.console.seen[key] = max(r["updated"] for r in records)
+            replies += [r["reply"] for r in records if r["direction"] == "out"]
+            await asyncio.sleep(0.3)
+            wait = 0
+
+
+@pytest.fixture
+async def shop(db: Database, settings: Settings) -> AsyncIterator[Shop]:
+    world = await seed(db)  # cola: 20 in 门店仓, below its safety stock of 24; 100 in 主仓
+    app = build_app(settings, db, MemoryStore(), console=True)
+    services = app[ENGINE_KEY].services
+    now = datetime(2027, 1, 10, 10, 0, tzinfo=SHANGHAI)
+    alerts = AlertScheduler(settings, db, services.store, AlertConfig(), wake_delivery=services.delivery.wake,
+                            now=lambda: now)
+    async with TestClient(TestServer(app)) as client:
+        yield Shop(Console(client, world), alerts, db)
+
+
+async def test_a_route_made_in_a_group_sends_the_next_run_there_once_until_it_is_deleted(shop: Shop) -> None:
+    added = texts(await shop.in_group("admin", "@psibot 告警路由 添加 缺货 门店仓 本群"))
+    assert "已添加告警路由 #" in added and "缺货 [仓库=门店仓] → 群聊 console:门店群" in added
+    listed = texts(await shop.console.say("admin", "告警路由"))
+    assert "[聊天] 缺货 [仓库=门店仓] → 群聊 console:门店群" in listed
+
+    first = await shop.alerts.run("low-stock")
+    assert first.ran and first.messages == 1
+    cards = [r for r in await shop.group_inbox() if r["type"] == "card"]
+    assert [c["title"] for c in cards] == ["缺货提醒 · 1 个商品低于安全库存"]
+    assert "可口可乐 330ml | 门店仓 | 20罐 | 24罐 | 4罐" in texts(cards)
+    for person in ("li", "chen"):  # the group's route is the most specific: the default roles hear nothing
+        assert await shop.console.inbox(person, wait=0) == []
+
+    again = await shop.alerts.run("low-stock")  # the same day: already said
+    assert again.messages == 0 and await shop.group_inbox() == []
+
+    number = await _only_route_number(shop.db)
+    deleted = texts(await shop.in_group("admin", f"@psibot 告警路由 删除 {number}"))
+    assert f"已删除告警路由 #{number}" in deleted
+    forced = await shop.alerts.run("low-stock", force=True)  # an admin's `psibot alerts run low-stock --force`
+    assert forced.messages == 2
+    assert await shop.group_inbox() == []
+    for person in ("li", "chen"):
+        assert "可口可乐 330ml | 门店仓" in texts(await shop.console.replies(person))
+
+    async with shop.db.session() as session:
+        actions = (await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "alert_route").order_by(AuditEntry.id)
+        )).all()
+    assert actions == ["create", "delete"]
+
+
+async def test_a_non_admin_is_refused_and_nothing_is_stored(shop: Shop) -> None:
+    refused = texts(await shop.in_group("li", "@psibot 告警路由 添加 缺货 本群"))
+    assert "没有权限设置告警路由" in refused
+    assert "没有权限查看告警路由" in texts(await shop.console.say("zhang", "alert routes"))
+    async with shop.db.session() as session:
+        assert (await session.scalars(select(AlertRoute))).all() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("告警路由 添加 库存 门店仓 采购", "没有“库存”这种告警。可选: 缺货、临期、日报"),
+        ("告警路由 添加 缺货 火星仓 采购", "没有叫“火星仓”的仓库或分类。仓库有: 主仓、门店仓"),
+        ("告警路由 添加 临期 门店仓 老总", "没有这个角色: 老总"),
+        ("告警路由 添加 日报 机器人 ops", "没有叫“ops”的群机器人"),
+        ("告警路由 添加 日报 门店仓 老板", "日报覆盖全公司，不能按仓库或分类发送"),
+        ("告警路由 添加 缺货 本群", "“本群”要在群聊里说"),
+        ("告警路由 删除 9", "没有编号为 9 的聊天告警路由"),
+    ],
+)
+async def test_what_cannot_be_routed_is_named(shop: Shop, text: str, answer: str) -> None:
+    assert answer in texts(await shop.console.say("admin", text))
+    async with shop.db.session() as session:
+        assert (await session.scalars(select(AlertRoute))).all() == []
+
+
+async def test_a_route_to_a_role_by_direct_message_and_the_same_route_twice(shop: Shop) -> None:
+    added = texts(await shop.console.say("admin", "alert routes add near-expiry 主仓 manager"))
+    assert "临期 [仓库=主仓] → 经理（私聊）" in added
+    number = await _only_route_number(shop.db)
+    assert f"已有相同的告警路由 #{number}" in texts(await shop.console.say("admin", "告警路由 添加 临期 主仓 主管"))
+
+
+async def _only_route_number(db: Database) -> int:
+    async with db.session() as session:
+        routes = (await session.scalars(select(AlertRoute))).all()
+    assert len(routes) == 1
+    return routes[0].id or 0
