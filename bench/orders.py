@@ -5,18 +5,22 @@ FEFO, record reservations and audit). Draft orders are created before the clock 
 run the script checks that nothing was oversold: reserved = Σ reservations = units of confirmed
 orders, reserved <= on hand in every lot, and the ledger agrees with the lots.
 
-    python bench/orders.py --backend sqlite|postgres [--runs 3] [--orders 2000]
+    python bench/orders.py --backend sqlite|postgres [--runs 3] [--orders 2000] [--processes 1|2|4|8]
 
-Also printed: Python CPU time per confirmation (this process); on PostgreSQL the CPU time of the
-server processes serving the workers, and a reference measured in the same run: one `SELECT 1` round
-trip, and bare asyncpg transactions of the same shape as a confirmation (BEGIN, 5 statements, COMMIT)
-with 8 connections: what the round trips alone allow.
+`--processes 2` splits the 8 workers over two processes, each with its own engine and pool, as two
+instances of `psibot serve` sharing one database would run; the default is one process.
+
+Also printed: Python CPU time per confirmation (all benchmark processes); on PostgreSQL the CPU time of
+the server processes serving the workers, and a reference measured in the same run: one `SELECT 1`
+round trip, and bare asyncpg transactions of the same shape as a confirmation (BEGIN, 5 statements,
+COMMIT) with 8 connections: what the round trips alone allow.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import statistics
@@ -24,13 +28,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, make_url, select, text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import core.documents  # noqa: E402, F401 - registers the document tables
@@ -132,7 +139,22 @@ async def seed(database: Database, products: int, stock_per_product: Decimal, or
     return seller
 
 
-async def confirm_all(database: Database, seller: User, order_ids: list[int]) -> tuple[int, int, float]:
+@dataclass(frozen=True)
+class Share:
+    """What one process did: its confirmations and refusals, when, and the CPU it and its servers used."""
+
+    confirmed: int
+    refused: int
+    started: float  # time.perf_counter(): CLOCK_MONOTONIC, comparable between processes on Linux
+    finished: float
+    cpu_seconds: float
+    server_cpu_seconds: float
+
+
+async def confirm_share(
+    database: Database, seller: User, order_ids: list[int], workers: int, ready: Callable[[], object] = lambda: None
+) -> Share:
+    """Confirm the orders with `workers` concurrent transactions; `ready` is called once the pool is open."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for order_id in order_ids:
         queue.put_nowait(order_id)
@@ -148,12 +170,60 @@ async def confirm_all(database: Database, seller: User, order_ids: list[int]) ->
             except InsufficientStock:
                 refused += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(WORKERS)))
-    return confirmed, refused, time.perf_counter() - started
+    backends = await server_processes(database, workers) if database.url.get_backend_name() == "postgresql" else []
+    ready()
+    server_started, cpu_started, started = server_cpu(backends), time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    finished = time.perf_counter()
+    return Share(
+        confirmed, refused, started, finished, time.process_time() - cpu_started, server_cpu(backends) - server_started
+    )
 
 
-async def server_processes(database: Database) -> list[int]:
+def confirm_in_child(
+    url: str, schema: str | None, seller_id: int, order_ids: list[int], workers: int, start: Barrier, results: Queue
+) -> None:
+    """One process of a multi-process run: its own engine and pool, as one instance of `psibot serve`."""
+
+    async def main() -> Share:
+        database = Database(make_url(url), pg_schema=schema)
+        try:
+            async with database.session() as s:
+                seller = await s.get(User, seller_id)
+            assert seller is not None
+            return await confirm_share(database, seller, order_ids, workers, start.wait)
+        finally:
+            await database.close()
+
+    results.put(asyncio.run(main()))
+
+
+async def confirm_all(
+    database: Database, schema: str | None, seller: User, order_ids: list[int], processes: int
+) -> list[Share]:
+    """The 8 workers in this process, or split over `processes` processes (the orders dealt round-robin)."""
+    if processes == 1:
+        return [await confirm_share(database, seller, order_ids, WORKERS)]
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(processes), context.Queue()
+    url = database.url.render_as_string(hide_password=False)
+    children = [
+        context.Process(
+            target=confirm_in_child,
+            args=(url, schema, seller.id, order_ids[n::processes], WORKERS // processes, start, results),
+        )
+        for n in range(processes)
+    ]
+    for child in children:
+        child.start()
+    shares = [await asyncio.to_thread(results.get) for _ in children]
+    for child in children:
+        child.join()
+        assert child.exitcode == 0, child.exitcode
+    return shares
+
+
+async def server_processes(database: Database, connections: int) -> list[int]:
     """The PostgreSQL backend pids of the pool's connections, all opened (as the workers will use them)."""
 
     async def backend_pid() -> int:
@@ -162,7 +232,7 @@ async def server_processes(database: Database) -> list[int]:
             await asyncio.sleep(0.05)  # hold the connection so that every call opens its own
             return int(pid or 0)
 
-    return sorted(set(await asyncio.gather(*(backend_pid() for _ in range(WORKERS)))))
+    return sorted(set(await asyncio.gather(*(backend_pid() for _ in range(connections)))))
 
 
 def server_cpu(pids: list[int]) -> float:
@@ -196,7 +266,7 @@ async def check_no_oversell(database: Database, stock_per_product: Decimal, prod
         assert await check_ledger(s) == []
 
 
-async def run(backend: str, scenario: str, orders: int) -> RunResult:
+async def run(backend: str, scenario: str, orders: int, processes: int) -> RunResult:
     products = 1 if scenario == "hot" else 1000
     # Hot: three quarters of the orders can be served, the rest must be refused. Spread: 4 units a product.
     stock = Decimal(orders * 3 // 4) if scenario == "hot" else Decimal(4)
@@ -213,12 +283,12 @@ async def run(backend: str, scenario: str, orders: int) -> RunResult:
             # an order's lines to their lots.
             async with database.write_engine.begin() as connection:
                 await connection.execute(text("ANALYZE"))
-        backends = await server_processes(database) if backend == "postgres" else []
-        server_started = server_cpu(backends)
-        cpu_started = time.process_time()
-        confirmed, refused, seconds = await confirm_all(database, seller, order_ids)
-        cpu_seconds = time.process_time() - cpu_started
-        server_seconds = server_cpu(backends) - server_started
+        shares = await confirm_all(database, schema, seller, order_ids, processes)
+        seconds = max(share.finished for share in shares) - min(share.started for share in shares)
+        confirmed = sum(share.confirmed for share in shares)
+        refused = sum(share.refused for share in shares)
+        cpu_seconds = sum(share.cpu_seconds for share in shares)
+        server_seconds = sum(share.server_cpu_seconds for share in shares)
         await check_no_oversell(database, stock, products)
         if scenario == "hot":
             assert confirmed == int(stock), (confirmed, stock)
@@ -268,16 +338,20 @@ async def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument(
+        "--processes", type=int, choices=[1, 2, 4, 8], default=1,
+        help="split the 8 workers over this many processes, as several instances of psibot serve would be",
+    )
     args = parser.parse_args()
     for scenario in ("hot", "spread"):
-        results = [await run(args.backend, scenario, args.orders) for _ in range(args.runs)]
+        results = [await run(args.backend, scenario, args.orders, args.processes) for _ in range(args.runs)]
         rates = [r.per_second for r in results]
         label = "1 hot product" if scenario == "hot" else "1,000 products"
         cpu_ms = statistics.median(r.cpu_seconds / r.orders * 1000 for r in results)
         server_ms = statistics.median(r.server_cpu_seconds / r.orders * 1000 for r in results)
         server = f", PostgreSQL CPU {server_ms:.2f} ms" if args.backend == "postgres" else ""
         print(
-            f"{args.backend:8} {label:15} {WORKERS} workers  median {statistics.median(rates):7.1f} confirmations/s"
+            f"{args.backend:8} {label:15} {WORKERS} workers in {args.processes} process(es)  median {statistics.median(rates):7.1f} confirmations/s"
             f"  (runs: {', '.join(f'{rate:.1f}' for rate in rates)}; Python CPU {cpu_ms:.2f} ms{server} per confirmation;"
             f" last run confirmed {results[-1].confirmed}, refused {results[-1].refused}; no oversell;"
             f" load {os.getloadavg()[0]:.1f})"

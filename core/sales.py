@@ -136,7 +136,7 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
 
 _LINES = SQLModel.metadata.tables["sales_order_lines"]
 _LOTS = SQLModel.metadata.tables["lots"]
-_RESERVATIONS = SQLModel.metadata.tables["reservations"]
+_INSERT_RESERVATIONS = insert(SQLModel.metadata.tables["reservations"])
 
 # The hot path of selling is a few statements built once (building one costs as much Python time as
 # running it). The first takes the order from draft to confirmed, which locks it, and reads what the
@@ -285,7 +285,7 @@ async def confirm_sales_order(
         taken.update(product_taken)
         reservations.extend(product_reservations)
     await reserve(session, taken)
-    await session.execute(insert(_RESERVATIONS), reservations)
+    await session.execute(_INSERT_RESERVATIONS, reservations)
     return order
 
 
