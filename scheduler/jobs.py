@@ -84,7 +84,7 @@ class RunResult:
 
 async def claim_slot(session: AsyncSession, request: RunRequest) -> bool:
     """Lock the job's row (runs on every instance queue here) and take the slot unless it was served."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(AlertJob).values(name=request.job).on_conflict_do_nothing(index_elements=["name"]))
     job = (await session.scalars(select(AlertJob).where(AlertJob.name == request.job).with_for_update())).one()
     if request.slot is not None:

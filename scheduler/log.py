@@ -44,8 +44,12 @@ def plan(findings: Sequence[Finding], open_states: Mapping[str, AlertState], tod
     alert, quiet = [], 0
     for finding in findings:
         state = open_states.get(finding.subject)
-        changed = state is None or state.state != finding.state
-        if changed or force or (not state.handled_at and (state.last_alerted_on or date.min) < today):
+        if (
+            state is None
+            or state.state != finding.state
+            or force
+            or (not state.handled_at and (state.last_alerted_on or date.min) < today)
+        ):
             alert.append(finding)
         else:
             quiet += 1

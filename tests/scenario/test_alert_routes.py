@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import ENGINE_KEY, build_app
 from bot.kv import MemoryStore
@@ -96,7 +96,7 @@ async def test_a_route_made_in_a_group_sends_the_next_run_there_once_until_it_is
 
     async with shop.db.session() as session:
         actions = (await session.scalars(
-            select(AuditEntry.action).where(AuditEntry.entity == "alert_route").order_by(AuditEntry.id)
+            select(AuditEntry.action).where(AuditEntry.entity == "alert_route").order_by(col(AuditEntry.id))
         )).all()
     assert actions == ["create", "delete"]
 
