@@ -17,7 +17,7 @@ from core.audit import record
 from core.catalog import fold
 from core.errors import Duplicate, InvalidInput, NotFound
 from core.models import Category, User, Warehouse
-from scheduler.config import ALERT_NAMES_ZH, AlertConfig, AlertKind, Destination, Route
+from scheduler.config import AlertConfig, AlertKind, Destination, Route
 from scheduler.models import AlertRoute
 
 log = logging.getLogger("psibot.scheduler")
@@ -135,7 +135,3 @@ def _audited(row: AlertRoute) -> dict[str, object]:
         "category_id": row.category_id,
         "destination": f"{row.destination_kind}:{row.destination}",
     }
-
-
-def kind_names() -> str:
-    return "、".join(ALERT_NAMES_ZH.values())
