@@ -258,7 +258,7 @@ def help_lines(role: Role) -> tuple[tuple[str, str], ...]:
     """(what, how to say it) for a role: the help card's lines, and the console's welcome."""
     lines = _HELP_BY_ROLE.get(role, _HELP_ALL)
     if role == Role.ADMIN:
-        lines = (*lines, ("绑定同事", "绑定 @某人 仓管"))
+        lines = (*lines, ("绑定同事", "绑定 @某人 仓管"), ("告警路由", "告警路由 / 告警路由 添加 缺货 主仓 本群"))
     return lines
 
 

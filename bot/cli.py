@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -287,7 +287,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return asyncio.run(work())
 
 
-def _run_domain(run: Callable[[], Awaitable[int]]) -> int:
+def _run_domain(run: Callable[[], Coroutine[Any, Any, int]]) -> int:
     try:
         return asyncio.run(run())
     except DomainError as exc:
