@@ -3,7 +3,8 @@
 100 simulated people each ask `库存 可乐` through POST /console/api/messages, wait for the bot's card
 (GET /console/api/messages long-poll), and ask again, for a fixed time; then the same people post as
 fast as they are acknowledged, without waiting for answers, and the backlog is drained. Reported:
-messages per second (answered; acknowledged) and the POST's acknowledgement latency (median, p99). The ceiling
+messages per second (answered; acknowledged), the POST's acknowledgement latency (median, p99) and the
+server's CPU time per answered message (all its threads; the load is elsewhere). The ceiling
 is a bare aiohttp handler answering 202 to the same POST, measured in the same run. The load comes
 from a child process, so each server has its event loop to itself.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -153,6 +155,7 @@ async def bare_handler(_request: web.Request) -> web.Response:
 
 
 async def main(users: int, seconds: float, database: str | None, redis: str | None) -> None:
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as scratch:
         url = database_url(database or f"sqlite:///{Path(scratch) / 'bench.db'}")
         schema = None if url.get_backend_name() == "sqlite" else "bench_" + uuid.uuid4().hex[:8]
@@ -171,7 +174,9 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
 
         app = build_app(settings, db, store, console=True)
         runner, base = await serve(app)
+        cpu_before = time.process_time()
         answered = await drive_elsewhere(base, users, seconds, wait_for_reply=True, name="console, answered one by one")
+        cpu_per_answer = (time.process_time() - cpu_before) / max(answered.handled, 1) * 1000
         burst = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="console, acknowledged")
         draining = time.perf_counter()
         await app[ENGINE_KEY].drain()
@@ -182,8 +187,10 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
         if schema:
             await _ddl(url, f'DROP SCHEMA "{schema}" CASCADE')
 
+    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(ceiling.line())
     print(answered.line())
+    print(f"  server CPU {cpu_per_answer:.1f} ms per answered message (HTTP, engine, database driver, outbox)")
     print(burst.line())
     print(
         f"  then {drain_seconds:.1f}s to finish the backlog: {burst.handled / (burst.seconds + drain_seconds):,.0f} msg/s answered"

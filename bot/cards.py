@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Result, literal, null, union_all
+from sqlalchemy import Result, bindparam, literal, null, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -47,18 +47,20 @@ def expired_text() -> str:
     return "这张卡片已过期，请重新发起。"
 
 
+# Built once: a stock card only binds the product id (no statement built, compiled or hashed per card).
+_UNITS_AND_CODES = union_all(
+    select_columns(literal("u"), col(ProductUnit.name), col(ProductUnit.factor), col(ProductUnit.id)).where(
+        col(ProductUnit.product_id) == bindparam("product_id")
+    ),
+    select_columns(literal("b"), col(Barcode.code), null(), col(Barcode.id)).where(
+        col(Barcode.product_id) == bindparam("product_id")
+    ),
+)
+
+
 async def units_and_codes(session: AsyncSession, product_id: int) -> tuple[dict[str, Decimal], list[str]]:
     """A product's extra units (name → factor) and its barcodes, in one statement."""
-    rows: Result[str, str, Any, int] = await session.execute(
-        union_all(
-            select_columns(
-                literal("u"), col(ProductUnit.name), col(ProductUnit.factor), col(ProductUnit.id)
-            ).where(col(ProductUnit.product_id) == product_id),
-            select_columns(literal("b"), col(Barcode.code), null(), col(Barcode.id)).where(
-                col(Barcode.product_id) == product_id
-            ),
-        )
-    )
+    rows: Result[str, str, Any, int] = await session.execute(_UNITS_AND_CODES, {"product_id": product_id})
     units: dict[str, Decimal] = {}
     codes: list[str] = []
     for kind, name, factor, _ in sorted(rows.all(), key=lambda row: (row[0], row[3])):

@@ -24,7 +24,7 @@ log = logging.getLogger("psibot.engine")
 
 DEDUPE_TTL_SECONDS = 24 * 3600  # platforms redeliver for hours (Feishu), WeCom and DingTalk for seconds
 IDENTITY_TTL_SECONDS = 10.0  # a role changed elsewhere applies within this; strangers are never cached
-MAX_EVENTS_IN_WORK = 16  # more would only queue on the database and delay the acknowledgements
+MAX_EVENTS_IN_WORK = 4  # each loop turn runs a step of every event in work; more only delays the acknowledgements
 APOLOGY = "抱歉，处理这条消息时出了点问题，我们已经记录下来，请稍后再试。"
 EXPIRED_BUTTON = "这个按钮已失效，请重新发起。"
 

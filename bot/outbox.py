@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, or_
+from sqlalchemy import JSON, Index, insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select, update
 
@@ -79,16 +79,24 @@ class OutboxMessage(SQLModel, table=True):
 
 def enqueue(session: AsyncSession, target: Target, reply: Reply) -> OutboxMessage:
     """Queue one reply for one target within the caller's transaction; delivered after it commits."""
-    row = OutboxMessage(
-        platform=target.platform,
-        target_kind=target.kind,
-        target_id=target.id,
-        reply_handle=target.reply_handle,
-        payload=reply_to_json(reply),
-        card_id=reply.card_id if isinstance(reply, Card) else "",
-    )
+    row = OutboxMessage(**_row_values(target, reply_to_json(reply), reply))
     session.add(row)
     return row
+
+
+def _row_values(target: Target, payload: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    return {
+        "platform": target.platform,
+        "target_kind": target.kind,
+        "target_id": target.id,
+        "reply_handle": target.reply_handle,
+        "payload": payload,
+        "card_id": _card_id(reply),
+    }
+
+
+def _card_id(reply: Reply) -> str:
+    return reply.card_id if isinstance(reply, Card) else ""
 
 
 async def enqueue_for_users(session: AsyncSession, user_ids: Iterable[int], reply: Reply) -> int:
@@ -150,22 +158,9 @@ class GroupWriter:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-
-            async def insert(
-                session: AsyncSession, batch: list[tuple[list[tuple[Target, Reply]], Any]] = batch
-            ) -> list[tuple[OutboxMessage, Reply]]:
-                leased_until = utcnow() + LEASE
-                written = []
-                for replies, _ in batch:
-                    for target, reply in replies:
-                        row = enqueue(session, target, reply)
-                        if self._delivery.serves(target.platform):
-                            row.attempts, row.next_attempt_at = 1, leased_until
-                        written.append((row, reply))
-                return written
-
+            said = [(target, reply, reply_to_json(reply)) for replies, _ in batch for target, reply in replies]
             try:
-                written = await self._db.transact(insert)
+                ids = await self._db.transact(lambda session, said=said: self._insert(session, said))
             except Exception as error:  # each waiting turn logs it as its own failure
                 for _, done in batch:
                     if not done.done():
@@ -174,7 +169,37 @@ class GroupWriter:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
-            self._delivery.hand_over(written)
+            leased = [
+                _Claimed(row_id, OutboxKind.SEND, target, payload, _card_id(reply), 1, reply)
+                for row_id, (target, reply, payload) in zip(ids, said, strict=True)
+                if self._delivery.serves(target.platform)
+            ]
+            self._delivery.hand_over(leased, others_waiting=len(leased) < len(said))
+
+    async def _insert(self, session: AsyncSession, said: list[tuple[Target, Reply, dict[str, Any]]]) -> list[int]:
+        """One multi-row INSERT (no ORM unit of work); the new ids in the order of `said`."""
+        now = utcnow()
+        leased_until = now + LEASE
+        values = []
+        for target, reply, payload in said:
+            leased = self._delivery.serves(target.platform)
+            values.append({
+                **_row_values(target, payload, reply),
+                "kind": OutboxKind.SEND,
+                "status": OutboxStatus.PENDING,
+                "attempts": 1 if leased else 0,
+                "next_attempt_at": leased_until if leased else now,
+                "platform_message_ref": "",
+                "last_error": "",
+                "created_at": now,
+                "delivered_at": None,
+            })
+        result = await session.execute(_INSERT_RETURNING_ID, values)
+        return list(result.scalars())
+
+
+_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INSERT_RETURNING_ID = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +252,12 @@ class DeliveryWorker:
     def serves(self, platform: str) -> bool:
         return platform in self._adapters
 
-    def hand_over(self, written: Iterable[tuple[OutboxMessage, Reply]]) -> None:
-        """Committed rows already leased to this worker: delivered next round without a claim."""
-        for row, reply in written:
-            if row.attempts == 0:  # not leased (a platform served elsewhere): claimed by its instance
-                self._claim_needed = True
-                continue
-            target = Target(row.platform, "chat" if row.target_kind == "chat" else "user", row.target_id, row.reply_handle)
-            self._handed.append(_Claimed(row.id or 0, row.kind, target, row.payload, row.card_id, row.attempts, reply))
+    def hand_over(self, rows: Iterable[_Claimed], *, others_waiting: bool) -> None:
+        """Committed rows already leased to this worker: delivered next round without a claim.
+        `others_waiting`: rows for platforms served elsewhere were committed too (a claim finds them)."""
+        self._handed.extend(rows)
+        if others_waiting:
+            self._claim_needed = True
         self._wake.set()
 
     def start(self) -> None:

@@ -72,12 +72,16 @@ def _similarity(text: str, product: Product) -> float:
     return SequenceMatcher(None, query, target[: max(len(query) + 2, 1)]).ratio()
 
 
-async def product_by_id(session: AsyncSession, value: str) -> Product:
+def button_product_id(value: str) -> int:
+    """The product id a button carries; a tampered or stale value is refused politely."""
     try:
-        product_id = int(value)
+        return int(value)
     except ValueError:
         raise InvalidInput("按钮数据不对，请重新查询") from None
-    return await get_product(session, product_id)
+
+
+async def product_by_id(session: AsyncSession, value: str) -> Product:
+    return await get_product(session, button_product_id(value))
 
 
 async def base_quantity(session: AsyncSession, product: Product, quantity: QuantityText) -> Decimal:

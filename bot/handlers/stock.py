@@ -5,15 +5,19 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import not_found_text, pick_card, stock_card
-from bot.handlers.common import find_product, product_by_id
+from bot.handlers.common import button_product_id, find_product
 from bot.model import CardAction, Reply, Text
 from bot.parser import StockQuery
 from bot.turn import Turn
-from core.stock import stock_of
+from core.gtin import clean_text
+from core.stock import ProductStock, stock_by_barcode, stock_of
 
 
 async def stock_query(turn: Turn, command: StockQuery) -> None:
     async def answer(session: AsyncSession) -> Reply:
+        stock = await _stock_by_typed_code(session, command.query)
+        if stock is not None:
+            return await stock_card(session, turn.user, stock)
         found = await find_product(session, command.query)
         if found.product is not None:
             return await stock_card(session, turn.user, await stock_of(session, found.product.id or 0))
@@ -24,9 +28,19 @@ async def stock_query(turn: Turn, command: StockQuery) -> None:
     turn.say(await turn.read(answer))
 
 
+async def _stock_by_typed_code(session: AsyncSession, text: str) -> ProductStock | None:
+    """A typed number (`查 6901234567890`) is first taken for a barcode: product and stock in one
+    statement. Other text goes to the search, which also knows codes of letters (Code 128)."""
+    code = clean_text(text)
+    if not (code.isascii() and code.isdigit()):
+        return None
+    return await stock_by_barcode(session, text)
+
+
 async def pick(turn: Turn, action: CardAction) -> None:
+    product_id = button_product_id(action.value.get("product_id", ""))
+
     async def answer(session: AsyncSession) -> Reply:
-        product = await product_by_id(session, action.value.get("product_id", ""))
-        return await stock_card(session, turn.user, await stock_of(session, product.id or 0))
+        return await stock_card(session, turn.user, await stock_of(session, product_id))
 
     turn.say(await turn.read(answer))
