@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Result, bindparam, literal, null, union_all
+from sqlalchemy import CompoundSelect, Result, bindparam, literal, null, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -48,7 +48,7 @@ def expired_text() -> str:
 
 
 # Built once: a stock card only binds the product id (no statement built, compiled or hashed per card).
-_UNITS_AND_CODES = union_all(
+_UNITS_AND_CODES: CompoundSelect[tuple[str, str, Any, int]] = union_all(
     select_columns(literal("u"), col(ProductUnit.name), col(ProductUnit.factor), col(ProductUnit.id)).where(
         col(ProductUnit.product_id) == bindparam("product_id")
     ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Iterable, Mapping
@@ -160,7 +161,7 @@ class GroupWriter:
             batch, self._queue = self._queue, []
             said = [(target, reply, reply_to_json(reply)) for replies, _ in batch for target, reply in replies]
             try:
-                ids = await self._db.transact(lambda session, said=said: self._insert(session, said))
+                ids = await self._db.transact(functools.partial(self._insert, said=said))
             except Exception as error:  # each waiting turn logs it as its own failure
                 for _, done in batch:
                     if not done.done():
@@ -176,7 +177,7 @@ class GroupWriter:
             ]
             self._delivery.hand_over(leased, others_waiting=len(leased) < len(said))
 
-    async def _insert(self, session: AsyncSession, said: list[tuple[Target, Reply, dict[str, Any]]]) -> list[int]:
+    async def _insert(self, session: AsyncSession, *, said: list[tuple[Target, Reply, dict[str, Any]]]) -> list[int]:
         """One multi-row INSERT (no ORM unit of work); the new ids in the order of `said`."""
         now = utcnow()
         leased_until = now + LEASE
