@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, PoolResetState
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,13 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
     # Each connection sets its own pragmas; the driver's implicit transactions are turned off so
-    # that the BEGIN we emit is the one that runs.
-    engine = create_async_engine(url, poolclass=NullPool if url.database in (None, "", ":memory:") else None)
+    # that the BEGIN we emit is the one that runs. The pool's rollback on return is replaced by
+    # `_on_reset` below.
+    engine = create_async_engine(
+        url,
+        poolclass=NullPool if url.database in (None, "", ":memory:") else None,
+        pool_reset_on_return=None,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +59,15 @@ def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # A session's transaction has ended (COMMIT or ROLLBACK) before its connection returns, so
+        # the pool's unconditional ROLLBACK was one more trip to aiosqlite's thread on every
+        # transaction, for nothing. SQLite itself says whether a transaction is still open (an
+        # error or a cancelled task between BEGIN and its end); only then is it rolled back.
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
     return engine
 

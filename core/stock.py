@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Date, Integer, and_, bindparam, cast, func, literal_column, or_
 from sqlalchemy import select as select_columns
@@ -220,8 +220,10 @@ async def low_stock(session: AsyncSession, warehouse_id: int | None = None) -> l
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class ExpiringLot:
+class ExpiringLot(NamedTuple):
+    """Immutable, and a named tuple rather than a frozen dataclass: the list can have tens of thousands
+    of rows, and a frozen dataclass's __init__ (one object.__setattr__ a field) builds them at half the speed."""
+
     lot_id: int
     product_id: int
     sku: str
@@ -290,7 +292,7 @@ async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | No
         .where(*where)
         .order_by(lots.c.expiry_date, lots.c.id)
     )
-    return [ExpiringLot(*row) for row in rows.all()]  # all(): one fetch, not one a row
+    return list(map(ExpiringLot._make, rows.all()))  # all(): one fetch, not one a row
 
 
 @dataclass(frozen=True, slots=True)
