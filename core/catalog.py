@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from core.audit import changes, record
 from core.errors import Duplicate, InvalidInput, NotFound
-from core.gtin import BarcodeError, lookup_forms, normalize_barcode, symbology_of
+from core.gtin import BarcodeError, clean_text, lookup_forms, normalize_barcode, symbology_of
 from core.models import (
     ZERO,
     Barcode,
@@ -43,9 +43,12 @@ from core.quantity import format_quantity, parse_decimal
 from core.users import require_role
 
 CATALOG_EDITORS = {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}
-# The product columns the in-process search index holds: whoever changes one of them must call
+# The product columns the in-process search index holds: whoever changes one of them, or adds a
+# barcode that is not all digits (the index holds those too), must call
 # core.preferences.bump_catalog_version in the same transaction (save_product and import_products do).
 SEARCHED_COLUMNS = {"sku", "name", "name_key", "pinyin_full", "pinyin_initials", "active"}
+# Numeric retail codes stay in the barcodes table only; every other code is also in the index.
+_RETAIL_SYMBOLOGIES = ("EAN-13", "UPC-A", "EAN-8")
 
 
 # ---------------------------------------------------------------- text keys for search
@@ -343,6 +346,8 @@ async def _save_barcodes(session: AsyncSession, actor: User | None, product: Pro
         if owner is None:
             session.add(Barcode(code=code, symbology=symbology_of(code), product_id=product.id or 0))
             await record(session, actor, "barcode", product.id, "create", None, {"code": code})
+            if not code.isdigit():
+                await bump_catalog_version(session)
         elif owner.product_id != product.id:
             other = await session.get(Product, owner.product_id)
             raise Duplicate(f"条码 {code} 已属于商品 {other.sku if other else owner.product_id}")
@@ -470,9 +475,11 @@ class SearchIndex:
     their row offsets, ids and name lengths in arrays, an active flag per byte.
     """
 
-    def __init__(self, version: Any, rows: Sequence[Sequence[Any]]) -> None:
-        # rows: (id, sku, name, name_key, pinyin_full, pinyin_initials, active), any order
+    def __init__(self, version: Any, rows: Sequence[Sequence[Any]], text_codes: Sequence[tuple[str, int]] = ()) -> None:
+        # rows: (id, sku, name, name_key, pinyin_full, pinyin_initials, active), any order;
+        # text_codes: (code, product id) of the codes that are not all digits (Code 128, QR text)
         self.version = version
+        self.text_codes = {code.casefold(): product_id for code, product_id in text_codes if not code.isdigit()}
         self.ids = array("q", [r[0] for r in rows])
         self.name_lengths = array("l", [len(r[2]) for r in rows])
         self.active = bytes(bool(r[6]) for r in rows)
@@ -484,6 +491,11 @@ class SearchIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def by_text_code(self, text: str) -> int | None:
+        """The product with this Code 128 / QR text code (any letter case); numbers are the database's."""
+        code = clean_text(text)
+        return None if not code or code.isdigit() else self.text_codes.get(code.casefold())
 
     def by_sku(self, sku: str) -> tuple[int, bool] | None:
         """(id, active) of the product with exactly this SKU."""
@@ -563,7 +575,10 @@ async def search_index(session: AsyncSession) -> SearchIndex:
         return index
     columns = (Product.id, Product.sku, Product.name, Product.name_key, Product.pinyin_full, Product.pinyin_initials, Product.active)
     rows = (await session.execute(select_columns(*[col(c) for c in columns]))).all()
-    index = SearchIndex(version, rows)
+    text_codes = await session.execute(
+        select_columns(col(Barcode.code), col(Barcode.product_id)).where(col(Barcode.symbology).not_in(_RETAIL_SYMBOLOGIES))
+    )
+    index = SearchIndex(version, rows, [(code, product_id) for code, product_id in text_codes.all()])
     if file_key:
         _FILE_INDEXES.pop(file_key, None)
         while len(_FILE_INDEXES) >= 8:  # tests open many small databases; a bot has one
@@ -577,14 +592,21 @@ async def search_index(session: AsyncSession) -> SearchIndex:
 async def search_products(
     session: AsyncSession, text: str, *, limit: int = 10, include_inactive: bool = False
 ) -> list[Match]:
-    """Exact barcode, exact SKU, then name substring, pinyin initials and full pinyin; best first."""
+    """Exact barcode, exact SKU, then name substring, pinyin initials and full pinyin; best first.
+
+    Only a number is looked up in the barcodes table; text codes (Code 128, QR) are in the index, so a
+    name such as 可乐 costs no barcode query.
+    """
     q = fold(text)
     if not q:
         return []
-    by_code = await product_by_barcode(session, q) if q.isalnum() else None
-    if by_code is not None:
-        return [Match(by_code, 1000, "barcode")]
+    by_number = await product_by_barcode(session, q) if q.isdigit() else None
+    if by_number is not None:
+        return [Match(by_number, 1000, "barcode")]
     index = await search_index(session)
+    by_text_code = index.by_text_code(text)
+    if by_text_code is not None:
+        return [Match(await get_product(session, by_text_code), 1000, "barcode")]
     by_sku = index.by_sku(unicodedata.normalize("NFKC", text).strip())
     if by_sku is not None and (by_sku[1] or include_inactive):
         return [Match(await get_product(session, by_sku[0]), 1000, "sku")]

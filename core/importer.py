@@ -431,6 +431,7 @@ async def import_products(session: AsyncSession, actor: User | None, rows: Rows,
         categories |= await _ids_by(session, _CATEGORIES.c.name, new_categories)
 
     summary = ImportSummary(rows=check.rows)
+    codes_added = False
     now = utcnow()
     records = ((number, _product_row(values)) for number, values in _records(rows, PRODUCT_COLUMNS, PRODUCT_REQUIRED))
     for part in _batches(records, _SLICE):
@@ -466,12 +467,14 @@ async def import_products(session: AsyncSession, actor: User | None, rows: Rows,
             summary.created += len(new_rows)
         if updates:
             await session.execute(_UPDATE_PRODUCT, updates)
-        await _write_units_and_barcodes(session, part, product_ids, [row["id"] for row in existing.values()], owner_sku)
+        codes_added |= await _write_units_and_barcodes(
+            session, part, product_ids, [row["id"] for row in existing.values()], owner_sku
+        )
         if audits:
             await session.execute(insert(_AUDIT), audits)
         if progress:
             progress(summary.created + summary.updated + summary.unchanged, summary.rows)
-    if summary.created or summary.updated:
+    if summary.created or summary.updated or codes_added:
         await bump_catalog_version(session)  # the search index of every instance reloads
     if progress:
         progress(summary.rows, summary.rows)
@@ -484,8 +487,11 @@ async def _write_units_and_barcodes(
     product_ids: dict[str, int],
     existing_ids: list[int],
     stored_codes: dict[str, str],
-) -> None:
-    """The slice's extra units (added, or their factor updated) and its barcodes not yet stored."""
+) -> bool:
+    """The slice's extra units (added, or their factor updated) and its barcodes not yet stored.
+
+    True when a code the search index holds (one that is not all digits) was added.
+    """
     known: dict[tuple[int, str], tuple[int, Decimal]] = {}
     if existing_ids:
         rows = await session.execute(
@@ -516,6 +522,7 @@ async def _write_units_and_barcodes(
         await session.execute(_UPDATE_UNIT, changed_units)
     if new_codes:
         await session.execute(insert(_BARCODES), new_codes)
+    return any(not row["code"].isdigit() for row in new_codes)
 
 
 def _audit(

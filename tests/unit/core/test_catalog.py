@@ -154,3 +154,30 @@ async def test_partners_and_warehouses_by_short_name(db):
         assert (await find_warehouse(s, "MAIN")).id == world.main.id
         with pytest.raises(NotFound, match="现有: 主仓、门店仓"):
             await find_warehouse(s, "北京仓")
+
+
+async def test_text_codes_are_found_in_any_letter_case_as_soon_as_they_are_saved(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        await make_product(s)
+        assert [m.product.sku for m in await search_products(s, "可乐")] == ["P001"]  # the index is built here
+        await save_product(s, world.purchaser, ProductInput(sku="P002", name="散装瓜子", base_unit="斤", barcodes=["GZ-2026a"]))
+    async with db.session() as s:
+        assert [(m.product.sku, m.reason) for m in await search_products(s, "ｇｚ-2026A")] == [("P002", "barcode")]
+        assert [(m.product.sku, m.reason) for m in await search_products(s, "6901234567892")] == [("P001", "barcode")]
+        # A QR code added to a product whose searched columns do not change still reaches the index.
+        await save_product(
+            s,
+            world.purchaser,
+            ProductInput(
+                sku="P001",
+                name="可口可乐 330ml",
+                base_unit="罐",
+                conversions={"箱": Decimal(24)},
+                barcodes=["https://example.cn/p/1"],
+            ),
+        )
+    async with db.session() as s:
+        assert [(m.product.sku, m.reason) for m in await search_products(s, "https://example.cn/p/1")] == [
+            ("P001", "barcode")
+        ]

@@ -7,7 +7,7 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import func, select
 
-from core.catalog import product_by_barcode, product_by_sku, units_of
+from core.catalog import product_by_barcode, product_by_sku, search_products, units_of
 from core.importer import ImportRejected, import_partners, import_products, import_stock, read_table
 from core.ledger import check_ledger
 from core.models import Barcode, Category, Movement, Product
@@ -215,3 +215,16 @@ def test_a_table_reads_its_file_anew_and_names_the_row_of_a_broken_csv(tmp_path)
     broken = write(tmp_path, "b.csv", "sku,name,unit\nA1,好,瓶\nA2," + "长" * 200_000 + ",瓶\n")
     with pytest.raises(ImportRejected, match="第 3 行: CSV 格式错误"):
         list(read_table(broken))
+
+
+async def test_a_text_code_added_by_a_rerun_is_found_by_search(db, tmp_path):
+    async with db.session() as s:
+        world = await make_world(s)
+        await import_products(s, world.purchaser, read_table(write(tmp_path, "p.csv", PRODUCTS_CSV)))
+        assert [m.product.sku for m in await search_products(s, "维达")] == ["SP3"]  # the index is built here
+    with_code = PRODUCTS_CSV.replace("SP3,维达抽纸,,", "SP3,维达抽纸,VD-3C,")
+    async with db.session() as s:
+        summary = await import_products(s, world.purchaser, read_table(write(tmp_path, "p2.csv", with_code)))
+        assert (summary.updated, summary.unchanged) == (0, 3)
+    async with db.session() as s:
+        assert [(m.product.sku, m.reason) for m in await search_products(s, "vd-3c")] == [("SP3", "barcode")]
