@@ -6,7 +6,6 @@ second run of the same slot (another instance, a catch-up, a retry) finds it ser
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -121,11 +120,6 @@ async def low_stock_findings(session: AsyncSession) -> list[Finding]:
             if (row.product_id, warehouse.id) in stocked
         ]
     found += [(row, None, "全部仓库") for row in await low_stock(session)]
-    reserved = await _reserved(session)
-    found = [
-        (_typed(row, reserved.get((row.product_id, warehouse_id), ZERO)), warehouse_id, name)
-        for row, warehouse_id, name in found
-    ]
     categories = await _categories(session, {row.product_id for row, _, _ in found})
     return [
         Finding(
@@ -141,24 +135,6 @@ async def low_stock_findings(session: AsyncSession) -> list[Finding]:
         )
         for row, warehouse_id, warehouse_name in found
     ]
-
-
-async def _reserved(session: AsyncSession) -> dict[tuple[int, int | None], Decimal]:
-    """Reserved per product and warehouse (None: all), summed per column so the type survives."""
-    rows = (await session.execute(
-        select(Lot.product_id, Lot.warehouse_id, func.sum(Lot.reserved)).group_by(col(Lot.product_id), col(Lot.warehouse_id))
-    )).all()
-    reserved: dict[tuple[int, int | None], Decimal] = {}
-    for product_id, warehouse_id, amount in rows:
-        reserved[(product_id, warehouse_id)] = amount
-        reserved[(product_id, None)] = reserved.get((product_id, None), ZERO) + amount
-    return reserved
-
-
-def _typed(row: LowStockRow, reserved: Decimal) -> LowStockRow:
-    """core.stock.low_stock sums `on_hand - reserved` untyped, so `available` comes back as the stored
-    thousandths; it is taken again from the typed on-hand and reserved until core types that sum."""
-    return dataclasses.replace(row, available=row.on_hand - reserved)
 
 
 async def near_expiry_findings(session: AsyncSession, today: date) -> list[Finding]:

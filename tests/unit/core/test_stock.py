@@ -33,7 +33,9 @@ async def test_low_stock_uses_available_not_on_hand(db):
         assert (rows["P001"].on_hand, rows["P001"].available, rows["P001"].shortage) == (60, 40, 8)
         assert rows["P003"].available == 0
         # Per warehouse: the water is all in the store, so the main warehouse is short of it.
-        assert {r.sku for r in await low_stock(s, world.main.id)} == {"P001", "P002", "P003"}
+        in_main = {r.sku: r for r in await low_stock(s, world.main.id)}
+        assert set(in_main) == {"P001", "P002", "P003"}
+        assert (in_main["P001"].on_hand, in_main["P001"].available) == (60, 40)
         assert {r.sku for r in await low_stock(s, world.store.id)} == {"P001", "P003"}
 
 
