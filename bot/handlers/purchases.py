@@ -54,23 +54,26 @@ def approval_card_id(order_id: int, step_no: int) -> str:
     return f"po:{order_id}:step:{step_no}"
 
 
+async def _lines_table(session: AsyncSession, order: PurchaseOrder, *, as_bought: bool) -> Table:
+    """The order's lines; quantities as stocked (3箱6罐) for approvers, as bought (3箱 (72罐)) on the draft."""
+    rows = []
+    for line in await lines_of(session, order.id or 0):
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        quantity = (
+            packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit)
+            if as_bought
+            else await describe_quantity(session, product, line.quantity)
+        )
+        rows.append((product_label(product), quantity, f"{format_money(line.unit_price)}/{line.unit}", format_money(line.amount)))
+    return Table(("商品", "数量", "单价", "金额"), tuple(rows))
+
+
 async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: WaitingFor | None) -> Card:
     """The order as approvers see it; with 批准 / 驳回 while a step waits."""
     supplier = await session.get(Supplier, order.supplier_id)
     warehouse = await session.get(Warehouse, order.warehouse_id)
     requester = await session.get(User, order.requester_id)
-    rows = []
-    for line in await lines_of(session, order.id or 0):
-        product = await session.get(Product, line.product_id)
-        assert product is not None
-        rows.append(
-            (
-                product_label(product),
-                await describe_quantity(session, product, line.quantity),
-                f"{format_money(line.unit_price)}/{line.unit}",
-                format_money(line.amount),
-            )
-        )
     fields = [
         ("申请人", requester.name if requester else ""),
         ("供应商", supplier.name if supplier else ""),
@@ -92,7 +95,7 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
         title=f"采购审批 · {order.number}",
         tone=Tone.WARNING if waiting else Tone.INFO,
         fields=tuple(fields),
-        tables=(Table(("商品", "数量", "单价", "金额"), tuple(rows)),),
+        tables=(await _lines_table(session, order, as_bought=False),),
         note=order.note,
         buttons=buttons,
     )
@@ -106,18 +109,6 @@ async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
     """A draft order for its requester, quantities in the units bought (3箱 (72罐)), with 提交审批 / 取消."""
     supplier = await session.get(Supplier, order.supplier_id)
     warehouse = await session.get(Warehouse, order.warehouse_id)
-    rows = []
-    for line in await lines_of(session, order.id or 0):
-        product = await session.get(Product, line.product_id)
-        assert product is not None
-        rows.append(
-            (
-                product_label(product),
-                packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit),
-                f"{format_money(line.unit_price)}/{line.unit}",
-                format_money(line.amount),
-            )
-        )
     value = {"order_id": str(order.id)}
     draft = order.status == PurchaseOrderStatus.DRAFT
     return Card(
@@ -129,7 +120,7 @@ async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
             ("入库仓", warehouse.name if warehouse else ""),
             ("金额", format_money(order.total)),
         ),
-        tables=(Table(("商品", "数量", "单价", "金额"), tuple(rows)),),
+        tables=(await _lines_table(session, order, as_bought=True),),
         note=order.note,
         buttons=(
             Button("提交审批", "po.submit", value, ButtonStyle.PRIMARY),
