@@ -12,8 +12,9 @@ instances of `psibot serve` sharing one database would run; the default is one p
 
 Also printed: Python CPU time per confirmation (all benchmark processes); on PostgreSQL the CPU time of
 the server processes serving the workers, and a reference measured in the same run: one `SELECT 1`
-round trip, and bare asyncpg transactions of the same shape as a confirmation (BEGIN, 5 statements,
-COMMIT) with 8 connections: what the round trips alone allow.
+round trip, and bare asyncpg transactions of the shape of the portable confirmation (BEGIN, 5
+statements, COMMIT) with 8 connections: the machine's speed in the same minutes. (On PostgreSQL a
+confirmation itself is BEGIN, one call of `psibot_confirm_sales_order`, COMMIT.)
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from core.sales import confirm_sales_order  # noqa: E402
 
 POSTGRES_URL = os.environ.get("PSIBOT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WORKERS = 8
-STATEMENTS = 5  # of a one-line confirmation between BEGIN and COMMIT (see core.sales.confirm_sales_order)
+STATEMENTS = 5  # of a one-line confirmation on the portable path, between BEGIN and COMMIT (core.sales)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from importlib import resources
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, Connection, Index, MetaData, UniqueConstraint, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -24,6 +25,23 @@ from core.models import ZERO, Product
 from core.quantity import format_quantity
 
 _QTY_UNIT = Decimal(1).scaleb(-QTY_PLACES)
+
+
+# PostgreSQL functions of the documents' hot paths, one frozen file per version in core/sql/: created
+# with the tables here, and by the migration that introduced each version (a later version is a new
+# file and a new migration, as for tables).
+POSTGRES_FUNCTIONS = ("confirm_sales_order_v1.sql",)
+
+
+def postgres_function_sql(file_name: str) -> str:
+    return (resources.files("core") / "sql" / file_name).read_text(encoding="utf-8")
+
+
+@event.listens_for(SQLModel.metadata, "after_create")
+def _create_postgres_functions(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        for file_name in POSTGRES_FUNCTIONS:
+            connection.exec_driver_sql(postgres_function_sql(file_name))
 
 
 class DocumentCounter(SQLModel, table=True):

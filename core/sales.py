@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import BindParameter, bindparam, func, insert, select, update
+from sqlalchemy import BindParameter, Integer, String, bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
 from core import accounts
 from core.audit import record
-from core.columns import money
+from core.columns import AwareDateTime, Money, Quantity, money, utcnow
 from core.documents import (
     SALES_STATUS_ZH,
     OrderLineInput,
@@ -46,7 +47,7 @@ from core.lines import book_return, order_lines, price_order, save_order, start_
 from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.quantity import format_money, format_quantity
-from core.users import can_see_costs, require_role
+from core.users import can_see_costs, has_role, require_role
 
 SELLING_ROLES = {Role.SALES, Role.MANAGER}
 SHIPPING_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -100,7 +101,32 @@ def _refuse_state(order: SalesOrder, action: str) -> InvalidState:
     )
 
 
-async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: User | None) -> None:
+def _over_credit(
+    customer_id: int, name: str, credit_limit: Decimal, owed: Decimal, unshipped: Decimal, total: Decimal
+) -> CreditLimitExceeded:
+    exposure = owed + unshipped + total
+    return CreditLimitExceeded(
+        f"{name} 信用额度 {format_money(credit_limit)}，已欠 {format_money(owed)}，"
+        f"未发货订单 {format_money(unshipped)}，本单 {format_money(total)}，"
+        f"超出 {format_money(exposure - credit_limit)}，需要经理特批",
+        customer_id=customer_id,
+        credit_limit=credit_limit,
+        exposure=exposure,
+    )
+
+
+async def _short_of_stock(session: AsyncSession, product_id: int, available: Decimal, needed: Decimal) -> InsufficientStock:
+    product = await session.get(Product, product_id)
+    assert product is not None
+    return InsufficientStock(
+        f"{product.name} 库存不足: 可用 {format_quantity(available)}{product.base_unit}，"
+        f"需要 {format_quantity(needed)}{product.base_unit}",
+        product_id=product_id,
+        available=available,
+    )
+
+
+async def _check_credit(session: AsyncSession, order: ConfirmedOrder, override_by: User | None) -> ConfirmedOrder:
     """Open receivables + unshipped committed orders + this order must stay within the credit limit."""
     # Lock the customer: two orders of one customer confirmed at once must not both fit the same headroom.
     customer = await lock_document(session, Customer, order.customer_id, "客户")
@@ -120,18 +146,14 @@ async def _check_credit(session: AsyncSession, order: SalesOrder, override_by: U
     ) or ZERO
     exposure = owed + unshipped - shipped_of_those + order.total
     if exposure <= customer.credit_limit:
-        return
+        return order
     if override_by is None:
-        raise CreditLimitExceeded(
-            f"{customer.name} 信用额度 {format_money(customer.credit_limit)}，已欠 {format_money(owed)}，"
-            f"未发货订单 {format_money(unshipped - shipped_of_those)}，本单 {format_money(order.total)}，"
-            f"超出 {format_money(exposure - customer.credit_limit)}，需要经理特批",
-            customer_id=customer.id,
-            credit_limit=customer.credit_limit,
-            exposure=exposure,
-        )
+        raise _over_credit(customer.id or 0, customer.name, customer.credit_limit, owed,
+                           unshipped - shipped_of_those, order.total)
     require_role(override_by, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
-    order.credit_override_by = override_by.id
+    await session.execute(_SET_CREDIT_OVERRIDE, {"order_id": order.id, "override_by": override_by.id})
+    _held_order_changed(session, order.id, credit_override_by=override_by.id)
+    return replace(order, credit_override_by=override_by.id)
 
 
 _LINES = SQLModel.metadata.tables["sales_order_lines"]
@@ -150,12 +172,47 @@ _CONFIRM_DRAFT = (
     .where(col(SalesOrder.id) == _ORDER_ID, col(SalesOrder.status) == SalesOrderStatus.DRAFT)
     .values(status=SalesOrderStatus.CONFIRMED, confirmed_at=bindparam("now"))
     .returning(
-        SalesOrder,
+        col(SalesOrder.id),
+        col(SalesOrder.number),
+        col(SalesOrder.customer_id),
+        col(SalesOrder.warehouse_id),
+        col(SalesOrder.total),
         select(col(Customer.credit_limit)).where(col(Customer.id) == _CUSTOMER_OF_ORDER.scalar_subquery()).scalar_subquery(),
         select(func.count()).select_from(_LINES).where(_LINES.c.order_id == _ORDER_ID).scalar_subquery(),
     )
-    .execution_options(synchronize_session=False, populate_existing=True)
+    # Columns, not the entity: loading a `SalesOrder` costs more than the rest of the statement. An
+    # order this session already holds is brought up to date by `_held_order_changed`.
+    .execution_options(synchronize_session=False)
 )
+_SET_CREDIT_OVERRIDE = (
+    update(SalesOrder)
+    .where(col(SalesOrder.id) == _ORDER_ID)
+    .values(credit_override_by=bindparam("override_by"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def _held_order_changed(session: AsyncSession, order_id: int, **values: object) -> None:
+    """The session's own copy of the order (the chat creates and confirms in one transaction) takes
+    the values the statement wrote, as if it had been read again; other sessions read the row anew."""
+    held = session.identity_map.get(inspect(SalesOrder).identity_key_from_primary_key((order_id,)))
+    if held is not None:
+        for name, value in values.items():
+            set_committed_value(held, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedOrder:
+    """What confirming tells the caller: the order as the customer will hear of it."""
+
+    id: int
+    number: str
+    customer_id: int
+    warehouse_id: int
+    total: Decimal
+    credit_override_by: int | None = None
+
+
 # The order's lines with every lot of their products in the warehouse, the lots locked in id order (a
 # fixed order avoids deadlocks). The lot columns keep the lot's names, so a row serves as `LotStock`.
 _LINES_WITH_LOTS = (
@@ -218,14 +275,7 @@ async def _reserve(
     available = sum((lot.on_hand - lot.reserved for lot in usable), ZERO)
     needed = sum((need.quantity for need in needs), ZERO)
     if needed > available:
-        product = await session.get(Product, product_id)
-        assert product is not None
-        raise InsufficientStock(
-            f"{product.name} 库存不足: 可用 {format_quantity(available)}{product.base_unit}，"
-            f"需要 {format_quantity(needed)}{product.base_unit}",
-            product_id=product_id,
-            available=available,
-        )
+        raise await _short_of_stock(session, product_id, available, needed)
     taken: defaultdict[int, Decimal] = defaultdict(Decimal)  # lot id → held for this order
     reservations: list[dict[str, object]] = []
     lot_iter = iter(usable)
@@ -253,19 +303,25 @@ async def confirm_sales_order(
     *,
     credit_override_by: User | None = None,
     clock: Clock = DEFAULT_CLOCK,
-) -> SalesOrder:
+) -> ConfirmedOrder:
     """Reserve the order's stock (FEFO, expired lots skipped) or refuse it whole with 库存不足.
 
     Over the customer's credit limit it needs `credit_override_by`, a manager who allows it.
+    On PostgreSQL the same steps run in the database, in one round trip (core/sql/); elsewhere here.
     """
     require_role(actor, SELLING_ROLES, "确认销售单")
-    row = (await session.execute(_CONFIRM_DRAFT, {"order_id": order_id, "now": clock.now()})).one_or_none()
+    if session.get_bind().dialect.name == "postgresql":
+        return await _confirm_in_database(session, actor, order_id, credit_override_by, clock)
+    now = clock.now()
+    row = (await session.execute(_CONFIRM_DRAFT, {"order_id": order_id, "now": now})).one_or_none()
     if row is None:  # not a draft (or no such order): refused, and nothing was changed
-        order = await lock_document(session, SalesOrder, order_id, "销售单")
-        raise _refuse_state(order, "确认")
-    order, credit_limit, line_count = row
+        refused = await lock_document(session, SalesOrder, order_id, "销售单")
+        raise _refuse_state(refused, "确认")
+    _held_order_changed(session, order_id, status=SalesOrderStatus.CONFIRMED, confirmed_at=now)
+    order = ConfirmedOrder(*row[:5])
+    credit_limit, line_count = row[5:]
     if credit_limit is not None:
-        await _check_credit(session, order, credit_override_by)
+        order = await _check_credit(session, order, credit_override_by)
     # The order and its audit entry are written before the lots are locked, so that confirmations of
     # one product hold its lots for as short as possible; refusing for stock rolls all of it back.
     await record(
@@ -275,7 +331,7 @@ async def confirm_sales_order(
         order.id,
         "confirm",
         {"status": SalesOrderStatus.DRAFT},
-        {"status": order.status, "credit_override_by": order.credit_override_by},
+        {"status": SalesOrderStatus.CONFIRMED, "credit_override_by": order.credit_override_by},
     )
     taken: dict[int, Decimal] = {}
     reservations: list[dict[str, object]] = []
@@ -287,6 +343,57 @@ async def confirm_sales_order(
     await reserve(session, taken)
     await session.execute(_INSERT_RESERVATIONS, reservations)
     return order
+
+
+_CONFIRM_IN_DATABASE = (
+    text(
+        "SELECT * FROM psibot_confirm_sales_order(:order_id, :actor_id, :now, :today, :override_by, :audit_at)"
+    )
+    .bindparams(bindparam("now", type_=AwareDateTime), bindparam("audit_at", type_=AwareDateTime))
+    .columns(
+        outcome=String, number=String, customer_id=Integer, warehouse_id=Integer, total=Money,
+        credit_override_by=Integer, customer_name=String, credit_limit=Money, owed=Money, unshipped=Money,
+        product_id=Integer, available=Quantity, needed=Quantity,
+    )
+)
+
+
+async def _confirm_in_database(
+    session: AsyncSession, actor: User, order_id: int, override_by: User | None, clock: Clock
+) -> ConfirmedOrder:
+    """`psibot_confirm_sales_order` (core/sql/confirm_sales_order_v1.sql): the refusals worded as here."""
+    now = clock.now()
+    allowed_override = override_by if override_by is not None and has_role(override_by, CREDIT_OVERRIDE_ROLES) else None
+    result = (
+        await session.execute(
+            _CONFIRM_IN_DATABASE,
+            {
+                "order_id": order_id,
+                "actor_id": actor.id,
+                "now": now,
+                "today": clock.today(),
+                "override_by": allowed_override.id if allowed_override else None,
+                "audit_at": utcnow(),
+            },
+        )
+    ).one()
+    if result.outcome == "not_draft":
+        raise _refuse_state(await lock_document(session, SalesOrder, order_id, "销售单"), "确认")
+    if result.outcome == "credit":
+        if override_by is not None:
+            require_role(override_by, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
+        raise _over_credit(
+            result.customer_id, result.customer_name, result.credit_limit, result.owed, result.unshipped, result.total
+        )
+    if result.outcome == "short":
+        raise await _short_of_stock(session, result.product_id, result.available, result.needed)
+    assert result.outcome == "confirmed", result.outcome
+    _held_order_changed(
+        session, order_id, status=SalesOrderStatus.CONFIRMED, confirmed_at=now, credit_override_by=result.credit_override_by
+    )
+    return ConfirmedOrder(
+        order_id, result.number, result.customer_id, result.warehouse_id, result.total, result.credit_override_by
+    )
 
 
 async def _reservations(session: AsyncSession, line_ids: Sequence[int]) -> list[tuple[Reservation, Lot]]:

@@ -50,10 +50,14 @@ def parse_role(text: str) -> Role:
     return role
 
 
+def has_role(actor: User, allowed: Iterable[Role]) -> bool:
+    """Whether an active actor has one of the roles; admins and owners have every role."""
+    return actor.active and actor.role in {*allowed, Role.ADMIN, Role.OWNER}
+
+
 def require_role(actor: User, allowed: Iterable[Role], action: str) -> None:
     """Refuse an actor whose role is not allowed; admins and owners pass every check."""
-    allowed_set = set(allowed) | {Role.ADMIN, Role.OWNER}
-    if not actor.active or actor.role not in allowed_set:
+    if not has_role(actor, allowed):
         raise Forbidden(f"{ROLE_NAMES_ZH[actor.role]}没有权限{action}", role=actor.role.value, action=action)
 
 

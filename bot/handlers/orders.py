@@ -40,6 +40,7 @@ from core.quantity import format_money
 from core.sales import (
     CLOSING_ROLES,
     SELLING_ROLES,
+    ConfirmedOrder,
     close_sales_order,
     confirm_sales_order,
     create_sales_order,
@@ -293,7 +294,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         return
     clock = turn.clock()
 
-    async def work(session: AsyncSession) -> SalesOrder:
+    async def work(session: AsyncSession) -> ConfirmedOrder:
         inputs = [await line_input(session, line) for line in draft.lines]
         order = await create_sales_order(
             session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs,

@@ -3,7 +3,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core import ledger
 from core.accounts import customer_balance
@@ -181,6 +181,48 @@ async def test_cancel_releases_reservations_and_refuses_after_shipping(db):
     await db.transact(lambda s: ship_sales_order(s, w.warehouse_user, shipped, clock=CLOCK))
     with pytest.raises(InvalidState, match="已完成，不能取消"):
         await db.transact(lambda s: cancel_sales_order(s, w.sales, shipped, clock=CLOCK))
+
+
+async def test_confirming_in_the_creating_transaction_updates_the_order_held_there(db):
+    """The chat creates and confirms an order in one transaction: the session's order reads confirmed."""
+    shop = await make_shop(db)
+    w = shop.world
+    async with db.session() as s:
+        order = await create_sales_order(s, w.sales, customer_id=shop.customer.id, warehouse_id=w.main.id,
+                                         lines=[OrderLineInput(shop.cola.id, D(2), "箱")], clock=CLOCK)
+        await s.flush()
+        confirmed = await confirm_sales_order(s, w.sales, order.id, clock=CLOCK)
+        assert (confirmed.id, confirmed.number, confirmed.total) == (order.id, order.number, order.total)
+        assert order.status == SalesOrderStatus.CONFIRMED
+        assert order.confirmed_at == CLOCK.now()
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, order.id)).status == SalesOrderStatus.CONFIRMED
+
+
+async def test_on_postgresql_a_confirmation_is_one_statement(db):
+    """The database function does the whole confirmation; SQLite keeps the statements of the Python path."""
+    shop = await make_shop(db)
+    order_id = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(2), "箱"))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    event.listen(db.write_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
+    finally:
+        event.remove(db.write_engine.sync_engine, "before_cursor_execute", seen)
+    if db.is_sqlite:
+        assert len(statements) == 5, statements
+    else:
+        assert len(statements) == 1 and "psibot_confirm_sales_order" in statements[0], statements
+    async with db.session() as s:
+        assert await reserved_total(s) == D(48)
+        audit = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "confirm"))).one()
+        assert (audit.entity_id, audit.user_id) == (order_id, shop.world.sales.id)
+        assert (audit.before, audit.after) == ({"status": "draft"}, {"status": "confirmed", "credit_override_by": None})
 
 
 async def test_credit_limit_needs_a_managers_override(db):
