@@ -13,12 +13,13 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from heapq import nsmallest
-from typing import Any, Protocol, TypeVar
+from time import monotonic
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pypinyin import lazy_pinyin
 from pypinyin.constants import RE_HANS
 from pypinyin.core import Pinyin
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -38,7 +39,7 @@ from core.models import (
     User,
     Warehouse,
 )
-from core.preferences import bump_catalog_version, catalog_version
+from core.preferences import bump_catalog_version, bumped_in, catalog_version, catalog_writes
 from core.quantity import format_quantity, parse_decimal
 from core.users import require_role
 
@@ -49,6 +50,10 @@ CATALOG_EDITORS = {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}
 SEARCHED_COLUMNS = {"sku", "name", "name_key", "pinyin_full", "pinyin_initials", "active"}
 # Numeric retail codes stay in the barcodes table only; every other code is also in the index.
 _RETAIL_SYMBOLOGIES = ("EAN-13", "UPC-A", "EAN-8")
+# How long this process's search index is used without reading the catalog version again. A change
+# committed by this process is searchable at once (core.preferences.catalog_writes); one committed by
+# another instance, within this many seconds.
+CATALOG_RECHECK_SECONDS = 1.0
 
 
 # ---------------------------------------------------------------- text keys for search
@@ -479,6 +484,10 @@ class SearchIndex:
         # rows: (id, sku, name, name_key, pinyin_full, pinyin_initials, active), any order;
         # text_codes: (code, product id) of the codes that are not all digits (Code 128, QR text)
         self.version = version
+        # Used without reading the version until then, while this process's catalog writes stand at
+        # `trusted_writes` (see `search_index`).
+        self.trusted_until = 0.0
+        self.trusted_writes = -1
         self.text_codes = {code.casefold(): product_id for code, product_id in text_codes if not code.isdigit()}
         self.ids = array("q", [r[0] for r in rows])
         self.name_lengths = array("l", [len(r[2]) for r in rows])
@@ -563,59 +572,107 @@ _ENGINE_INDEXES: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDi
 async def search_index(session: AsyncSession) -> SearchIndex:
     """This process's index of the catalog, reloaded when the database's catalog version moved on.
 
-    One primary-key read when it is current. The version is read before the rows, so an index is
-    never newer than the version it is stored with (at worst it is reloaded once more than needed).
+    The version (one primary-key read) is read at most once every CATALOG_RECHECK_SECONDS, and at
+    once after a transaction of this process bumped it (committed or rolled back): so another
+    instance's change is searchable within that time, this process's own as soon as it commits. An
+    index read or confirmed by a transaction that bumped the version itself is not trusted beyond it.
+    The version is read before the rows, so an index is never newer than the version it is stored
+    with (at worst it is reloaded once more than needed).
     """
-    version = await catalog_version(session)
     engine = session.get_bind().engine
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     file_key = path if path and path != ":memory:" else None
     index = _FILE_INDEXES.get(file_key) if file_key else _ENGINE_INDEXES.get(engine)
-    if index is not None and index.version == version:
+    writes, now = catalog_writes(), monotonic()  # taken before the read: a write during it counts
+    if index is not None and index.trusted_writes == writes and now < index.trusted_until:
         return index
-    columns = (Product.id, Product.sku, Product.name, Product.name_key, Product.pinyin_full, Product.pinyin_initials, Product.active)
-    rows = (await session.execute(select_columns(*[col(c) for c in columns]))).all()
-    text_codes = await session.execute(
-        select_columns(col(Barcode.code), col(Barcode.product_id)).where(col(Barcode.symbology).not_in(_RETAIL_SYMBOLOGIES))
-    )
-    index = SearchIndex(version, rows, [(code, product_id) for code, product_id in text_codes.all()])
-    if file_key:
-        _FILE_INDEXES.pop(file_key, None)
-        while len(_FILE_INDEXES) >= 8:  # tests open many small databases; a bot has one
-            _FILE_INDEXES.pop(next(iter(_FILE_INDEXES)))
-        _FILE_INDEXES[file_key] = index
-    else:
-        _ENGINE_INDEXES[engine] = index
+    version = await catalog_version(session)
+    if index is None or index.version != version:
+        index = await _load_index(session, version)
+        if file_key:
+            _FILE_INDEXES.pop(file_key, None)
+            while len(_FILE_INDEXES) >= 8:  # tests open many small databases; a bot has one
+                _FILE_INDEXES.pop(next(iter(_FILE_INDEXES)))
+            _FILE_INDEXES[file_key] = index
+        else:
+            _ENGINE_INDEXES[engine] = index
+    if not bumped_in(session):
+        index.trusted_until, index.trusted_writes = now + CATALOG_RECHECK_SECONDS, writes
     return index
 
 
-async def search_products(
+_INDEX_ROWS = select_columns(
+    *[col(c) for c in (Product.id, Product.sku, Product.name, Product.name_key, Product.pinyin_full,
+                       Product.pinyin_initials, Product.active)]
+)
+_TEXT_CODES = select_columns(col(Barcode.code), col(Barcode.product_id)).where(
+    col(Barcode.symbology).not_in(_RETAIL_SYMBOLOGIES)
+)
+
+
+async def _load_index(session: AsyncSession, version: Any) -> SearchIndex:
+    rows = (await session.execute(_INDEX_ROWS)).all()
+    text_codes = await session.execute(_TEXT_CODES)
+    return SearchIndex(version, rows, [(code, product_id) for code, product_id in text_codes.all()])
+
+
+class Ranked(NamedTuple):
+    """A search hit before its product is loaded."""
+
+    product_id: int
+    score: int  # higher is better
+    reason: str  # "barcode", "sku", "name", "pinyin_initials", "pinyin"
+
+
+async def rank_products(
     session: AsyncSession, text: str, *, limit: int = 10, include_inactive: bool = False
-) -> list[Match]:
+) -> list[Ranked]:
     """Exact barcode, exact SKU, then name substring, pinyin initials and full pinyin; best first.
 
     Only a number is looked up in the barcodes table; text codes (Code 128, QR) are in the index, so a
-    name such as 可乐 costs no barcode query.
+    name such as 可乐 costs no query but the index's (at most one a second, see `search_index`). No
+    product is loaded: a caller that needs only the winner's id (the stock card) reads nothing more.
     """
     q = fold(text)
     if not q:
         return []
     by_number = await product_by_barcode(session, q) if q.isdigit() else None
     if by_number is not None:
-        return [Match(by_number, 1000, "barcode")]
+        return [Ranked(by_number.id or 0, 1000, "barcode")]
     index = await search_index(session)
     by_text_code = index.by_text_code(text)
     if by_text_code is not None:
-        return [Match(await get_product(session, by_text_code), 1000, "barcode")]
+        return [Ranked(by_text_code, 1000, "barcode")]
     by_sku = index.by_sku(unicodedata.normalize("NFKC", text).strip())
     if by_sku is not None and (by_sku[1] or include_inactive):
-        return [Match(await get_product(session, by_sku[0]), 1000, "sku")]
-    best = index.search(q, limit=limit, include_inactive=include_inactive)
-    if not best:
-        return []
-    ids = [product_id for product_id, _, _ in best]
-    products = {p.id: p for p in (await session.scalars(select(Product).where(col(Product.id).in_(ids)))).all()}
-    return [Match(products[product_id], score, reason) for product_id, score, reason in best]
+        return [Ranked(by_sku[0], 1000, "sku")]
+    return [Ranked(*hit) for hit in index.search(q, limit=limit, include_inactive=include_inactive)]
+
+
+_PRODUCTS_BY_IDS = select(Product).where(col(Product.id).in_(bindparam("ids", expanding=True)))
+
+
+async def products_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Product]:
+    """The products with these ids that this transaction sees (one statement, none for one already loaded)."""
+    if len(ids) == 1:
+        product = await session.get(Product, ids[0])
+        return {} if product is None else {ids[0]: product}
+    if not ids:
+        return {}
+    return {product.id or 0: product for product in (await session.scalars(_PRODUCTS_BY_IDS, {"ids": list(ids)})).all()}
+
+
+async def search_products(
+    session: AsyncSession, text: str, *, limit: int = 10, include_inactive: bool = False
+) -> list[Match]:
+    """`rank_products` with the products loaded.
+
+    A product the index knows but this transaction does not see yet (committed by another
+    transaction after this one's snapshot) is left out.
+    """
+    ranked = await rank_products(session, text, limit=limit, include_inactive=include_inactive)
+    products = await products_by_ids(session, [hit.product_id for hit in ranked])
+    return [Match(products[hit.product_id], hit.score, hit.reason) for hit in ranked if hit.product_id in products]
 
 
 async def closest_names(session: AsyncSession, text: str, *, limit: int = 3) -> list[Product]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from difflib import SequenceMatcher
@@ -10,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.parser import QuantityText
-from core.catalog import closest_names, fold, get_product, search_products, unit_factor
+from core.catalog import Ranked, closest_names, fold, get_product, products_by_ids, rank_products, unit_factor
 from core.errors import InvalidInput
 from core.models import Product, ProductUnit
 
 TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
+SEARCH_LIMIT = 20  # candidates ranked for a person's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +34,25 @@ async def find_product(session: AsyncSession, text: str) -> ProductLookup:
 
     A typo (`可口可了`) finds nothing by substring; the closest name is taken when it is close enough.
     """
-    matches = await search_products(session, text, limit=20)
-    if len(matches) == 1 or (len(matches) > 1 and matches[0].score >= 900 > matches[1].score):
-        return ProductLookup(text, product=matches[0].product)
-    if matches:
-        return ProductLookup(text, candidates=tuple(m.product for m in matches))
+    ranked = await rank_products(session, text, limit=SEARCH_LIMIT)
+    winner = clear_winner(ranked)
+    if winner is not None:
+        return ProductLookup(text, product=await get_product(session, winner))
+    return await lookup_without_winner(session, text, ranked)
+
+
+def clear_winner(ranked: Sequence[Ranked]) -> int | None:
+    """The id of the product meant when the search leaves no doubt: the only hit, or the only exact name."""
+    if len(ranked) == 1 or (len(ranked) > 1 and ranked[0].score >= 900 > ranked[1].score):
+        return ranked[0].product_id
+    return None
+
+
+async def lookup_without_winner(session: AsyncSession, text: str, ranked: Sequence[Ranked]) -> ProductLookup:
+    """Without a clear winner: the candidates ranked, else a typo's product, else the closest names."""
+    if ranked:
+        products = await products_by_ids(session, [hit.product_id for hit in ranked])
+        return ProductLookup(text, candidates=tuple(products[hit.product_id] for hit in ranked if hit.product_id in products))
     closest = await closest_names(session, text, limit=3)
     if closest and _similarity(text, closest[0]) >= TYPO_SIMILARITY and (
         len(closest) == 1 or _similarity(text, closest[1]) < _similarity(text, closest[0])

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import not_found_text, pick_card, stock_card
-from bot.handlers.common import button_product_id, find_product
+from bot.handlers.common import SEARCH_LIMIT, button_product_id, clear_winner, lookup_without_winner
 from bot.model import CardAction, Reply, Text
 from bot.parser import StockQuery
 from bot.turn import Turn
+from core.catalog import rank_products
 from core.gtin import clean_text
 from core.stock import ProductStock, stock_by_barcode, stock_of
 
@@ -18,7 +19,12 @@ async def stock_query(turn: Turn, command: StockQuery) -> None:
         stock = await _stock_by_typed_code(session, command.query)
         if stock is not None:
             return await stock_card(session, turn.user, stock)
-        found = await find_product(session, command.query)
+        # A clear winner is read with its stock in one statement, without loading it first.
+        ranked = await rank_products(session, command.query, limit=SEARCH_LIMIT)
+        winner = clear_winner(ranked)
+        if winner is not None:
+            return await stock_card(session, turn.user, await stock_of(session, winner))
+        found = await lookup_without_winner(session, command.query, ranked)
         if found.product is not None:
             return await stock_card(session, turn.user, await stock_of(session, found.product.id or 0))
         if found.candidates:

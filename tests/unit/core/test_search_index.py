@@ -5,7 +5,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import update
 
+import core.catalog
 from core.catalog import (
+    CATALOG_RECHECK_SECONDS,
     ProductInput,
     SearchIndex,
     _score,
@@ -15,8 +17,8 @@ from core.catalog import (
     search_index,
     search_products,
 )
-from core.models import Product
-from core.preferences import bump_catalog_version, catalog_version
+from core.models import Product, Setting
+from core.preferences import CATALOG_VERSION, bump_catalog_version, catalog_version
 from tests.factories import make_product
 
 WORDS = ["可口可乐", "可乐", "雪碧", "红茶", "冰红茶", "康师傅", "牛肉面", "乐事", "薯片", "ml", "330", "kk", "口"]
@@ -112,6 +114,50 @@ async def test_a_change_by_another_instance_is_seen_through_the_version(db):
         pass
     async with db.session() as s:
         assert await search_products(s, "kbk") == []
+
+
+async def test_another_instance_s_change_is_seen_within_the_recheck_interval(db, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(core.catalog, "monotonic", lambda: clock[0])
+    async with db.session() as s:
+        cola = await make_product(s, "P001", "可口可乐", barcode=None)
+    async with db.session() as s:
+        assert [m.product.sku for m in await search_products(s, "kkkl")] == ["P001"]
+    # Another instance renames the product and bumps the version: nothing in this process is told.
+    async with db.session() as s:
+        await s.execute(update(Product).where(Product.id == cola.id).values(**search_fields("芬达"), name="芬达"))
+        await s.execute(update(Setting).where(Setting.key == CATALOG_VERSION).values(value="another-instance"))
+    clock[0] += CATALOG_RECHECK_SECONDS / 2
+    async with db.session() as s:  # the index is trusted without reading the version: still the old keys
+        assert [m.product.sku for m in await search_products(s, "fd")] == []
+    clock[0] += CATALOG_RECHECK_SECONDS
+    async with db.session() as s:
+        assert await search_products(s, "kkkl") == []
+        assert [m.product.sku for m in await search_products(s, "fd")] == ["P001"]
+        assert (await search_index(s)).version == "another-instance"
+
+
+async def test_a_catalog_change_of_this_process_is_searchable_once_committed_and_not_before(db, monkeypatch):
+    monkeypatch.setattr(core.catalog, "monotonic", lambda: 1000.0)  # the interval never runs out here
+    async with db.session() as s:
+        await make_product(s, "P001", "可口可乐", barcode=None)
+    assert [m.product.sku for m in await db.read(lambda s: search_products(s, "kkkl"))] == ["P001"]
+    committed = await db.read(catalog_version)
+    async with db.session() as writer:
+        await make_product(writer, "P003", "可比克", barcode=None)
+        assert [m.product.sku for m in await search_products(writer, "kbk")] == ["P003"]
+        # Another transaction meanwhile does not take the index the writer built for its own.
+        assert (await db.read(search_index)).version == committed
+        assert await db.read(lambda s: search_products(s, "kbk")) == []
+    assert [m.product.sku for m in await db.read(lambda s: search_products(s, "kbk"))] == ["P003"]
+    try:
+        async with db.session() as writer:
+            await make_product(writer, "P004", "乐事", barcode=None)
+            assert [m.product.sku for m in await search_products(writer, "ls")] == ["P004"]
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert await db.read(lambda s: search_products(s, "ls")) == []
 
 
 async def test_deactivating_through_save_product_bumps_the_version(db):
