@@ -114,8 +114,16 @@ class ConsoleAdapter:
         self._sequence += 1
         return self._sequence
 
+    def _mailbox(self, key: str) -> _Mailbox:
+        """The mailbox of `key`, made the first time (not built on every call as setdefault's argument:
+        a dataclass and an asyncio.Condition for each message and each poll)."""
+        mailbox = self._mailboxes.get(key)
+        if mailbox is None:
+            mailbox = self._mailboxes[key] = _Mailbox()
+        return mailbox
+
     async def _append(self, key: str, record: dict[str, Any]) -> dict[str, Any]:
-        mailbox = self._mailboxes.setdefault(key, _Mailbox())
+        mailbox = self._mailbox(key)
         sequence = self._next_sequence()
         record = {"seq": sequence, "ref": f"m{sequence}", "at": utcnow().isoformat(), "updated": sequence, **record}
         async with mailbox.changed:
@@ -129,7 +137,7 @@ class ConsoleAdapter:
 
     async def _wait_for_news(self, key: str, after: int, wait_seconds: float) -> list[dict[str, Any]]:
         """Records new or updated since `after`; waits up to `wait_seconds` for the first one."""
-        mailbox = self._mailboxes.setdefault(key, _Mailbox())
+        mailbox = self._mailbox(key)
 
         def news() -> list[dict[str, Any]]:
             return [r for r in mailbox.records if r["updated"] > after]
