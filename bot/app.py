@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Sequence
 
@@ -63,9 +64,14 @@ def build_app(
     app.router.add_get("/healthz", healthz)
 
     async def start_workers(_app: web.Application) -> None:
+        # What exists at start (modules, pypinyin's dictionaries, SQLAlchemy's mappings: ~340,000
+        # objects) is put out of the garbage collector's reach: every full collection scanned it all,
+        # 110-135 ms with the event loop stopped, the acknowledgements' p99. Thawed at shutdown.
+        gc.freeze()
         delivery.start()  # picks up rows left pending by a previous run at once
 
     async def stop_workers(_app: web.Application) -> None:
+        gc.unfreeze()
         await engine.drain()
         await delivery.stop()
         try:
