@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, insert, or_
+from sqlalchemy import JSON, Index, bindparam, insert, or_
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select, update
 
@@ -222,6 +223,7 @@ class _Outcome:
     error: str = ""
     retry_at: datetime | None = None  # None with delivered False: failed for good
     sent_card: dict[str, Any] | None = None  # the card as it went out, to catch a rewrite during delivery
+    card_id: str = ""
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -356,7 +358,9 @@ class DeliveryWorker:
                 return await self._apply_update(row)
             adapter = self._adapters[row.target.platform]  # _claim takes only rows of served platforms
             sent = await adapter.send(row.target, row.reply if row.reply is not None else reply_from_json(row.payload))
-            return _Outcome(row.id, True, ref=sent.platform_message_ref, sent_card=row.payload if row.card_id else None)
+            return _Outcome(
+                row.id, True, ref=sent.platform_message_ref, sent_card=row.payload if row.card_id else None, card_id=row.card_id
+            )
         except DeliveryError as exc:
             if not exc.transient or row.attempts >= MAX_ATTEMPTS:
                 log.error("outbox row %s failed for good after %d attempts: %s", row.id, row.attempts, exc)
@@ -415,20 +419,37 @@ class DeliveryWorker:
                                "delivered_at": None, "last_error": outcome.error[:500]})
         for keys in {tuple(sorted(v)) for v in values}:  # one executemany per shape of row
             await session.execute(update(OutboxMessage), [v for v in values if tuple(sorted(v)) == keys])
-        await _catch_rewrites(session, {o.id: o.sent_card for o in outcomes if o.delivered and o.sent_card is not None})
+        await _catch_rewrites(
+            session, {o.id: (o.card_id, o.sent_card) for o in outcomes if o.delivered and o.sent_card is not None}
+        )
 
 
-async def _catch_rewrites(session: AsyncSession, sent_cards: dict[int, dict[str, Any]]) -> None:
-    """A card rewritten by an update while its copy was on the wire: update that copy too."""
+async def _catch_rewrites(session: AsyncSession, sent_cards: dict[int, tuple[str, dict[str, Any]]]) -> None:
+    """A card rewritten by an update while its copy was on the wire: update that copy too.
+
+    `sent_cards`: row id → (card id, the card as it went out). Only `enqueue_card_update` rewrites a
+    payload, and it always adds an update row of that card in the same transaction; so payloads (JSON
+    to load) are read back only for cards that have one, and a round of fresh cards (stock cards,
+    drafts) costs one look-up of their card ids in the card index."""
     if not sent_cards:
         return
+    card_ids = list({card_id for card_id, _ in sent_cards.values()})
+    updated = {card_id for (card_id,) in (await session.execute(_UPDATED_CARD_IDS, {"card_ids": card_ids})).all()}
+    suspects = [row_id for row_id, (card_id, _) in sent_cards.items() if card_id in updated]
+    if not suspects:
+        return
     rows = await session.execute(
-        select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.payload).where(
-            col(OutboxMessage.id).in_(list(sent_cards))
-        )
+        select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.payload).where(col(OutboxMessage.id).in_(suspects))
     )
     for row_id, card_id, payload in rows.all():
-        if payload != sent_cards[row_id]:
+        if payload != sent_cards[row_id][1]:
             session.add(
                 OutboxMessage(kind=OutboxKind.UPDATE, platform="", payload={"card": payload, "action": None}, card_id=card_id)
             )
+
+
+_UPDATED_CARD_IDS = (
+    select_columns(_TABLE.c.card_id)
+    .where(_TABLE.c.kind == OutboxKind.UPDATE, _TABLE.c.card_id.in_(bindparam("card_ids", expanding=True)))
+    .distinct()
+)

@@ -124,6 +124,32 @@ async def test_a_card_update_replaces_sent_copies_and_rewrites_pending_ones(db: 
     assert adapter.sent[-1] == (Target("fake", "user", "u2"), Card("po:1:step:1", "采购审批", status="已批准 · 张经理 · 10:42"))
 
 
+async def test_a_card_rewritten_while_its_copy_is_on_the_wire_is_updated_after(db: Database) -> None:
+    decided = Card("po:2:step:1", "采购审批", status="已驳回 · 张经理 · 10:43")
+
+    class DecidedDuringSend(FakeAdapter):
+        async def send(self, target: Target, reply: object) -> Sent:
+            if not self.sent:
+                # The decision commits while the first copy is being delivered, and another instance
+                # applies the update at once: it finds that copy not delivered yet, so leaves it.
+                async with db.session() as session:
+                    await enqueue_card_update(session, decided)
+                await DeliveryWorker(db, {"fake": FakeAdapter()}).deliver_due()
+            return await super().send(target, reply)
+
+    adapter = DecidedDuringSend()
+    worker = DeliveryWorker(db, {"fake": adapter})
+    async with db.session() as session:
+        enqueue(session, TARGET, Card("po:2:step:1", "采购审批"))
+        enqueue(session, Target("fake", "user", "u2"), Card("other:1", "不相干"))  # never rewritten
+    await worker.deliver_due()
+    for _ in range(3):
+        await worker.deliver_due()
+    assert adapter.sent[0] == (TARGET, Card("po:2:step:1", "采购审批"))
+    assert ("ref-1", decided) in adapter.updated
+    assert all(ref == "ref-1" and card == decided for ref, card in adapter.updated)
+
+
 async def test_a_worker_without_the_platform_leaves_the_row_to_one_that_has_it(db: Database) -> None:
     """`psibot scheduler` beside `psibot demo` must not swallow the console's messages."""
     async with db.session() as session:
