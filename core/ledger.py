@@ -160,10 +160,29 @@ async def lot_for(
     )
     assert lot is not None
     if product.lot_tracked and expiry is not None and lot.expiry_date != expiry:
-        if lot.on_hand > 0 and lot.expiry_date is not None:
-            raise InvalidInput(f"批次 {lot_no} 已有到期日 {lot.expiry_date}，与 {expiry} 不一致")
+        conflict = _expiry_conflict(lot, expiry)
+        if conflict:
+            raise InvalidInput(conflict)
         lot.production_date, lot.expiry_date = production_date, expiry
     return lot
+
+
+def _expiry_conflict(lot: Lot, expiry: date | None) -> str | None:
+    """A lot holding stock keeps its expiry date: one lot number is one production run."""
+    if expiry is not None and lot.expiry_date is not None and lot.expiry_date != expiry and lot.on_hand > 0:
+        return f"批次 {lot.lot_no} 已有到期日 {lot.expiry_date}，与 {expiry} 不一致"
+    return None
+
+
+async def lot_expiry_conflict(
+    session: AsyncSession, product_id: int, warehouse_id: int, lot_no: str, expiry: date | None
+) -> str | None:
+    """Why booking into this lot with this expiry would be refused (`lot_for`), asked before booking:
+    the chat asks line by line, and a person should hear it for the line they just answered."""
+    lot = await session.scalar(
+        select(Lot).where(col(Lot.product_id) == product_id, col(Lot.warehouse_id) == warehouse_id, col(Lot.lot_no) == lot_no.strip())
+    )
+    return None if lot is None else _expiry_conflict(lot, expiry)
 
 
 async def post(

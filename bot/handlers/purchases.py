@@ -35,6 +35,7 @@ from core.approval import WaitingFor, decide, pending_approvals, waiting_for
 from core.catalog import describe_quantity, find_supplier, list_warehouses
 from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine
 from core.errors import InvalidInput, InvalidState, NotFound
+from core.ledger import lot_expiry_conflict
 from core.models import Lot, Product, Supplier, User, Warehouse
 from core.purchasing import (
     PURCHASING_ROLES,
@@ -325,6 +326,7 @@ RECEIVE_FLOW = "receive"
 @dataclass(frozen=True, slots=True)
 class _OpenLine:
     line_id: int
+    product_id: int
     label: str  # 可口可乐（330ml） 2箱
     lot_tracked: bool
     shelf_life_days: int | None
@@ -344,7 +346,10 @@ async def _open_lines(session: AsyncSession, number: str) -> tuple[PurchaseOrder
         product = await session.get(Product, line.product_id)
         assert product is not None
         amount = await describe_quantity(session, product, line.quantity - line.received)
-        lines.append(_OpenLine(line.id or 0, f"{product_label(product)} {amount}", product.lot_tracked, product.shelf_life_days))
+        lines.append(
+            _OpenLine(line.id or 0, product.id or 0, f"{product_label(product)} {amount}", product.lot_tracked,
+                      product.shelf_life_days)
+        )
     return order, lines
 
 
@@ -359,13 +364,30 @@ def _lot_problems(details: LotDetails, line: _OpenLine, today: date) -> list[str
         problems.append(f"到期日 {details.expiry_date} 早于生产日期 {details.production_date}")
     if details.production_date and details.production_date > today:
         problems.append(f"生产日期 {details.production_date} 还没到，请核对")
-    expiry = details.expiry_date or (
-        details.production_date + timedelta(days=line.shelf_life_days)
-        if details.production_date and line.shelf_life_days else None
-    )
+    expiry = _expiry(details, line)
     if expiry is not None and expiry < today and not problems:
         problems.append(f"到期日 {expiry} 已经过了，请核对")
     return problems
+
+
+def _expiry(details: LotDetails, line: _OpenLine) -> date | None:
+    """The expiry date typed, or production date + shelf life."""
+    if details.expiry_date or not (details.production_date and line.shelf_life_days):
+        return details.expiry_date
+    return details.production_date + timedelta(days=line.shelf_life_days)
+
+
+async def _answer_problems(turn: Turn, details: LotDetails, line: _OpenLine, state: dict[str, Any]) -> list[str]:
+    """`_lot_problems`, then whether the lot already holds stock with another expiry date (asked now,
+    not refused at the end after every line was answered)."""
+    problems = _lot_problems(details, line, turn.now().date())
+    if problems:
+        return problems
+    lot_no = str(_answer(details, state["number"])["lot_no"])
+    conflict = await turn.read(
+        lambda session: lot_expiry_conflict(session, line.product_id, state["warehouse_id"], lot_no, _expiry(details, line))
+    )
+    return [conflict] if conflict else []
 
 
 def _question(state: dict[str, Any]) -> str:
@@ -383,15 +405,14 @@ async def receive(turn: Turn, command: Receive) -> None:
     after the number for the first one (`入库 PO-… 批次 L1 到期 2027-05-01`), else asked line by line."""
     require_role(turn.user, RECEIVING_ROLES, "采购入库")
     order, lines = await turn.read(lambda session: _open_lines(session, command.document_no))
-    today = turn.now().date()
     state: dict[str, Any] = {
-        "flow": RECEIVE_FLOW, "order_id": order.id, "number": order.number,
+        "flow": RECEIVE_FLOW, "order_id": order.id, "number": order.number, "warehouse_id": order.warehouse_id,
         "lines": [asdict(line) for line in lines], "answers": {},
     }
     tracked = [line for line in lines if line.lot_tracked]
     if command.rest and tracked:
         details = parse_lot_details(command.rest)
-        problems = _lot_problems(details, tracked[0], today)
+        problems = await _answer_problems(turn, details, tracked[0], state)
         if problems:
             raise InvalidInput(f"{tracked[0].label}：" + "；".join(problems))
         state["answers"][str(tracked[0].line_id)] = _answer(details, order.number)
@@ -419,7 +440,7 @@ async def continue_receive(turn: Turn, state: dict[str, Any], text: str) -> bool
     asked = [line for line in state["lines"] if line["lot_tracked"]]
     line = asked[len(state["answers"])]
     details = parse_lot_details(text)
-    problems = _lot_problems(details, _OpenLine(**line), turn.now().date())
+    problems = await _answer_problems(turn, details, _OpenLine(**line), state)
     if problems:
         turn.say(Text("；".join(problems) + "。\n" + _question(state)))
         return True

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -11,6 +12,7 @@ from sqlmodel import select
 from core.approval import decide
 from core.db import Database
 from core.documents import OrderLineInput, PurchaseOrder, PurchaseOrderStatus
+from core.ledger import opening_stock
 from core.models import Lot, Product, Supplier
 from core.purchasing import create_purchase_order, submit_purchase_order
 from tests.factories import make_product
@@ -93,3 +95,28 @@ async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_comman
         assert order is not None and order.status == PurchaseOrderStatus.APPROVED  # nothing received by the stray answer
     assert "没有权限采购入库" in texts(await console.say("wang", f"入库 {second}"))
     assert "没有找到采购单 PO-20990101-0001" in texts(await console.say("li", "入库 PO-20990101-0001"))
+
+
+async def test_a_lot_number_holding_stock_with_another_expiry_is_named_when_typed(console: Console, db: Database) -> None:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    held, other, made = today + timedelta(days=100), today + timedelta(days=200), today - timedelta(days=2)
+    async with db.session() as session:
+        milk = await make_product(session, "M001", "纯牛奶 250ml", base_unit="盒", case=12, barcode=None, shelf_life_days=180)
+        await opening_stock(
+            session, console.world.warehouse_user, product_id=milk.id or 0, warehouse_id=console.world.main.id or 0,
+            quantity=Decimal(5), lot_no="M7", expiry_date=held,
+        )
+    number = await _approved(db, console, ("M001", "10", None))
+    assert "第 1/1 个批次商品：纯牛奶 250ml 10盒" in texts(await console.say("li", f"入库 {number}"))
+
+    again = texts(await console.say("li", f"m7 到期 {other}"))
+    assert f"批次 M7 已有到期日 {held}，与 {other} 不一致" in again and "第 1/1 个批次商品" in again
+    done = texts(await console.say("li", f"M7 到期 {held}"))  # the same run: booked into the lot
+    assert f"已入库 {number}" in done and f"纯牛奶 250ml 10盒 批次 M7 到期 {held}" in done
+
+    second = await _approved(db, console, ("M001", "2", None))
+    refused = texts(await console.say("li", f"入库 {second} 批次 M7 生产 {made}"))  # + 180 days of shelf life
+    assert f"批次 M7 已有到期日 {held}，与 {made + timedelta(days=180)} 不一致" in refused
+    async with db.session() as session:
+        lot = await session.scalar(select(Lot).where(Lot.product_id == milk.id, Lot.lot_no == "M7"))
+        assert lot is not None and lot.on_hand == Decimal(15)  # 5 + 10; nothing of the refused answer
