@@ -89,7 +89,7 @@ class Engine:
         cached = self._identities.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        user = await self.services.db.read(lambda session: user_for_identity(session, key[0], list(key[1])))
+        user = await self.services.db.lookup(lambda session: user_for_identity(session, key[0], list(key[1])))
         if user is None:
             self._identities.pop(key, None)
         else:

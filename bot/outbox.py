@@ -391,7 +391,7 @@ class DeliveryWorker:
             )
 
         # Copies still pending were rewritten at enqueue; one in flight meanwhile is caught by _settle.
-        for copy in await self._db.read(copies):
+        for copy in await self._db.lookup(copies):
             adapter = self._adapters.get(copy.platform)
             if copy.status != OutboxStatus.DELIVERED or adapter is None:
                 continue

@@ -73,7 +73,12 @@ class Turn:
     def now(self) -> datetime:
         return utcnow().astimezone(self.services.settings.timezone)
 
+    async def lookup(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """A read of the few rows a reply needs, found by index (see `Database.lookup`)."""
+        return await self.services.db.lookup(work)
+
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """A read that scans (reports, alert lists): kept off the event loop's thread on SQLite."""
         return await self.services.db.read(work)
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

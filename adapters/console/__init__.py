@@ -194,7 +194,7 @@ class ConsoleAdapter:
                 for user, uid in rows.all()
             ]
 
-        return _respond({"users": await self._db.read(load)})
+        return _respond({"users": await self._db.lookup(load)})
 
     async def _post_message(self, request: web.Request) -> web.Response:
         body = await _json(request)

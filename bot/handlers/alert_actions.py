@@ -69,7 +69,7 @@ async def purchase(turn: Turn, action: CardAction) -> None:
             assert order is not None
             return order, await draft_card(session, order)
 
-        order, card = await turn.read(again)
+        order, card = await turn.lookup(again)
         if order.status != PurchaseOrderStatus.CANCELLED:
             status = PURCHASE_STATUS_ZH[order.status]
             turn.say(Text(f"这张提醒已由 {by} 生成采购单 {order.number}（{status}），不再重复生成。"))
@@ -116,7 +116,7 @@ async def view_lots(turn: Turn, action: CardAction) -> None:
     """查看批次: each lot of the alert now, with how it is being handled."""
     require_role(turn.user, ALERT_VIEWERS, "查看临期批次")
     today = turn.now().date()
-    found = await turn.read(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
+    found = await turn.lookup(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
     if not found:
         turn.say(Text("这些批次已经没有了。"))
         return
@@ -160,7 +160,7 @@ def _days_left(lot: Lot, today: Any) -> str:
 async def handle(turn: Turn, action: CardAction) -> None:
     """标记处理: which lot (when the card has several), then how: a quick choice or a typed note."""
     require_role(turn.user, ALERT_VIEWERS, "标记临期批次")
-    found = await turn.read(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
+    found = await turn.lookup(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
     open_lots = [(lot, product) for lot, product, _, state in found if lot.on_hand > 0]
     if not open_lots:
         turn.say(Text("这些批次已经没有库存，不用处理了。"))

@@ -41,7 +41,7 @@ async def show(turn: Turn, _command: object = None) -> None:
     async def made_in_chat(session: AsyncSession) -> list[Route]:
         return [route for route, _, _ in await stored_routes(session)]
 
-    turn.say(Text(describe_routes(config, await turn.read(made_in_chat))))
+    turn.say(Text(describe_routes(config, await turn.lookup(made_in_chat))))
 
 
 def _kinds(words: tuple[str, ...]) -> tuple[AlertKind, ...]:

@@ -19,7 +19,7 @@ async def stranger(turn: Turn) -> None:
     async def admin_names(session: AsyncSession) -> list[str]:
         return [user.name for user in await users_with_roles(session, [Role.ADMIN])]
 
-    names = await turn.read(admin_names)
+    names = await turn.lookup(admin_names)
     who = "、".join(names) if names else "贵公司的 psibot 管理员"
     turn.say(
         Text(

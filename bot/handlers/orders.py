@@ -223,7 +223,7 @@ async def _propose(
         card_id = new_card_id("order")
         return await _draft_card(session, card_id, draft), draft, [], []
 
-    card, draft, problems, ambiguous = await turn.read(build)
+    card, draft, problems, ambiguous = await turn.lookup(build)
     if ambiguous and len(ambiguous) == len(problems):
         await _offer_choice(turn, customer_text, items, dict(chosen or {}), ambiguous[0])
         return
@@ -264,7 +264,7 @@ async def choose(turn: Turn, action: CardAction) -> None:
         return
     await turn.services.store.delete(_choice_key(action.card_id))
     pending = json.loads(raw)
-    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    product = await turn.lookup(lambda session: product_by_id(session, action.value.get("product_id", "")))
     chosen = {int(number): product_id for number, product_id in pending["chosen"].items()}
     chosen[pending["line"]] = product.id or 0
     await turn.transact(
@@ -311,7 +311,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         order = await turn.transact(work)
     except InsufficientStock:
         await turn.services.store.delete(f"done:{card_id}")
-        now = await turn.read(lambda session: _draft_card(session, card_id, draft))
+        now = await turn.lookup(lambda session: _draft_card(session, card_id, draft))
         turn.say(Text(f"没有下单，{now.note}。可以点“修改”调整数量。"))
         return
     except Exception:
@@ -374,7 +374,7 @@ async def cancel(turn: Turn, action: CardAction) -> None:
 async def start_for_product(turn: Turn, action: CardAction) -> None:
     """The 下单 button on a stock card: ask for the customer and quantity of that product."""
     require_role(turn.user, SELLING_ROLES, "下单")
-    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    product = await turn.lookup(lambda session: product_by_id(session, action.value.get("product_id", "")))
     await turn.services.conversations.set(turn.origin, {"flow": "order.product", "product_id": product.id})
     turn.say(Text(f"给哪个客户下多少 {product.name}？例如：华联 10{product.base_unit}"))
 
@@ -385,7 +385,7 @@ async def continue_for_product(turn: Turn, state: dict[str, Any], text: str) -> 
     if not customer or quantity is None:
         return False
     await turn.services.conversations.clear(turn.origin)
-    product = await turn.read(lambda session: product_by_id(session, str(state["product_id"])))
+    product = await turn.lookup(lambda session: product_by_id(session, str(state["product_id"])))
     await _propose(turn, customer, (ItemText(product.sku, quantity),))
     return True
 

@@ -51,7 +51,7 @@ async def photo(turn: Turn, event: ImageMessage) -> None:
     except ImageError as error:
         turn.say(Text(f"这张图片读不了（{error}），请重新拍一张照片发来。"))
         return
-    turn.say(await turn.read(lambda session: _answer(session, turn, scan)))
+    turn.say(await turn.lookup(lambda session: _answer(session, turn, scan)))
 
 
 async def _answer(session: AsyncSession, turn: Turn, scan: ScanResult) -> Reply:

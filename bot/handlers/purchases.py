@@ -224,7 +224,7 @@ async def _supplier_for(session: AsyncSession, text: str, product_id: int) -> Su
 async def start_for_product(turn: Turn, action: CardAction) -> None:
     """The 采购 button on a stock or shortage card: ask how much, from whom."""
     require_role(turn.user, PURCHASING_ROLES, "提交采购申请")
-    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    product = await turn.lookup(lambda session: product_by_id(session, action.value.get("product_id", "")))
     turn.say(Text(f"请发：采购 {product.name} 数量 供应商 名称，例如：采购 {product.name} 100{product.base_unit} 供应商 太古"))
 
 
@@ -384,7 +384,7 @@ async def _answer_problems(turn: Turn, details: LotDetails, line: _OpenLine, sta
     if problems:
         return problems
     lot_no = str(_answer(details, state["number"])["lot_no"])
-    conflict = await turn.read(
+    conflict = await turn.lookup(
         lambda session: lot_expiry_conflict(session, line.product_id, state["warehouse_id"], lot_no, _expiry(details, line))
     )
     return [conflict] if conflict else []
@@ -404,7 +404,7 @@ async def receive(turn: Turn, command: Receive) -> None:
     """`入库 PO-…`: everything still open is received. Lot-tracked lines need a lot number and dates: typed
     after the number for the first one (`入库 PO-… 批次 L1 到期 2027-05-01`), else asked line by line."""
     require_role(turn.user, RECEIVING_ROLES, "采购入库")
-    order, lines = await turn.read(lambda session: _open_lines(session, command.document_no))
+    order, lines = await turn.lookup(lambda session: _open_lines(session, command.document_no))
     state: dict[str, Any] = {
         "flow": RECEIVE_FLOW, "order_id": order.id, "number": order.number, "warehouse_id": order.warehouse_id,
         "lines": [asdict(line) for line in lines], "answers": {},

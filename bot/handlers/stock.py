@@ -31,7 +31,7 @@ async def stock_query(turn: Turn, command: StockQuery) -> None:
             return pick_card(command.query, found.candidates)
         return Text(not_found_text(command.query, found.closest))
 
-    turn.say(await turn.read(answer))
+    turn.say(await turn.lookup(answer))
 
 
 async def _stock_by_typed_code(session: AsyncSession, text: str) -> ProductStock | None:
@@ -49,4 +49,4 @@ async def pick(turn: Turn, action: CardAction) -> None:
     async def answer(session: AsyncSession) -> Reply:
         return await stock_card(session, turn.user, await stock_of(session, product_id))
 
-    turn.say(await turn.read(answer))
+    turn.say(await turn.lookup(answer))

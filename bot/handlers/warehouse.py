@@ -72,10 +72,10 @@ async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, 
 
 async def count(turn: Turn, command: Count) -> None:
     require_role(turn.user, COUNT_ROLES, "盘点")
-    product, warehouse, lots = await turn.read(lambda session: _place(session, command.product))
+    product, warehouse, lots = await turn.lookup(lambda session: _place(session, command.product))
     typed = command.quantity
     if typed is not None and len(lots) == 1:
-        quantity = await turn.read(lambda session: base_quantity(session, product, typed))
+        quantity = await turn.lookup(lambda session: base_quantity(session, product, typed))
         await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(quantity)})
         return
     if command.quantity is not None:
@@ -87,7 +87,7 @@ async def count(turn: Turn, command: Count) -> None:
 async def start_from_card(turn: Turn, action: CardAction) -> None:
     """The 盘点 button on a stock card."""
     require_role(turn.user, COUNT_ROLES, "盘点")
-    product = await turn.read(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    product = await turn.lookup(lambda session: product_by_id(session, action.value.get("product_id", "")))
     await count(turn, Count(product.sku, None))
 
 
@@ -100,7 +100,7 @@ async def _ask(turn: Turn, state: dict[str, Any]) -> None:
         return f"{product.name if product else ''} 在{warehouse.name if warehouse else ''}"
 
     await turn.services.conversations.set(turn.origin, state)
-    turn.say(Text(f"请回复 {await turn.read(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："))
+    turn.say(Text(f"请回复 {await turn.lookup(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："))
 
 
 async def continue_count(turn: Turn, state: dict[str, Any], text: str) -> bool:
@@ -108,8 +108,8 @@ async def continue_count(turn: Turn, state: dict[str, Any], text: str) -> bool:
     quantity = parse_quantity(text)
     if quantity is None:
         return False
-    product = await turn.read(lambda session: product_by_id(session, str(state["product_id"])))
-    base = await turn.read(lambda session: base_quantity(session, product, quantity))
+    product = await turn.lookup(lambda session: product_by_id(session, str(state["product_id"])))
+    base = await turn.lookup(lambda session: base_quantity(session, product, quantity))
     lot_no = state["lots"][len(state["counted"])][0]
     state["counted"][lot_no] = str(base)
     if len(state["counted"]) < len(state["lots"]):
