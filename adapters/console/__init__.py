@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,12 +45,28 @@ _STATIC = resources.files(__package__) / "static"
 _STATIC_TYPES = {"index.html": "text/html", "app.js": "application/javascript", "style.css": "text/css"}
 
 
+class _Record(NamedTuple):
+    """One message in a mailbox, kept as the JSON it is sent as: made once, not at every poll, and
+    no tree of dicts for the garbage collector to walk (100 users' full mailboxes are ~50,000 messages)."""
+
+    seq: int
+    updated: int  # the sequence number of its last change (a card replaced later gets a new one)
+    ref: str
+    body: str
+
+
 @dataclass
 class _Mailbox:
     """What one user (or one group chat) sees: their own messages and the bot's, in order."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[_Record] = field(default_factory=list)
+    newest: int = 0  # the highest `updated` in records: a poll with nothing newer needs no scan
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def news(self, after: int) -> list[_Record]:
+        if self.newest <= after:
+            return []
+        return [record for record in self.records if record.updated > after]
 
 
 class ConsoleAdapter:
@@ -84,7 +100,7 @@ class ConsoleAdapter:
         if self._closing:
             raise DeliveryError("console is shutting down", transient=True)
         record = await self._append(_mailbox_key(target.kind, target.id), {"direction": "out", "reply": reply_to_json(reply)})
-        return Sent(platform_message_ref=record["ref"])
+        return Sent(platform_message_ref=record.ref)
 
     async def update_card(self, action: CardAction | None, platform_card_ref: str, card: Card) -> None:
         key = self._where.get(platform_card_ref)
@@ -92,10 +108,12 @@ class ConsoleAdapter:
             return  # fell off the mailbox (or the process restarted): nothing left to update
         mailbox = self._mailboxes[key]
         async with mailbox.changed:
-            for record in mailbox.records:
-                if record["ref"] == platform_card_ref:
-                    record["reply"] = reply_to_json(card)
-                    record["updated"] = self._next_sequence()
+            for index, record in enumerate(mailbox.records):
+                if record.ref == platform_card_ref:
+                    fields = json.loads(record.body)
+                    fields["reply"] = reply_to_json(card)
+                    fields["updated"] = mailbox.newest = self._next_sequence()
+                    mailbox.records[index] = record._replace(updated=fields["updated"], body=_DUMPS(fields))
                     mailbox.changed.notify_all()
                     return
 
@@ -122,31 +140,31 @@ class ConsoleAdapter:
             mailbox = self._mailboxes[key] = _Mailbox()
         return mailbox
 
-    async def _append(self, key: str, record: dict[str, Any]) -> dict[str, Any]:
+    async def _append(self, key: str, fields: dict[str, Any]) -> _Record:
         mailbox = self._mailbox(key)
         sequence = self._next_sequence()
-        record = {"seq": sequence, "ref": f"m{sequence}", "at": utcnow().isoformat(), "updated": sequence, **record}
+        ref = f"m{sequence}"
+        body = _DUMPS({"seq": sequence, "ref": ref, "at": utcnow().isoformat(), "updated": sequence, **fields})
+        record = _Record(sequence, sequence, ref, body)
         async with mailbox.changed:
             mailbox.records.append(record)
-            self._where[record["ref"]] = key
+            mailbox.newest = sequence
+            self._where[ref] = key
             if len(mailbox.records) > MAILBOX_SIZE:
-                dropped = mailbox.records.pop(0)
-                self._where.pop(dropped["ref"], None)
+                self._where.pop(mailbox.records.pop(0).ref, None)
             mailbox.changed.notify_all()
         return record
 
-    async def _wait_for_news(self, key: str, after: int, wait_seconds: float) -> list[dict[str, Any]]:
+    async def _wait_for_news(self, key: str, after: int, wait_seconds: float) -> list[_Record]:
         """Records new or updated since `after`; waits up to `wait_seconds` for the first one."""
         mailbox = self._mailbox(key)
-
-        def news() -> list[dict[str, Any]]:
-            return [r for r in mailbox.records if r["updated"] > after]
-
         async with mailbox.changed:
-            if not news() and wait_seconds > 0 and not self._closing:
+            if mailbox.newest <= after and wait_seconds > 0 and not self._closing:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(mailbox.changed.wait_for(lambda: bool(news()) or self._closing), wait_seconds)
-            return news()
+                    await asyncio.wait_for(
+                        mailbox.changed.wait_for(lambda: mailbox.newest > after or self._closing), wait_seconds
+                    )
+            return mailbox.news(after)
 
     async def _on_shutdown(self, _app: web.Application | None) -> None:
         self._closing = True
@@ -219,7 +237,7 @@ class ConsoleAdapter:
                 received_at=utcnow(),
             )
         )
-        return _respond({"event_id": event_id, "seq": mine["seq"]}, status=202)
+        return _respond({"event_id": event_id, "seq": mine.seq}, status=202)
 
     async def _post_action(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -263,14 +281,15 @@ class ConsoleAdapter:
         event_id = request.query.get("event_id") or uuid.uuid4().hex
         mine = await self._append(_mailbox_key("user", user), {"direction": "in", "user": user, "text": "[照片]"})
         await self._sink(ImageMessage(origin=_origin(user, ""), event_id=event_id, media_handle=handle, received_at=utcnow()))
-        return _respond({"event_id": event_id, "seq": mine["seq"]}, status=202)
+        return _respond({"event_id": event_id, "seq": mine.seq}, status=202)
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         key = _key_from_query(request)
         after = _int(request.query.get("after", "0"))
         wait = min(float(_int(request.query.get("wait", "0"))), MAX_WAIT_SECONDS)
         records = await self._wait_for_news(key, after, wait)
-        return _respond({"messages": records, "last": self._sequence})
+        body = f'{{"messages": [{", ".join(record.body for record in records)}], "last": {self._sequence}}}'
+        return web.Response(text=body, content_type="application/json")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         key = _key_from_query(request)
@@ -284,9 +303,8 @@ class ConsoleAdapter:
                     await response.write(b": keep-alive\n\n")
                     continue
                 for record in records:
-                    after = max(after, record["updated"])
-                    payload = json.dumps(record, ensure_ascii=False)
-                    await response.write(f"id: {after}\nevent: message\ndata: {payload}\n\n".encode())
+                    after = max(after, record.updated)
+                    await response.write(f"id: {after}\nevent: message\ndata: {record.body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return response
