@@ -1,8 +1,9 @@
 """The engine: every event from every platform goes dedupe → identity → dispatch → replies via outbox.
 
-`Engine.sink` is the EventSink the adapters call: it only starts a background task and returns, so
-each platform is acknowledged within its deadline however slow the work. Tasks are kept in a set (none
-is lost or garbage-collected) and awaited on shutdown. Nothing a user sees is a stack trace: a
+`Engine.sink` is the EventSink the adapters call: it only queues the event and returns, so each
+platform is acknowledged within its deadline however slow the work. A few events are in work at a
+time, one per conversation, in arrival order; their tasks are kept in a set (none is lost or
+garbage-collected) and awaited on shutdown. Nothing a user sees is a stack trace: a
 DomainError becomes its Chinese message, anything else a polite apology and a logged traceback.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
+from bot.conversation import conversation_key
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
 from bot.parser import CancelFlow, parse
@@ -33,34 +36,63 @@ class Engine:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
-        self._in_work = asyncio.Semaphore(MAX_EVENTS_IN_WORK)
+        self._in_work = 0
+        # conversation → its events not started yet; the key stays while one of them is in work
+        self._queued: dict[str, deque[InboundEvent]] = {}
+        self._ready: deque[str] = deque()  # conversations whose next event may start, in arrival order
         self._identities: dict[tuple[str, tuple[str, ...]], tuple[float, User]] = {}
 
     async def sink(self, event: InboundEvent) -> None:
-        """Take an event and return at once; the work runs in the background."""
-        task = asyncio.create_task(self.handle(event), name=f"psibot-event-{event.event_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Take an event and return at once; the work runs in the background.
+
+        One person's events in one chat are handled one at a time, in the order they came: the turn
+        lock alone (polled) let a third message overtake a second one waiting for the first. A backlog
+        waits as the events themselves, not as a task each (coroutine, frame, context), which made every
+        garbage collection of a burst walk tens of thousands of them: pauses of 100-300 ms."""
+        key = conversation_key(event.origin)
+        queued = self._queued.get(key)
+        if queued is None:
+            self._queued[key] = deque((event,))
+            self._ready.append(key)
+            self._start_ready()
+        else:
+            queued.append(event)
+
+    def _start_ready(self) -> None:
+        while self._in_work < MAX_EVENTS_IN_WORK and self._ready:
+            key = self._ready.popleft()
+            event = self._queued[key].popleft()
+            self._in_work += 1
+            task = asyncio.create_task(self._work(key, event), name=f"psibot-event-{event.event_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
         """Wait for every event in hand (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def handle(self, event: InboundEvent) -> None:
-        await self._in_work.acquire()
+    async def _work(self, key: str, event: InboundEvent) -> None:
+        """Handle one started event; its place in work is given on as soon as its replies are said, its
+        conversation's next event starts once they are committed."""
         held = True
 
         def release() -> None:
             nonlocal held
             if held:
                 held = False
-                self._in_work.release()
+                self._in_work -= 1
+                self._start_ready()
 
         try:
             await self._handle(event, release)
         finally:
+            if self._queued[key]:
+                self._ready.append(key)
+            else:
+                del self._queued[key]
             release()
+            self._start_ready()
 
     async def _handle(self, event: InboundEvent, release: Callable[[], None]) -> None:
         origin = event.origin

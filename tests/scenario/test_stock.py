@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.engine import MAX_EVENTS_IN_WORK
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -82,3 +83,33 @@ async def test_health_reports_database_and_redis(console: Console) -> None:
     response = await console.client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {"status": "ok", "database": "ok", "redis": "absent", "platforms": ["console"]}
+
+
+async def test_a_burst_is_answered_once_each_in_order_with_few_events_in_work(console: Console) -> None:
+    """Posted as fast as they are acknowledged: every question answered once, each person's answers in
+    the order they asked, and the backlog waits as events (at most MAX_EVENTS_IN_WORK tasks at a time)."""
+    people, per_person = ("wang", "li", "zhang"), 12
+    products = ("可口可乐 330ml", "雪碧 500ml")
+    most_in_work = 0
+
+    def count_in_work() -> None:
+        nonlocal most_in_work
+        in_work = sum(task.get_name().startswith("psibot-event-") for task in asyncio.all_tasks())
+        most_in_work = max(most_in_work, in_work)
+
+    for n in range(per_person):
+        for person in people:
+            response = await console.client.post(
+                "/console/api/messages", json={"user": person, "text": f"库存 {products[n % 2]}"}
+            )
+            assert response.status == 202
+            count_in_work()
+    for person in people:
+        titles: list[str] = []
+        for _ in range(100):
+            titles += [record["reply"]["title"] for record in await console.inbox(person, wait=2)]
+            count_in_work()
+            if len(titles) >= per_person:
+                break
+        assert titles == [f"库存 · {products[n % 2]}" for n in range(per_person)]
+    assert 1 <= most_in_work <= MAX_EVENTS_IN_WORK
