@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from bot.conversation import conversation_key
+from bot.conversation import LOCK_WAIT_SECONDS, conversation_key
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
 from bot.parser import CancelFlow, parse
@@ -74,8 +74,10 @@ class Engine:
 
     async def _work(self, key: str, event: InboundEvent) -> None:
         """Handle one started event; its place in work is given on as soon as its replies are said, its
-        conversation's next event starts once they are committed."""
+        conversation's next event starts once they are committed, or after LOCK_WAIT_SECONDS as the
+        turn lock would (an event stuck on a slow database or platform must not silence that person)."""
         held = True
+        conversation_held = True
 
         def release() -> None:
             nonlocal held
@@ -84,15 +86,23 @@ class Engine:
                 self._in_work -= 1
                 self._start_ready()
 
+        def pass_conversation() -> None:
+            nonlocal conversation_held
+            if conversation_held:
+                conversation_held = False
+                if self._queued[key]:
+                    self._ready.append(key)
+                else:
+                    del self._queued[key]
+                self._start_ready()
+
+        give_up = asyncio.get_running_loop().call_later(LOCK_WAIT_SECONDS, pass_conversation)
         try:
             await self._handle(event, release)
         finally:
-            if self._queued[key]:
-                self._ready.append(key)
-            else:
-                del self._queued[key]
+            give_up.cancel()
+            pass_conversation()
             release()
-            self._start_ready()
 
     async def _handle(self, event: InboundEvent, release: Callable[[], None]) -> None:
         origin = event.origin

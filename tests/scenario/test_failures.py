@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -31,3 +32,23 @@ async def test_an_unknown_button_says_it_has_expired(console: Console) -> None:
     )
     assert response.status == 202
     assert await console.replies("wang") == [{"type": "text", "text": "这个按钮已失效，请重新发起。"}]
+
+
+async def test_a_stuck_event_holds_up_that_persons_next_message_only_for_a_while(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events of one person are handled in order, but one stuck (a database or platform that does not
+    answer) lets the next go after LOCK_WAIT_SECONDS, as the turn lock does, instead of silencing them."""
+    monkeypatch.setattr("bot.engine.LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr("bot.conversation.LOCK_WAIT_SECONDS", 0.3)
+    unstuck = asyncio.Event()
+
+    async def stuck(turn: Turn, command: object) -> None:
+        await unstuck.wait()
+
+    monkeypatch.setitem(handlers.COMMANDS, parser.Help, stuck)
+    response = await console.client.post("/console/api/messages", json={"user": "wang", "text": "帮助"})
+    assert response.status == 202
+    replies = await console.say("wang", "库存 雪碧")
+    assert [reply["title"] for reply in replies] == ["库存 · 雪碧 500ml"]
+    unstuck.set()
