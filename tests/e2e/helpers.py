@@ -12,7 +12,7 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -76,7 +76,7 @@ async def seed_shop(db: Database, platform: str, ids: Mapping[str, str]) -> Shop
                 warehouse_id=warehouse.id or 0,
                 quantity=Decimal(quantity),
                 lot_no="L1",
-                expiry_date=date(2027, 3, 1),
+                expiry_date=datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=120),  # never near expiry, whatever the date
             )
         await save_supplier(session, None, name="太古可口可乐")
     return Shop(world, cola, sprite)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,17 @@ from core.db import Database
 from core.ledger import opening_stock
 from core.models import Identity, User
 from tests.factories import World, make_product, make_world
+
+# The bot dates with the real clock, so the seeded lots are dated from today, not from a fixed year:
+# fixed 2027 dates would turn near expiry, then expired, as the calendar moves.
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+L1_EXPIRY = TODAY + timedelta(days=120)  # beyond every near-expiry window (60 days at most)
+L2_EXPIRY = TODAY + timedelta(days=210)
+
+
+def days_from_today(days: int) -> date:
+    return TODAY + timedelta(days=days)
+
 
 CONSOLE_IDS = {
     "admin": "admin",
@@ -53,11 +64,11 @@ async def seed(db: Database) -> World:
         await make_product(session, "P003", "可口可乐 1.25L", base_unit="瓶", case=12, barcode=None, sale_price="6.50")
         await opening_stock(
             session, world.warehouse_user, product_id=cola.id or 0, warehouse_id=world.main.id or 0,
-            quantity=Decimal(100), lot_no="L1", expiry_date=date(2027, 3, 1),
+            quantity=Decimal(100), lot_no="L1", expiry_date=L1_EXPIRY,
         )
         await opening_stock(
             session, world.warehouse_user, product_id=cola.id or 0, warehouse_id=world.store.id or 0,
-            quantity=Decimal(20), lot_no="L2", expiry_date=date(2027, 6, 1),
+            quantity=Decimal(20), lot_no="L2", expiry_date=L2_EXPIRY,
         )
         await opening_stock(
             session, world.warehouse_user, product_id=sprite.id or 0, warehouse_id=world.main.id or 0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from core.documents import PurchaseOrder, PurchaseOrderStatus
 from core.ledger import opening_stock
 from core.models import Product, Supplier
 from scheduler import AlertConfig, AlertScheduler
-from tests.scenario.conftest import Console, card, seed, texts
+from tests.scenario.conftest import L1_EXPIRY, Console, card, seed, texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -33,8 +33,15 @@ class Clock:
     def __call__(self) -> datetime:
         return self.moment
 
-    def set(self, text: str) -> None:
-        self.moment = datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+
+
+def at(day: int, time: str) -> datetime:
+    """`time` (HH:MM, Shanghai) on the test's day `day`; day 0 is 50 days before L1 expires."""
+    first_day = L1_EXPIRY - timedelta(days=50)
+    hour, minute = (int(part) for part in time.split(":"))
+    return datetime.combine(first_day + timedelta(days=day), datetime.min.time(), SHANGHAI).replace(hour=hour, minute=minute)
 
 
 @dataclass
@@ -47,43 +54,43 @@ class Shop:
 
 @pytest.fixture
 async def shop(db: Database, settings: Settings) -> AsyncIterator[Shop]:
-    world = await seed(db)  # cola: 100 in 主仓 (L1, expires 2027-03-01), 20 in 门店仓 (L2); safety stock 24
+    world = await seed(db)  # cola: 100 in 主仓 (L1, expires L1_EXPIRY), 20 in 门店仓 (L2); safety stock 24
     app = build_app(settings, db, MemoryStore(), console=True)
     services = app[ENGINE_KEY].services
-    clock = Clock(datetime(2027, 1, 10, 8, 0, tzinfo=SHANGHAI))
+    clock = Clock(at(0, "08:00"))
     alerts = AlertScheduler(settings, db, services.store, AlertConfig(), wake_delivery=services.delivery.wake, now=clock)
     async with TestClient(TestServer(app)) as client:
         yield Shop(Console(client, world), alerts, clock, db)
 
 
 async def test_the_morning_alert_fires_once_at_nine_and_not_again_that_day(shop: Shop) -> None:
-    shop.clock.set("2027-01-10T09:00:00")
+    shop.clock.set(at(0, "09:00"))
     await shop.alerts.fire("near-expiry")
     await shop.alerts.fire("near-expiry")  # a second instance's scheduler, the same minute
     for person in ("li", "zhang"):  # warehouse and manager by default
         replies = await shop.console.replies(person)
-        assert [r["title"] for r in replies] == ["临期提醒 · 01月10日"]
-        assert "可口可乐 330ml | 主仓 | L1 | 2027-03-01 | 50天 | 100罐" in texts(replies)
-    shop.clock.set("2027-01-10T15:00:00")
+        assert [r["title"] for r in replies] == [f"临期提醒 · {at(0, '09:00'):%m月%d日}"]
+        assert f"可口可乐 330ml | 主仓 | L1 | {L1_EXPIRY} | 50天 | 100罐" in texts(replies)
+    shop.clock.set(at(0, "15:00"))
     assert all(not r.ran for r in await shop.alerts.catch_up() if r.job == "near-expiry")
     manual = await shop.alerts.run("near-expiry")
     assert manual.ran and manual.messages == 0 and manual.quiet == 1
     later = [record["reply"].get("title", "") for record in await shop.console.inbox("li", wait=1)]
     assert later == ["缺货提醒 · 1 个商品低于安全库存"]  # the catch-up served low stock's 14:30; no 临期 again
 
-    shop.clock.set("2027-01-11T09:00:00")
+    shop.clock.set(at(1, "09:00"))
     await shop.alerts.fire("near-expiry")  # still unresolved the next day: said once more
     assert "49天" in texts(await shop.console.replies("li"))
 
 
 async def test_low_stock_recovers_with_a_short_note(shop: Shop) -> None:
-    shop.clock.set("2027-01-10T08:00:00")
+    shop.clock.set(at(0, "08:00"))
     await shop.alerts.fire("low-stock")
     alert = card(await shop.console.replies("chen"))
     assert alert["title"] == "缺货提醒 · 1 个商品低于安全库存"
     assert "可口可乐 330ml | 门店仓 | 20罐 | 24罐 | 4罐" in texts([alert])
 
-    shop.clock.set("2027-01-10T08:30:00")
+    shop.clock.set(at(0, "08:30"))
     await shop.alerts.fire("low-stock")
     assert await shop.console.inbox("chen", wait=1) == []  # nothing new: quiet
 
@@ -92,7 +99,7 @@ async def test_low_stock_recovers_with_a_short_note(shop: Shop) -> None:
         assert cola is not None
         await opening_stock(session, shop.console.world.warehouse_user, product_id=cola.id or 0,
                             warehouse_id=shop.console.world.store.id or 0, quantity=Decimal(10), lot_no="L3")
-    shop.clock.set("2027-01-10T09:00:00")
+    shop.clock.set(at(0, "09:00"))
     await shop.alerts.fire("low-stock")
     replies = await shop.console.replies("chen")
     assert replies == [{"type": "text", "text": "已恢复 · 缺货: 可口可乐 330ml（门店仓） 已回到安全库存以上"}]
@@ -104,7 +111,7 @@ async def test_the_purchase_button_makes_one_draft_in_cases_which_goes_to_the_ap
         supplier = await session.scalar(select(Supplier).where(Supplier.name == "太古可口可乐"))
         assert cola is not None and supplier is not None
         cola.safety_stock, cola.preferred_supplier_id = Decimal(200), supplier.id
-    shop.clock.set("2027-01-10T08:00:00")
+    shop.clock.set(at(0, "08:00"))
     await shop.alerts.fire("low-stock")
     alert = card(await shop.console.replies("chen"))
     # up to 2× safety stock: 400 − 120 = 280 cans, rounded up to whole cases of 24
@@ -141,7 +148,7 @@ async def test_the_purchase_button_makes_one_draft_in_cases_which_goes_to_the_ap
 
 
 async def test_a_lot_marked_handled_is_not_repeated(shop: Shop) -> None:
-    shop.clock.set("2027-01-10T09:00:00")
+    shop.clock.set(at(0, "09:00"))
     await shop.alerts.fire("near-expiry")
     alert = card(await shop.console.replies("li"))
     lots = texts(await shop.console.press("li", alert, "查看批次"))
@@ -152,6 +159,6 @@ async def test_a_lot_marked_handled_is_not_repeated(shop: Shop) -> None:
     assert done.startswith("已标记 可口可乐 330ml L1：促销")
     await shop.console.replies("zhang")
 
-    shop.clock.set("2027-01-11T09:00:00")
+    shop.clock.set(at(1, "09:00"))
     result = await shop.alerts.run("near-expiry")
     assert result.messages == 0 and result.quiet == 1

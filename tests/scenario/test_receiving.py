@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -16,7 +15,7 @@ from core.ledger import opening_stock
 from core.models import Lot, Product, Supplier
 from core.purchasing import create_purchase_order, submit_purchase_order
 from tests.factories import make_product
-from tests.scenario.conftest import Console, texts
+from tests.scenario.conftest import Console, days_from_today, texts
 
 
 async def _approved(db: Database, console: Console, *lines: tuple[str, str, str | None]) -> str:
@@ -50,19 +49,20 @@ async def test_each_lot_tracked_line_is_asked_for_its_lot_and_bad_dates_are_name
     assert f"采购单 {number} 有 2 个按批次管理的商品" in asked
     assert "第 1/2 个批次商品：可口可乐 330ml 2箱" in asked and "按保质期 365 天算到期" in asked
 
+    made, milk_expiry = days_from_today(-30), days_from_today(200)
     assert "到期日“2027-02-30”不是有效日期" in texts(await console.say("li", "L9 到期 2027-02-30"))
-    again = texts(await console.say("li", "L9 2027-05-01"))
+    again = texts(await console.say("li", f"L9 {days_from_today(150)}"))
     assert "是生产日期还是到期日" in again and "第 1/2 个批次商品" in again
-    assert "第 2/2 个批次商品：纯牛奶 250ml 10盒" in texts(await console.say("li", "批次 l9 生产 2026/11/01"))
+    assert "第 2/2 个批次商品：纯牛奶 250ml 10盒" in texts(await console.say("li", f"批次 l9 生产 {made:%Y/%m/%d}"))
 
     assert "到期日 2020-01-01 已经过了" in texts(await console.say("li", "M7 到期 2020-01-01"))
     assert "到期日 2026-10-01 早于生产日期 2026-11-01" in texts(
         await console.say("li", "M7 生产 2026-11-01 到期 2026-10-01")
     )
-    done = texts(await console.say("li", "批次：M7 exp 2027年6月30日"))
+    done = texts(await console.say("li", f"批次：M7 exp {milk_expiry.year}年{milk_expiry.month}月{milk_expiry.day}日"))
     assert f"已入库 {number}" in done and "共 3 行" in done
-    assert "可口可乐 330ml 2箱 批次 L9 到期 2027-11-01" in done  # production + 365 days of shelf life
-    assert "雪碧 500ml 1箱" in done and "纯牛奶 250ml 10盒 批次 M7 到期 2027-06-30" in done
+    assert f"可口可乐 330ml 2箱 批次 L9 到期 {made + timedelta(days=365)}" in done  # production + 365 days of shelf life
+    assert "雪碧 500ml 1箱" in done and f"纯牛奶 250ml 10盒 批次 M7 到期 {milk_expiry}" in done
 
     async with db.session() as session:
         order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
@@ -73,23 +73,23 @@ async def test_each_lot_tracked_line_is_asked_for_its_lot_and_bad_dates_are_name
                 select(Lot, Product).join(Product, Product.id == Lot.product_id).where(Lot.warehouse_id == console.world.main.id)
             )).all()
         }
-    assert lots[("P001", "L9")] == (date(2026, 11, 1), date(2027, 11, 1), Decimal(48))
-    assert lots[("M001", "M7")] == (None, date(2027, 6, 30), Decimal(10))
+    assert lots[("P001", "L9")] == (made, made + timedelta(days=365), Decimal(48))
+    assert lots[("M001", "M7")] == (None, milk_expiry, Decimal(10))
     assert lots[("P002", "")][2] == Decimal(72)  # 60 + 12, no lot for an untracked product
     assert "采购单 " + number + " 已由 老李 入库" in texts(await console.replies("chen"))
 
 
 async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_command(console: Console, db: Database) -> None:
-    number = await _approved(db, console, ("P001", "1", "箱"))
-    done = texts(await console.say("li", f"入库 {number} 批次 A-12 到期 2027-05-01"))
-    assert f"已入库 {number}" in done and "可口可乐 330ml 1箱 批次 A-12 到期 2027-05-01" in done
+    number, expiry = await _approved(db, console, ("P001", "1", "箱")), days_from_today(150)
+    done = texts(await console.say("li", f"入库 {number} 批次 A-12 到期 {expiry}"))
+    assert f"已入库 {number}" in done and f"可口可乐 330ml 1箱 批次 A-12 到期 {expiry}" in done
     assert "不能入库" in texts(await console.say("li", f"入库 {number}"))  # closed now
 
     second = await _approved(db, console, ("P001", "1", "箱"))
     assert "请写到期日或生产日期" in texts(await console.say("li", f"入库 {second} 批次 A-13"))
     assert "第 1/1 个批次商品" in texts(await console.say("li", f"入库 {second}"))
     assert "库存 · 可口可乐 330ml" in texts(await console.say("li", "库存 可口可乐330"))  # leaves the flow
-    assert "已入库" not in texts(await console.say("li", "A-14 到期 2027-05-01"))
+    assert "已入库" not in texts(await console.say("li", f"A-14 到期 {expiry}"))
     async with db.session() as session:
         order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == second))
         assert order is not None and order.status == PurchaseOrderStatus.APPROVED  # nothing received by the stray answer
@@ -98,8 +98,7 @@ async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_comman
 
 
 async def test_a_lot_number_holding_stock_with_another_expiry_is_named_when_typed(console: Console, db: Database) -> None:
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    held, other, made = today + timedelta(days=100), today + timedelta(days=200), today - timedelta(days=2)
+    held, other, made = days_from_today(100), days_from_today(200), days_from_today(-2)
     async with db.session() as session:
         milk = await make_product(session, "M001", "纯牛奶 250ml", base_unit="盒", case=12, barcode=None, shelf_life_days=180)
         await opening_stock(

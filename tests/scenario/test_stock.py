@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.engine import MAX_EVENTS_IN_WORK
-from tests.scenario.conftest import Console, card, texts
+from tests.scenario.conftest import L1_EXPIRY, Console, card, texts
 
 
 async def test_salesperson_sees_available_stock_per_warehouse_and_no_costs(console: Console) -> None:
@@ -22,7 +22,7 @@ async def test_salesperson_sees_available_stock_per_warehouse_and_no_costs(conso
 async def test_warehouse_sees_lots_and_expiry_and_gets_warehouse_actions(console: Console) -> None:
     replies = await console.say("li", "查 6901234567892")
     body = texts(replies)
-    assert "主仓 | L1 | 2027-03-01 | 4箱4罐 | 4箱4罐" in body
+    assert f"主仓 | L1 | {L1_EXPIRY} | 4箱4罐 | 4箱4罐" in body
     assert [b["label"] for b in card(replies)["buttons"]] == ["入库", "盘点"]
 
 

@@ -25,7 +25,7 @@ async def test_transfer_between_warehouses(console: Console) -> None:
 
 
 async def test_alerts_and_today(console: Console) -> None:
-    assert "没有临期或过期的批次" in texts(await console.say("li", "临期"))  # 2027 lots, 60 days ahead
+    assert "没有临期或过期的批次" in texts(await console.say("li", "临期"))  # lots 120 and 210 days ahead
     assert "所有商品都在安全库存以上" in texts(await console.say("chen", "缺货"))
     draft = card(await console.say("wang", "下单 华联 雪碧 1箱"))
     await console.press("wang", draft, "确认")

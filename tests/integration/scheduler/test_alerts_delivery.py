@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import apscheduler.executors.base
@@ -24,10 +24,10 @@ from core.db import Database
 from scheduler import AlertConfig, AlertScheduler, robot_adapter
 from scheduler.config import parse_config
 from tests.fakes.wecom_server import FakeWeCom
-from tests.scenario.conftest import seed
+from tests.scenario.conftest import L1_EXPIRY, seed
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-NINE = datetime(2027, 1, 10, 9, 0, tzinfo=SHANGHAI)
+NINE = datetime.combine(L1_EXPIRY - timedelta(days=50), time(9, 0), SHANGHAI)  # cola's L1 is then near expiry
 SETTINGS = Settings(database_url("sqlite:///unused.db"), None, SHANGHAI, None, {})
 
 
