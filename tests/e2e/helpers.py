@@ -12,7 +12,6 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -33,6 +32,7 @@ from core.ledger import opening_stock
 from core.models import Product, Role
 from core.users import add_user
 from tests.factories import World, make_product, make_world
+from tests.scenario.conftest import L1_EXPIRY
 
 COLA_BARCODE = "6901234567892"
 SPRITE_BARCODE = "6902538006100"
@@ -76,7 +76,7 @@ async def seed_shop(db: Database, platform: str, ids: Mapping[str, str]) -> Shop
                 warehouse_id=warehouse.id or 0,
                 quantity=Decimal(quantity),
                 lot_no="L1",
-                expiry_date=datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=120),  # never near expiry, whatever the date
+                expiry_date=L1_EXPIRY,  # never near expiry, whatever the date
             )
         await save_supplier(session, None, name="太古可口可乐")
     return Shop(world, cola, sprite)
