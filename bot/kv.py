@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 
 class KeyValueStore(Protocol):
@@ -79,12 +79,30 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
+POOL_SIZE = 50
+POOL_WAIT_SECONDS = 10.0
+
+
 class RedisStore:
     """The store shared by all instances."""
 
     def __init__(self, url: str, prefix: str = "psibot:") -> None:
-        self._redis = Redis.from_url(url, decode_responses=True)
+        # A caller waits for a free connection (up to POOL_WAIT_SECONDS) rather than fail: the plain
+        # pool raised "Too many connections" past 100 at once, a burst of console requests.
+        pool = BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=POOL_SIZE, timeout=POOL_WAIT_SECONDS
+        )
+        self._redis = Redis.from_pool(pool)  # closes the pool when closed
         self._prefix = prefix
+
+    @property
+    def client(self) -> Redis:
+        """The connection pool, for state that needs more than keys (the console's mailboxes)."""
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
