@@ -1,8 +1,8 @@
 """Multi-step flows (order draft, reject reason, count entry) remembered per user and chat.
 
 State lives in the KeyValueStore (Redis shared by every instance, else memory) as JSON with a TTL, so
-a draft left alone expires and its card's buttons answer that it has. `turn_lock` keeps two quick
-messages of one person from racing on the same state.
+a draft left alone expires and its card's buttons answer that it has. `turn` drops a redelivered event
+and keeps two quick messages of one person from racing on the same state.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from bot.kv import KeyValueStore
@@ -24,6 +25,13 @@ LOCK_WAIT_SECONDS = 10.0
 
 def conversation_key(origin: Origin) -> str:
     return f"conv:{origin.platform}:{origin.tenant}:{origin.chat_id}:{origin.sender_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Turned:
+    """An event's turn under way: the conversation's state as the turn began."""
+
+    state: dict[str, Any] | None
 
 
 class Conversations:
@@ -44,17 +52,27 @@ class Conversations:
         await self._store.delete(conversation_key(origin))
 
     @asynccontextmanager
-    async def turn_lock(self, origin: Origin) -> AsyncIterator[None]:
-        """One event at a time per user and chat, across instances; gives up waiting after a while."""
-        key, token = "lock:" + conversation_key(origin), uuid.uuid4().hex
-        deadline = asyncio.get_running_loop().time() + LOCK_WAIT_SECONDS
-        delay = 0.005
-        while not await self._store.set_if_absent(key, token, LOCK_TTL_SECONDS):
-            if asyncio.get_running_loop().time() > deadline:
-                break  # a holder that died keeps the key until its TTL; better to go on than to hang
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
+    async def turn(self, origin: Origin, event_key: str, event_ttl: float) -> AsyncIterator[Turned | None]:
+        """An event's turn: None for a redelivery (`event_key` seen before); else the conversation is
+        locked across instances for the turn (one event at a time per user and chat; waiting gives up
+        after a while) and its state read, in one round trip to the store when the lock is free."""
+        state_key = conversation_key(origin)
+        key, token = "lock:" + state_key, uuid.uuid4().hex
+        opening = await self._store.open_turn(event_key, event_ttl, key, token, LOCK_TTL_SECONDS, state_key)
+        if not opening.first:
+            yield None
+            return
+        raw = opening.state
+        if not opening.locked:
+            deadline = asyncio.get_running_loop().time() + LOCK_WAIT_SECONDS
+            delay = 0.005
+            while not await self._store.set_if_absent(key, token, LOCK_TTL_SECONDS):
+                if asyncio.get_running_loop().time() > deadline:
+                    break  # a holder that died keeps the key until its TTL; better to go on than to hang
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            raw = await self._store.get(state_key)
         try:
-            yield
+            yield Turned(None if raw is None else json.loads(raw))
         finally:
             await self._store.delete_if_equals(key, token)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from bot.conversation import LOCK_WAIT_SECONDS, conversation_key
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
@@ -106,19 +107,17 @@ class Engine:
 
     async def _handle(self, event: InboundEvent, release: Callable[[], None]) -> None:
         origin = event.origin
+        if isinstance(event, TextMessage | ImageMessage) and origin.chat_kind == "group" and not event.mentioned:
+            return  # not for the bot: nothing is done, so nothing needs deduplicating
         try:
-            first = await self.services.store.set_if_absent(
-                f"event:{origin.platform}:{event.event_id}", "1", DEDUPE_TTL_SECONDS
-            )
-            if not first:
-                log.info("dropped redelivered %s event %s", origin.platform, event.event_id)
-                return
-            if isinstance(event, TextMessage | ImageMessage) and origin.chat_kind == "group" and not event.mentioned:
-                return
-            async with self.services.conversations.turn_lock(origin):
+            event_key = f"event:{origin.platform}:{event.event_id}"
+            async with self.services.conversations.turn(origin, event_key, DEDUPE_TTL_SECONDS) as turned:
+                if turned is None:
+                    log.info("dropped redelivered %s event %s", origin.platform, event.event_id)
+                    return
                 user = await self._user(origin)
                 turn = Turn(self.services, event, user)
-                await self._run(turn, user)
+                await self._run(turn, user, turned.state)
                 release()  # the next event may start while these replies wait for the group commit
                 await turn.finish()
         except Exception:
@@ -140,19 +139,20 @@ class Engine:
             self._identities[key] = (now + IDENTITY_TTL_SECONDS, user)
         return user
 
-    async def _run(self, turn: Turn, user: User | None) -> None:
+    async def _run(self, turn: Turn, user: User | None, state: dict[str, Any] | None) -> None:
         try:
             if user is None:
                 await general.stranger(turn)
             else:
-                await self._dispatch(turn)
+                await self._dispatch(turn, state)
         except DomainError as error:
             turn.say(Text(error.message))
         except Exception:
             log.exception("handler failed for event %s", turn.event.event_id)
             turn.say(Text(APOLOGY))
 
-    async def _dispatch(self, turn: Turn) -> None:
+    async def _dispatch(self, turn: Turn, state: dict[str, Any] | None) -> None:
+        """`state`: the conversation's flow as the turn began (read with the lock, in the same step)."""
         event = turn.event
         if isinstance(event, CardAction):
             on_press = ACTIONS.get(event.action)
@@ -164,8 +164,7 @@ class Engine:
             await photo.photo(turn, event)
         else:
             command = parse(event.text)
-            state = None if isinstance(command, CancelFlow) else await self.services.conversations.get(turn.origin)
-            if state is not None:
+            if state is not None and not isinstance(command, CancelFlow):
                 flow = FLOWS.get(state.get("flow", ""))
                 if flow is not None and await flow(turn, state, event.text):
                     return

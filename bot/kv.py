@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
+
+
+class Opening(NamedTuple):
+    """What `open_turn` found: a first delivery? the lock taken? and, if both, the state's value."""
+
+    first: bool
+    locked: bool
+    state: str | None
 
 
 class KeyValueStore(Protocol):
@@ -26,6 +34,13 @@ class KeyValueStore(Protocol):
 
     async def delete_if_equals(self, key: str, value: str) -> bool:
         """Delete only while the key still holds `value` (releasing a lock this caller owns)."""
+        ...
+
+    async def open_turn(
+        self, event_key: str, event_ttl: float, lock_key: str, lock_value: str, lock_ttl: float, state_key: str
+    ) -> Opening:
+        """The start of every event's turn in one step (one round trip to Redis, not three): mark the
+        event seen, unless it was (a redelivery); then take the lock; then, holding it, read the state."""
         ...
 
     async def close(self) -> None: ...
@@ -70,12 +85,27 @@ class MemoryStore:
             return True
         return False
 
+    async def open_turn(
+        self, event_key: str, event_ttl: float, lock_key: str, lock_value: str, lock_ttl: float, state_key: str
+    ) -> Opening:
+        if not await self.set_if_absent(event_key, "1", event_ttl):
+            return Opening(first=False, locked=False, state=None)
+        if not await self.set_if_absent(lock_key, lock_value, lock_ttl):
+            return Opening(first=True, locked=False, state=None)
+        return Opening(first=True, locked=True, state=self._live(state_key))
+
     async def close(self) -> None:
         self._data.clear()
 
 
 _DELETE_IF_EQUALS = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+
+_OPEN_TURN = """
+if not redis.call('set', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return {0, 0, false} end
+if not redis.call('set', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {1, 0, false} end
+return {1, 1, redis.call('get', KEYS[3])}
 """
 
 
@@ -94,6 +124,8 @@ class RedisStore:
         )
         self._redis = Redis.from_pool(pool)  # closes the pool when closed
         self._prefix = prefix
+        self._delete_if_equals = self._redis.register_script(_DELETE_IF_EQUALS)
+        self._open_turn = self._redis.register_script(_OPEN_TURN)
 
     @property
     def client(self) -> Redis:
@@ -121,7 +153,14 @@ class RedisStore:
         await self._redis.delete(self._prefix + key)
 
     async def delete_if_equals(self, key: str, value: str) -> bool:
-        return bool(await self._redis.eval(_DELETE_IF_EQUALS, 1, self._prefix + key, value))
+        return bool(await self._delete_if_equals(keys=[self._prefix + key], args=[value]))
+
+    async def open_turn(
+        self, event_key: str, event_ttl: float, lock_key: str, lock_value: str, lock_ttl: float, state_key: str
+    ) -> Opening:
+        keys = [self._prefix + key for key in (event_key, lock_key, state_key)]
+        first, locked, state = await self._open_turn(keys=keys, args=[int(event_ttl * 1000), lock_value, int(lock_ttl * 1000)])
+        return Opening(bool(first), bool(locked), None if state is None else str(state))
 
     async def close(self) -> None:
         await self._redis.aclose()
