@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from sqlmodel import SQLModel
 import bot.outbox  # noqa: F401 - registers the outbox table
 import core.documents  # noqa: F401 - registers the document tables
 from bot.app import ENGINE_KEY, build_app
-from bot.kv import RedisStore, open_store
+from bot.kv import open_store
 from core.catalog import ProductInput, save_product, save_warehouse
 from core.config import Settings, database_url
 from core.db import Database
@@ -142,12 +141,10 @@ async def _ddl(url: URL, statement: str) -> None:
     await admin.close()
 
 
-async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, str]:
-    """On 127.0.0.1; several instances given one port share it (SO_REUSEPORT: the kernel spreads the
-    connections, as a load balancer would)."""
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, reuse_port=bool(port))
+    site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
@@ -157,104 +154,17 @@ async def bare_handler(_request: web.Request) -> web.Response:
     return web.json_response({"event_id": "x", "seq": 0}, status=202)
 
 
-async def _forget(redis: str, prefix: str) -> None:
-    store = RedisStore(redis, prefix)
-    keys = [key async for key in store.client.scan_iter(match=prefix + "*")]
-    if keys:
-        await store.client.delete(*keys)
-    await store.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User and system time of these processes so far, all their threads (Linux /proc)."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-async def run_instance(port: int, database: str, redis: str | None, schema: str | None, prefix: str) -> None:
-    """One psibot instance (the bench's child): serves until told to stop on stdin, then finishes its
-    backlog and reports how long that took."""
-    url = database_url(database)
-    db = Database(url, pg_schema=schema)
-    store = open_store(redis, prefix=prefix)
-    settings = Settings(url, redis, ZoneInfo("Asia/Shanghai"), None, {})
-    app = build_app(settings, db, store, console=True)
-    runner, _ = await serve(app, port)
-    print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    draining = time.perf_counter()
-    await app[ENGINE_KEY].drain()
-    print(json.dumps({"drain_seconds": time.perf_counter() - draining}), flush=True)
-    await runner.cleanup()
-    await store.close()
-    await db.close()
-
-
-class Instances:
-    """psibot instances in child processes of their own, sharing one port, database and Redis."""
-
-    def __init__(self, count: int, database: str, redis: str | None, schema: str | None, prefix: str) -> None:
-        self.port = _free_port()
-        self._command = [
-            sys.executable, "-m", "bench.console", "--instance", str(self.port), "--database", database, "--prefix", prefix,
-        ]
-        if redis:
-            self._command += ["--redis", redis]
-        if schema:
-            self._command += ["--schema", schema]
-        self._count = count
-        self.children: list[asyncio.subprocess.Process] = []
-
-    async def start(self) -> str:
-        for _ in range(self._count):
-            child = await asyncio.create_subprocess_exec(
-                *self._command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-            )
-            self.children.append(child)
-            assert child.stdout is not None
-            if (await child.stdout.readline()).strip() != b"ready":
-                raise RuntimeError("a psibot instance did not start")
-        return f"http://127.0.0.1:{self.port}"
-
-    def cpu_seconds(self) -> float:
-        return _cpu_seconds([child.pid for child in self.children])
-
-    async def stop(self) -> float:
-        """Tell every instance to finish; the longest time one took to answer its backlog."""
-        for child in self.children:
-            assert child.stdin is not None
-            child.stdin.write(b"stop\n")
-            await child.stdin.drain()
-        drained = 0.0
-        for child in self.children:
-            assert child.stdout is not None
-            drained = max(drained, json.loads(await child.stdout.readline())["drain_seconds"])
-            await child.wait()
-        return drained
-
-
-async def main(users: int, seconds: float, database: str | None, redis: str | None, instances: int) -> None:
-    if instances > 1 and not redis:
-        raise SystemExit("several instances share dedupe, conversations and the console in Redis: give --redis")
+async def main(users: int, seconds: float, database: str | None, redis: str | None) -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as scratch:
-        database = database or f"sqlite:///{Path(scratch) / 'bench.db'}"
-        url = database_url(database)
+        url = database_url(database or f"sqlite:///{Path(scratch) / 'bench.db'}")
         schema = None if url.get_backend_name() == "sqlite" else "bench_" + uuid.uuid4().hex[:8]
         if schema:
             await _ddl(url, f'CREATE SCHEMA "{schema}"')
         db = Database(url, pg_schema=schema)
         await seed(db, users)
-        await db.close()
+        store = open_store(redis, prefix="psibot-bench:")
+        settings = Settings(url, redis, ZoneInfo("Asia/Shanghai"), None, {})
 
         bare = web.Application()
         bare.router.add_post("/console/api/messages", bare_handler)
@@ -262,20 +172,22 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
         ceiling = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="bare aiohttp handler (ceiling)")
         await runner.cleanup()
 
-        prefix = f"psibot-bench-{uuid.uuid4().hex[:8]}:"
-        servers = Instances(instances, database, redis, schema, prefix)
-        base = await servers.start()
-        cpu_before = servers.cpu_seconds()
+        app = build_app(settings, db, store, console=True)
+        runner, base = await serve(app)
+        cpu_before = time.process_time()
         answered = await drive_elsewhere(base, users, seconds, wait_for_reply=True, name="console, answered one by one")
-        cpu_per_answer = (servers.cpu_seconds() - cpu_before) / max(answered.handled, 1) * 1000
+        cpu_per_answer = (time.process_time() - cpu_before) / max(answered.handled, 1) * 1000
         burst = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="console, acknowledged")
-        drain_seconds = await servers.stop()
-        if redis:
-            await _forget(redis, prefix)
+        draining = time.perf_counter()
+        await app[ENGINE_KEY].drain()
+        drain_seconds = time.perf_counter() - draining
+        await runner.cleanup()
+        await store.close()
+        await db.close()
         if schema:
             await _ddl(url, f'DROP SCHEMA "{schema}" CASCADE')
 
-    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; psibot instances: {instances}")
+    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(ceiling.line())
     print(answered.line())
     print(f"  server CPU {cpu_per_answer:.1f} ms per answered message (HTTP, engine, database driver, outbox)")
@@ -296,21 +208,13 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database", help="default: a fresh SQLite file")
     parser.add_argument("--redis", help="redis://… to dedupe and lock in Redis; default: in memory")
-    parser.add_argument("--instances", type=int, default=1, help="psibot processes sharing the port (needs --redis)")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the load generator's own process
     parser.add_argument("--wait-for-reply", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--instance", type=int, metavar="PORT", help=argparse.SUPPRESS)  # a psibot instance's process
-    parser.add_argument("--schema", help=argparse.SUPPRESS)
-    parser.add_argument("--prefix", default="psibot-bench:", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.instance:
-        asyncio.run(
-            run_instance(arguments.instance, arguments.database, arguments.redis, arguments.schema, arguments.prefix)
-        )
-    elif arguments.client:
+    if arguments.client:
         result = asyncio.run(
             drive(arguments.client, arguments.users, arguments.seconds, wait_for_reply=arguments.wait_for_reply, name="")
         )
         print(json.dumps({"handled": result.handled, "seconds": result.seconds, "ack_ms": result.ack_ms}))
     else:
-        asyncio.run(main(arguments.users, arguments.seconds, arguments.database, arguments.redis, arguments.instances))
+        asyncio.run(main(arguments.users, arguments.seconds, arguments.database, arguments.redis))
