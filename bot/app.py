@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from adapters.console import ConsoleAdapter
-from adapters.console.mailboxes import Mailboxes, MemoryMailboxes, RedisMailboxes
 from bot.adapter import Adapter
 from bot.conversation import Conversations
 from bot.engine import Engine
@@ -39,10 +38,7 @@ def build_app(
     registry: dict[str, Adapter] = {adapter.platform: adapter for adapter in adapters}
     console_adapter = None
     if console or settings.console_token:
-        mailboxes: Mailboxes = (
-            RedisMailboxes(store.client, store.prefix + "console:") if isinstance(store, RedisStore) else MemoryMailboxes()
-        )
-        console_adapter = ConsoleAdapter(db, mailboxes, token=settings.console_token)
+        console_adapter = ConsoleAdapter(db, token=settings.console_token)
         registry[console_adapter.platform] = console_adapter
         app[CONSOLE_KEY] = console_adapter
 

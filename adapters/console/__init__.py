@@ -2,8 +2,7 @@
 
 It translates and nothing more, like every adapter: a posted message, button press or photo becomes a
 neutral event for the engine's sink (which returns at once, so the POST answers 202 at once); replies
-the outbox delivers land in a per-user mailbox (`mailboxes.py`: in memory, or in Redis so that several
-instances serve one console), read by long-polling or Server-Sent Events.
+the outbox delivers land in a per-user mailbox in memory, read by long-polling or Server-Sent Events.
 Because the console lets anyone speak as anyone, it is protected by PSIBOT_CONSOLE_TOKEN when one is set
 (bearer header or cookie, compared in constant time). The interface is documented in docs/console.md.
 """
@@ -11,19 +10,20 @@ Because the console lets anyone speak as anyone, it is protected by PSIBOT_CONSO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hmac
 import json
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from adapters.console.mailboxes import Mailboxes
 from bot.adapter import DeliveryError, EventSink
 from bot.cards import help_lines
 from bot.model import Card, CardAction, ImageMessage, Origin, Reply, Sent, Target, TextMessage
@@ -35,8 +35,9 @@ from core.users import ROLE_NAMES_ZH
 
 PLATFORM = "console"
 COOKIE = "psibot_console"
+MAILBOX_SIZE = 500  # messages kept per user or chat; older ones fall off
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-KEPT_IMAGES = 100  # photos are read by the instance they were posted to, soon after: kept in its memory
+KEPT_IMAGES = 100
 MAX_WAIT_SECONDS = 30.0
 HEARTBEAT_SECONDS = 15.0
 
@@ -44,14 +45,40 @@ _STATIC = resources.files(__package__) / "static"
 _STATIC_TYPES = {"index.html": "text/html", "app.js": "application/javascript", "style.css": "text/css"}
 
 
+class _Record(NamedTuple):
+    """One message in a mailbox, kept as the JSON it is sent as: made once, not at every poll, and
+    no tree of dicts for the garbage collector to walk (100 users' full mailboxes are ~50,000 messages)."""
+
+    seq: int
+    updated: int  # the sequence number of its last change (a card replaced later gets a new one)
+    ref: str
+    body: str
+
+
+@dataclass
+class _Mailbox:
+    """What one user (or one group chat) sees: their own messages and the bot's, in order."""
+
+    records: list[_Record] = field(default_factory=list)
+    newest: int = 0  # the highest `updated` in records: a poll with nothing newer needs no scan
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def news(self, after: int) -> list[_Record]:
+        if self.newest <= after:
+            return []
+        return [record for record in self.records if record.updated > after]
+
+
 class ConsoleAdapter:
     platform = PLATFORM
 
-    def __init__(self, db: Database, mailboxes: Mailboxes, *, token: str | None = None) -> None:
+    def __init__(self, db: Database, *, token: str | None = None) -> None:
         self._db = db
-        self._mailboxes = mailboxes
-        self._images: OrderedDict[str, bytes] = OrderedDict()
         self._token = token
+        self._mailboxes: dict[str, _Mailbox] = {}
+        self._where: dict[str, str] = {}  # message ref → mailbox key, for card updates
+        self._images: OrderedDict[str, bytes] = OrderedDict()
+        self._sequence = 0
         self._closing = False
 
     # ------------------------------------------------------------------ the Adapter protocol
@@ -72,13 +99,23 @@ class ConsoleAdapter:
     async def send(self, target: Target, reply: Reply) -> Sent:
         if self._closing:
             raise DeliveryError("console is shutting down", transient=True)
-        _, ref = await self._mailboxes.append(
-            _mailbox_key(target.kind, target.id), {"direction": "out", "reply": reply_to_json(reply)}
-        )
-        return Sent(platform_message_ref=ref)
+        record = await self._append(_mailbox_key(target.kind, target.id), {"direction": "out", "reply": reply_to_json(reply)})
+        return Sent(platform_message_ref=record.ref)
 
     async def update_card(self, action: CardAction | None, platform_card_ref: str, card: Card) -> None:
-        await self._mailboxes.replace_reply(platform_card_ref, reply_to_json(card))
+        key = self._where.get(platform_card_ref)
+        if key is None:
+            return  # fell off the mailbox (or the process restarted): nothing left to update
+        mailbox = self._mailboxes[key]
+        async with mailbox.changed:
+            for index, record in enumerate(mailbox.records):
+                if record.ref == platform_card_ref:
+                    fields = json.loads(record.body)
+                    fields["reply"] = reply_to_json(card)
+                    fields["updated"] = mailbox.newest = self._next_sequence()
+                    mailbox.records[index] = record._replace(updated=fields["updated"], body=_DUMPS(fields))
+                    mailbox.changed.notify_all()
+                    return
 
     async def download_image(self, media_handle: str) -> bytes:
         data = self._images.get(media_handle)
@@ -89,9 +126,51 @@ class ConsoleAdapter:
     async def close(self) -> None:
         await self._on_shutdown(None)
 
+    # ------------------------------------------------------------------ mailboxes
+
+    def _next_sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    def _mailbox(self, key: str) -> _Mailbox:
+        """The mailbox of `key`, made the first time (not built on every call as setdefault's argument:
+        a dataclass and an asyncio.Condition for each message and each poll)."""
+        mailbox = self._mailboxes.get(key)
+        if mailbox is None:
+            mailbox = self._mailboxes[key] = _Mailbox()
+        return mailbox
+
+    async def _append(self, key: str, fields: dict[str, Any]) -> _Record:
+        mailbox = self._mailbox(key)
+        sequence = self._next_sequence()
+        ref = f"m{sequence}"
+        body = _DUMPS({"seq": sequence, "ref": ref, "at": utcnow().isoformat(), "updated": sequence, **fields})
+        record = _Record(sequence, sequence, ref, body)
+        async with mailbox.changed:
+            mailbox.records.append(record)
+            mailbox.newest = sequence
+            self._where[ref] = key
+            if len(mailbox.records) > MAILBOX_SIZE:
+                self._where.pop(mailbox.records.pop(0).ref, None)
+            mailbox.changed.notify_all()
+        return record
+
+    async def _wait_for_news(self, key: str, after: int, wait_seconds: float) -> list[_Record]:
+        """Records new or updated since `after`; waits up to `wait_seconds` for the first one."""
+        mailbox = self._mailbox(key)
+        async with mailbox.changed:
+            if mailbox.newest <= after and wait_seconds > 0 and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        mailbox.changed.wait_for(lambda: mailbox.newest > after or self._closing), wait_seconds
+                    )
+            return mailbox.news(after)
+
     async def _on_shutdown(self, _app: web.Application | None) -> None:
         self._closing = True
-        await self._mailboxes.close()
+        for mailbox in self._mailboxes.values():
+            async with mailbox.changed:
+                mailbox.changed.notify_all()
 
     # ------------------------------------------------------------------ HTTP edge
 
@@ -145,7 +224,7 @@ class ConsoleAdapter:
         if text.startswith("@psibot"):
             text = text.removeprefix("@psibot").strip()
         event_id = str(body.get("event_id") or uuid.uuid4().hex)
-        seq, _ = await self._mailboxes.append(
+        mine = await self._append(
             _mailbox_key("chat" if chat else "user", chat or user), {"direction": "in", "user": user, "text": text}
         )
         await self._sink(
@@ -158,7 +237,7 @@ class ConsoleAdapter:
                 received_at=utcnow(),
             )
         )
-        return _respond({"event_id": event_id, "seq": seq}, status=202)
+        return _respond({"event_id": event_id, "seq": mine.seq}, status=202)
 
     async def _post_action(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -179,7 +258,7 @@ class ConsoleAdapter:
                 form={str(k): str(v) for k, v in form.items()},
             )
         )
-        return _respond({"event_id": event_id, "seq": await self._mailboxes.last()}, status=202)
+        return _respond({"event_id": event_id, "seq": self._sequence}, status=202)
 
     async def _post_image(self, request: web.Request) -> web.Response:
         user = request.query.get("user", "")
@@ -200,16 +279,16 @@ class ConsoleAdapter:
         while len(self._images) > KEPT_IMAGES:
             self._images.popitem(last=False)
         event_id = request.query.get("event_id") or uuid.uuid4().hex
-        seq, _ = await self._mailboxes.append(_mailbox_key("user", user), {"direction": "in", "user": user, "text": "[照片]"})
+        mine = await self._append(_mailbox_key("user", user), {"direction": "in", "user": user, "text": "[照片]"})
         await self._sink(ImageMessage(origin=_origin(user, ""), event_id=event_id, media_handle=handle, received_at=utcnow()))
-        return _respond({"event_id": event_id, "seq": seq}, status=202)
+        return _respond({"event_id": event_id, "seq": mine.seq}, status=202)
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         key = _key_from_query(request)
         after = _int(request.query.get("after", "0"))
         wait = min(float(_int(request.query.get("wait", "0"))), MAX_WAIT_SECONDS)
-        news = await self._mailboxes.news(key, after, 0.0 if self._closing else wait)
-        body = f'{{"messages": [{", ".join(record for _, record in news.records)}], "last": {news.last}}}'
+        records = await self._wait_for_news(key, after, wait)
+        body = f'{{"messages": [{", ".join(record.body for record in records)}], "last": {self._sequence}}}'
         return web.Response(text=body, content_type="application/json")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
@@ -219,13 +298,13 @@ class ConsoleAdapter:
         await response.prepare(request)
         try:
             while not self._closing:
-                news = await self._mailboxes.news(key, after, HEARTBEAT_SECONDS)
-                if not news.records:
+                records = await self._wait_for_news(key, after, HEARTBEAT_SECONDS)
+                if not records:
                     await response.write(b": keep-alive\n\n")
                     continue
-                for updated, record in news.records:
-                    after = max(after, updated)
-                    await response.write(f"id: {after}\nevent: message\ndata: {record}\n\n".encode())
+                for record in records:
+                    after = max(after, record.updated)
+                    await response.write(f"id: {after}\nevent: message\ndata: {record.body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return response
