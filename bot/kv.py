@@ -127,15 +127,6 @@ class RedisStore:
         self._delete_if_equals = self._redis.register_script(_DELETE_IF_EQUALS)
         self._open_turn = self._redis.register_script(_OPEN_TURN)
 
-    @property
-    def client(self) -> Redis:
-        """The connection pool, for state that needs more than keys (the console's mailboxes)."""
-        return self._redis
-
-    @property
-    def prefix(self) -> str:
-        return self._prefix
-
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
 

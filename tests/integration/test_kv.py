@@ -8,20 +8,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.kv import POOL_SIZE, KeyValueStore, MemoryStore, Opening, RedisStore
 
 
 @asynccontextmanager
 async def fresh_redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
-    shared = RedisStore(redis_url, prefix=f"psibot-test-{uuid.uuid4().hex[:8]}:")
+    prefix = f"psibot-test-{uuid.uuid4().hex[:8]}:"
+    shared = RedisStore(redis_url, prefix=prefix)
     try:
         yield shared
     finally:
-        keys = [key async for key in shared.client.scan_iter(match=shared.prefix + "*")]
-        if keys:
-            await shared.client.delete(*keys)
         await shared.close()
+        cleaner = Redis.from_url(redis_url)
+        keys = [key async for key in cleaner.scan_iter(match=prefix + "*")]
+        if keys:
+            await cleaner.delete(*keys)
+        await cleaner.aclose()
 
 
 @pytest.fixture
