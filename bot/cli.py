@@ -355,8 +355,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _only_upgrades_run(record: logging.LogRecord) -> bool:
+    """Of Alembic's notes, the lines saying a migration ran: every command upgrades the database
+    first, and `psibot users list` opened with nine lines of plugin set-up and dialect notes."""
+    return record.levelno >= logging.WARNING or record.getMessage().startswith("Running upgrade")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_only_upgrades_run)
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

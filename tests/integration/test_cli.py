@@ -19,7 +19,9 @@ def psibot(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def test_admin_workflow_from_the_command_line(tmp_path: Path):
-    assert psibot(tmp_path, "db", "upgrade").returncode == 0
+    upgraded = psibot(tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0
+    assert "Running upgrade 0001 -> 0002" in upgraded.stderr and "setup plugin" not in upgraded.stderr
     added = psibot(tmp_path, "users", "add", "--platform", "wecom", "--id", "ZhangSan", "--name", "张三", "--role", "仓管")
     assert added.returncode == 0, added.stderr
     assert "张三（仓管）" in added.stdout
@@ -27,6 +29,7 @@ def test_admin_workflow_from_the_command_line(tmp_path: Path):
     assert duplicate.returncode == 1 and "已经绑定过了" in duplicate.stderr
     listed = psibot(tmp_path, "users", "list")
     assert "张三" in listed.stdout and "wecom:ZhangSan" in listed.stdout
+    assert listed.stderr == ""  # nothing to upgrade: nothing said about it
 
     (tmp_path / "products.csv").write_bytes(
         "编码,名称,条码,单位,售价,换算\nSP1,可口可乐,6901234567892,罐,3.5,1箱=24罐\n".encode("gbk")
