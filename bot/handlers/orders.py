@@ -65,6 +65,8 @@ class Draft:
     customer: str
     warehouse_id: int
     lines: tuple[DraftLine, ...]
+    owner_id: int  # who made it: only they may confirm, change or cancel it (a card in a group is seen by all)
+    owner: str
 
 
 def _draft_key(card_id: str) -> str:
@@ -81,8 +83,21 @@ async def _load_draft(turn: Turn, card_id: str) -> Draft | None:
         return None
     data: dict[str, Any] = json.loads(raw)
     return Draft(
-        data["customer_id"], data["customer"], data["warehouse_id"], tuple(DraftLine(**line) for line in data["lines"])
+        data["customer_id"], data["customer"], data["warehouse_id"], tuple(DraftLine(**line) for line in data["lines"]),
+        data["owner_id"], data["owner"],
     )
+
+
+async def _draft_for(turn: Turn, card_id: str, doing: str) -> Draft | None:
+    """The draft behind a pressed button if the presser made it; otherwise says why not."""
+    draft = await _load_draft(turn, card_id)
+    if draft is None:
+        turn.say(Text(expired_text()))
+        return None
+    if draft.owner_id != turn.user.id:
+        turn.say(Text(f"这是{draft.owner}开的草稿，只有{draft.owner}本人可以{doing}。"))
+        return None
+    return draft
 
 
 # ---------------------------------------------------------------- reading what was typed
@@ -219,7 +234,10 @@ async def _propose(
         lines, problems, ambiguous = await resolve_lines(session, items, chosen)
         if problems or not lines:
             return None, None, problems or ["没有读到商品"], ambiguous
-        draft = Draft(customer.id or 0, customer.name, await _pick_warehouse(session, lines), tuple(lines))
+        draft = Draft(
+            customer.id or 0, customer.name, await _pick_warehouse(session, lines), tuple(lines),
+            turn.user.id or 0, turn.user.name,
+        )
         card_id = new_card_id("order")
         return await _draft_card(session, card_id, draft), draft, [], []
 
@@ -288,9 +306,11 @@ async def place_order(turn: Turn, command: PlaceOrder) -> None:
 
 async def confirm(turn: Turn, action: CardAction) -> None:
     card_id = action.card_id
-    draft = await _load_draft(turn, card_id)
-    if draft is None or not await turn.services.store.set_if_absent(f"done:{card_id}", "1", DRAFT_TTL_SECONDS):
-        turn.say(Text(expired_text() if draft is None else "这张单已经处理过了。"))
+    draft = await _draft_for(turn, card_id, "确认")
+    if draft is None:
+        return
+    if not await turn.services.store.set_if_absent(f"done:{card_id}", "1", DRAFT_TTL_SECONDS):
+        turn.say(Text("这张单已经处理过了。"))
         return
     clock = turn.clock()
 
@@ -333,9 +353,8 @@ def _decided(card: Card, verb: str, turn: Turn, title: str | None = None) -> Car
 
 
 async def edit(turn: Turn, action: CardAction) -> None:
-    draft = await _load_draft(turn, action.card_id)
+    draft = await _draft_for(turn, action.card_id, "修改")
     if draft is None:
-        turn.say(Text(expired_text()))
         return
     await turn.services.conversations.set(turn.origin, {"flow": "order.edit", "card_id": action.card_id})
     turn.say(Text(f"请发新的商品和数量，例如：可乐 10箱，雪碧 5瓶（客户 {draft.customer} 不变）。发“取消”放弃修改。"))
@@ -358,9 +377,8 @@ async def continue_edit(turn: Turn, state: dict[str, Any], text: str) -> bool:
 
 
 async def cancel(turn: Turn, action: CardAction) -> None:
-    draft = await _load_draft(turn, action.card_id)
+    draft = await _draft_for(turn, action.card_id, "取消")
     if draft is None:
-        turn.say(Text(expired_text()))
         return
     await turn.services.store.delete(_draft_key(action.card_id))
 

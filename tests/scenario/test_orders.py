@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from core.db import Database
 from tests.factories import make_product
 from tests.scenario.conftest import Console, card, texts
@@ -26,6 +29,34 @@ async def test_order_draft_confirm_reserves_stock_and_the_card_shows_the_decisio
 
     again = await console.press("wang", draft, "确认")
     assert "过期" in texts(again) or "处理过" in texts(again)
+
+
+async def test_only_the_person_who_made_a_draft_can_confirm_change_or_cancel_it(console: Console) -> None:
+    """A draft said in a group is seen by everyone there; pressing its buttons is its maker's."""
+
+    async def group_replies(after: int) -> tuple[list[dict[str, Any]], int]:
+        await asyncio.sleep(0.3)
+        body = await (await console.client.get(f"/console/api/messages?chat=g7&after={after}&wait=5")).json()
+        out = [record for record in body["messages"] if record["direction"] == "out"]
+        return [record["reply"] for record in out], max([after, *(r["updated"] for r in body["messages"])])
+
+    async def press(user: str, draft: dict[str, Any], label: str) -> None:
+        button = next(b for b in draft["buttons"] if b["label"] == label)
+        body = {"user": user, "chat": "g7", "card_id": draft["card_id"], "action": button["action"], "value": button["value"]}
+        assert (await console.client.post("/console/api/actions", json=body)).status == 202
+
+    said = {"user": "wang", "chat": "g7", "text": "@psibot 下单 华联 雪碧 2瓶"}
+    assert (await console.client.post("/console/api/messages", json=said)).status == 202
+    replies, seen = await group_replies(0)
+    draft = card(replies)
+    for label, doing in (("确认", "确认"), ("修改", "修改"), ("取消", "取消")):
+        await press("zhao", draft, label)
+        replies, seen = await group_replies(seen)
+        assert texts(replies) == f"这是小王开的草稿，只有小王本人可以{doing}。"
+    await press("wang", draft, "确认")
+    replies, seen = await group_replies(seen)
+    assert "已下单 SO-" in texts(replies)
+    assert " · 小王 · " in card(replies)["status"]
 
 
 async def test_quantities_as_people_type_them(console: Console) -> None:
