@@ -82,6 +82,8 @@ async def _load_draft(turn: Turn, card_id: str) -> Draft | None:
     if raw is None:
         return None
     data: dict[str, Any] = json.loads(raw)
+    if "owner_id" not in data:
+        return None  # saved before drafts recorded their maker: answered as expired
     return Draft(
         data["customer_id"], data["customer"], data["warehouse_id"], tuple(DraftLine(**line) for line in data["lines"]),
         data["owner_id"], data["owner"],
