@@ -147,10 +147,18 @@ def pick_card(query: str, products: Sequence[Product], action: str = "stock.pick
     )
 
 
+ECHO_CHARACTERS = 20
+
+
+def echo(text: str) -> str:
+    """What the person typed, quoted back short: a pasted page is not answered with itself."""
+    return text if len(text) <= ECHO_CHARACTERS else text[:ECHO_CHARACTERS] + "…"
+
+
 def not_found_text(query: str, closest: Sequence[Product]) -> str:
     if not closest:
-        return f"没有找到“{query}”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"
-    return f"没有找到“{query}”。您要找的是不是: {'、'.join(product_label(p) for p in closest)}？"
+        return f"没有找到“{echo(query)}”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"
+    return f"没有找到“{echo(query)}”。您要找的是不是: {'、'.join(product_label(p) for p in closest)}？"
 
 
 def near_expiry_card(rows: Sequence[ExpiringLot], today: date) -> Card:

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hmac
 import json
+import unicodedata
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from core.users import ROLE_NAMES_ZH
 
 PLATFORM = "console"
 COOKIE = "psibot_console"
+MENTION = "@psibot"
 MAILBOX_SIZE = 500  # messages kept per user or chat; older ones fall off
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 KEPT_IMAGES = 100
@@ -220,9 +222,11 @@ class ConsoleAdapter:
         if not text:
             raise _bad("text 不能为空")
         chat = str(body.get("chat", ""))
-        mentioned = bool(body.get("mentioned", not chat or text.startswith("@psibot")))
-        if text.startswith("@psibot"):
-            text = text.removeprefix("@psibot").strip()
+        # As typed in a Chinese input method too: full-width ＠, any letter case.
+        addressed = unicodedata.normalize("NFKC", text[: len(MENTION)]).casefold() == MENTION
+        mentioned = bool(body.get("mentioned", not chat or addressed))
+        if addressed:
+            text = text[len(MENTION) :].strip()
         event_id = str(body.get("event_id") or uuid.uuid4().hex)
         mine = await self._append(
             _mailbox_key("chat" if chat else "user", chat or user), {"direction": "in", "user": user, "text": text}

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.cards import decided_status, expired_text, new_card_id, pick_card, product_label
+from bot.cards import decided_status, echo, expired_text, new_card_id, pick_card, product_label
 from bot.handlers.common import ProductLookup, base_quantity, find_product, narrow_by_units, product_by_id
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
@@ -110,8 +110,8 @@ def _lookup_problem(number: int, item: ItemText, found: ProductLookup) -> str:
         names = "、".join(product_label(p) for p in found.candidates[:5])
         return f"第{number}行“{item.product}”对应多个商品：{names}，请写得更具体些"
     if found.closest:
-        return f"第{number}行没有找到“{item.product}”，是不是：{'、'.join(product_label(p) for p in found.closest)}？"
-    return f"第{number}行没有找到“{item.product}”"
+        return f"第{number}行没有找到“{echo(item.product)}”，是不是：{'、'.join(product_label(p) for p in found.closest)}？"
+    return f"第{number}行没有找到“{echo(item.product)}”"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ async def test_no_match_names_the_closest_products(console: Console) -> None:
     replies = await console.say("wang", "库存 百事")
     assert replies == [{"type": "text", "text": "没有找到“百事”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"}]
     assert "雪碧 500ml" in texts(await console.say("wang", "库存 雪壁"))  # a typo still finds it
+    pasted = texts(await console.say("wang", "库存 " + "百事可乐无糖" * 1000))
+    assert "没有找到“百事可乐无糖百事可乐无糖百事可乐无糖百事…”" in pasted and len(pasted) < 200
 
 
 async def test_stranger_is_told_whom_to_ask_and_nothing_else(console: Console) -> None:
@@ -69,7 +71,7 @@ async def test_a_redelivered_event_is_handled_once(console: Console) -> None:
 
 
 async def test_in_a_group_the_bot_answers_only_when_mentioned(console: Console) -> None:
-    for text in ("库存 雪碧", "@psibot 库存 雪碧"):
+    for text in ("库存 雪碧", "＠PSIBOT 库存 雪碧"):  # full-width ＠ as Chinese input methods type it
         response = await console.client.post("/console/api/messages", json={"user": "wang", "text": text, "chat": "g1"})
         assert response.status == 202
     await (await console.client.get("/console/api/messages?chat=g1&after=2&wait=5")).json()
