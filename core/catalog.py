@@ -803,7 +803,26 @@ async def _find_partner(session: AsyncSession, model: type[_Partner], text: str,
         if len(starts) == 1:
             return starts[0]
         raise InvalidInput(f"“{text}”对应多个{label}: {'、'.join(c.name for c in candidates[:5])}")
+    near = await _closest_partners(session, model, q)
+    if near:
+        raise NotFound(f"没有找到{label}“{text}”，是不是：{'、'.join(near)}？")
     raise NotFound(f"没有找到{label}“{text}”")
+
+
+async def _closest_partners(session: AsyncSession, model: type[_Partner], folded: str, limit: int = 3) -> list[str]:
+    """Names sharing the most characters with a name not found (a typo: 华连 for 华联超市)."""
+    chars = {c for c in folded if not c.isspace()}
+    if not chars or folded.isascii():
+        return []
+    conditions = [col(model.search_key).contains(c) for c in list(chars)[:8]]
+    names = (await session.scalars(select(model.name).where(or_(*conditions)).limit(200))).all()
+
+    def overlap(name: str) -> float:
+        own = set(fold(name))
+        return len(own & chars) / len(own | chars)
+
+    ranked = sorted((name for name in names if overlap(name) > 0), key=lambda name: (-overlap(name), len(name)))
+    return ranked[:limit]
 
 
 async def find_customer(session: AsyncSession, text: str) -> Customer:

@@ -148,8 +148,10 @@ async def test_partners_and_warehouses_by_short_name(db):
         assert (await find_customer(s, "hualian")).name == "华联超市"
         with pytest.raises(InvalidInput, match="多个客户"):
             await find_customer(s, "超市")
-        with pytest.raises(NotFound, match="没有找到客户"):
+        with pytest.raises(NotFound, match="^没有找到客户“沃尔玛”$"):
             await find_customer(s, "沃尔玛")
+        with pytest.raises(NotFound, match="没有找到客户“华连”，是不是：华联超市、联华超市浦东店？"):
+            await find_customer(s, "华连")  # a typo: the names sharing most characters, closest first
         assert (await find_warehouse(s, "门店")).id == world.store.id
         assert (await find_warehouse(s, "MAIN")).id == world.main.id
         with pytest.raises(NotFound, match="现有: 主仓、门店仓"):
