@@ -1,7 +1,8 @@
 """Neutral cards built from core results, worded in Chinese as people in a shop say things.
 
 Who sees what is decided here: salespeople see available quantities and sale prices, never costs or
-margins; staff see warehouses, lots and expiry dates.
+margins; staff see warehouses, lots and expiry dates. Costs, purchase prices, purchase values and
+margins are shown only where `shows_costs` allows: never in a group, whoever asked.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from core.users import ROLE_NAMES_ZH, can_see_costs
 STAFF_ROLES = frozenset({Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
 MAX_PICK_BUTTONS = 8
 MAX_PURCHASE_BUTTONS = 4
+
+
+def shows_costs(viewer: User, *, in_group: bool) -> bool:
+    """Whether a reply may show costs, purchase prices, purchase values and margins: only in a direct chat
+    with someone whose role may see them. A group may hold salespeople, so what is said there never does."""
+    return not in_group and can_see_costs(viewer)
 
 
 def new_card_id(kind: str) -> str:
@@ -71,7 +78,8 @@ async def units_and_codes(session: AsyncSession, product_id: int) -> tuple[dict[
     return units, codes
 
 
-async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -> Card:
+async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock, *, costs: bool) -> Card:
+    """The product's stock as `viewer` may see it; its average cost only with `costs` (`shows_costs`)."""
     product = stock.product
     staff = viewer.role in STAFF_ROLES
     fields: list[tuple[str, str]] = [("编码", product.sku)]
@@ -88,7 +96,7 @@ async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock) -
         if stock.reserved:
             fields.append(("已预留", await amount(stock.reserved)))
     fields.append(("售价", f"{format_money(product.sale_price)}/{product.base_unit}"))
-    if can_see_costs(viewer):
+    if costs:
         fields.append(("成本", f"{format_money(product.avg_cost.quantize(product.sale_price))}/{product.base_unit}"))
 
     rows: list[tuple[str, ...]] = []

@@ -10,15 +10,18 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapter import Adapter
+from bot.cards import shows_costs
 from bot.conversation import Conversations
 from bot.kv import KeyValueStore
-from bot.model import InboundEvent, Origin, Reply, Target
+from bot.model import InboundEvent, Origin, Reply, Target, Text
 from bot.outbox import DeliveryWorker, GroupWriter, enqueue
 from core.columns import utcnow
 from core.config import Settings
 from core.db import Database
+from core.errors import Forbidden
 from core.models import User
 from core.numbering import Clock
+from core.users import ROLE_NAMES_ZH
 
 T = TypeVar("T")
 
@@ -65,6 +68,24 @@ class Turn:
 
     def say(self, reply: Reply) -> None:
         self._pending.append((self.target, reply))
+
+    def shows_costs(self) -> bool:
+        """Whether the replies of this turn may show costs (`bot.cards.shows_costs`: never into a group)."""
+        return shows_costs(self.user, in_group=self.target.kind == "chat")
+
+    def say_with_costs(self, *replies: Reply, notice: str) -> None:
+        """Replies the asker needs with their costs (a purchase order's prices): said here in a direct chat;
+        asked in a group, sent to the asker's direct chat, with `notice` said in the group instead. Refused to
+        someone who may not see costs anywhere."""
+        if self.shows_costs():
+            for reply in replies:
+                self.say(reply)
+            return
+        if not shows_costs(self.user, in_group=False):
+            raise Forbidden(f"{ROLE_NAMES_ZH[self.user.role]}没有权限查看进价和金额", role=self.user.role.value)
+        direct = Target(self.origin.platform, "user", self.origin.sender_id)
+        self._pending += [(direct, reply) for reply in replies]
+        self.say(Text(notice))
 
     def clock(self) -> Clock:
         """The company clock documents are numbered and dated with."""

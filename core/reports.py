@@ -1,8 +1,9 @@
 """Reports for chat commands and the daily digest: sales and margin, turnover, stock aging, today.
 
 Days are the company's local days. Revenue is booked when goods ship (less returns), at the amounts
-on the shipment lines, and cost at the moving average recorded on the ledger at that moment. Costs
-and margins are only shown to roles that may see costs; for others they are None.
+on the shipment lines, and cost at the moving average recorded on the ledger at that moment. Costs,
+margins and purchase values (goods received, money paid to suppliers) are only given to roles that
+may see costs; for others they are None.
 Orders waiting for approval, and who they wait for: `core.approval.pending_approvals`.
 """
 
@@ -256,9 +257,9 @@ class DailySummary:
     cost: Decimal | None
     margin: Decimal | None
     receipts: int
-    received_value: Decimal
+    received_value: Decimal | None  # at purchase prices
     money_in: Decimal
-    money_out: Decimal
+    money_out: Decimal | None  # paid to suppliers
 
 
 async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DEFAULT_CLOCK) -> DailySummary:
@@ -300,7 +301,7 @@ async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DE
         cost if show_costs else None,
         revenue - cost if show_costs else None,
         receipts,
-        received_value or ZERO,
+        (received_value or ZERO) if show_costs else None,
         sum((amount for amount, receivable in payments if receivable is not None), ZERO),
-        sum((amount for amount, receivable in payments if receivable is None), ZERO),
+        sum((amount for amount, receivable in payments if receivable is None), ZERO) if show_costs else None,
     )

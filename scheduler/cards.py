@@ -106,11 +106,14 @@ def digest_card(
     low_stock_count: int,
     expiring: Sequence[ExpiringLot],
     top_sellers: Sequence[SalesRow],
+    *,
+    costs: bool,
 ) -> Card:
-    """The manager's end of day: money, what waits for whom, what needs attention tomorrow."""
+    """The manager's end of day: money, what waits for whom, what needs attention tomorrow. Margins and
+    the amounts of purchase orders only with `costs` (`routing.shows_costs_to`)."""
     expired = sum(1 for lot in expiring if lot.expired)
     fields = [("销售额", format_money(summary.revenue))]
-    if summary.margin is not None:
+    if costs and summary.margin is not None:
         rate = f"（{summary.margin / summary.revenue:.1%}）" if summary.revenue else ""
         fields.append(("毛利", f"{format_money(summary.margin)}{rate}"))
     fields += [
@@ -128,7 +131,7 @@ def digest_card(
                   tuple((row.label, _plain(row.quantity), format_money(row.revenue)) for row in top_sellers))
         )
     if waiting:
-        tables.append(Table(("待审批", "等谁"), tuple((w.number, _waiting_whom(w)) for w in waiting[:10])))
+        tables.append(Table(("待审批", "等谁"), tuple((w.number, _waiting_whom(w, costs)) for w in waiting[:10])))
     return Card(
         card_id=new_card_id("digest"),
         title=f"今日经营日报 · {summary.day:%m月%d日}",
@@ -138,8 +141,9 @@ def digest_card(
     )
 
 
-def _waiting_whom(waiting: WaitingFor) -> str:
-    return f"{format_money(waiting.total)} · 第{waiting.step_no}/{waiting.steps}步 · " + (
+def _waiting_whom(waiting: WaitingFor, costs: bool) -> str:
+    amount = f"{format_money(waiting.total)} · " if costs else ""
+    return f"{amount}第{waiting.step_no}/{waiting.steps}步 · " + (
         "、".join(user.name for user in waiting.users) or "无人可批"
     )
 

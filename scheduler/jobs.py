@@ -215,8 +215,11 @@ async def run_near_expiry(session: AsyncSession, request: RunRequest) -> RunResu
 # ---------------------------------------------------------------- the digest
 
 
-async def gather_digest(session: AsyncSession, request: RunRequest) -> tuple[Reply, list[tuple[date, Decimal]]]:
-    """The day's figures and the last days' sales, read before the run's transaction (the chart takes a while)."""
+async def gather_digest(
+    session: AsyncSession, request: RunRequest
+) -> tuple[dict[bool, Reply], list[tuple[date, Decimal]]]:
+    """The day's figures (the card with costs and the one without, by `costs`) and the last days' sales,
+    read before the run's transaction (the chart takes a while)."""
     clock, today = request.clock, request.today
     summary = await today_summary(session, DIGEST_VIEWER, clock=clock)
     open_orders = await session.scalar(
@@ -231,29 +234,29 @@ async def gather_digest(session: AsyncSession, request: RunRequest) -> tuple[Rep
         for row in await sales_report(session, DIGEST_VIEWER, start=start, end=today, by=SalesGrouping.DAY, clock=clock)
     }
     days = [start + timedelta(days=n) for n in range(CHART_DAYS)]
-    card = cards.digest_card(
-        summary,
-        await pending_approvals(session),
-        open_orders or 0,
-        len(await low_stock(session)),
-        await near_expiry(session, today),
-        top[:TOP_SELLERS],
-    )
-    return card, [(day, by_day.get(day.isoformat(), ZERO)) for day in days]
+    waiting, low = await pending_approvals(session), len(await low_stock(session))
+    expiring = await near_expiry(session, today)
+    digests: dict[bool, Reply] = {
+        costs: cards.digest_card(summary, waiting, open_orders or 0, low, expiring, top[:TOP_SELLERS], costs=costs)
+        for costs in (True, False)
+    }
+    return digests, [(day, by_day.get(day.isoformat(), ZERO)) for day in days]
 
 
 async def draw_chart(days: Sequence[tuple[date, Decimal]]) -> bytes:
     return await asyncio.to_thread(sales_chart, days)
 
 
-async def run_digest(session: AsyncSession, request: RunRequest, card: Reply, chart: bytes) -> RunResult:
-    """Queue the digest gathered (and drawn) before this transaction, unless the slot was served meanwhile."""
+async def run_digest(session: AsyncSession, request: RunRequest, digests: dict[bool, Reply], chart: bytes) -> RunResult:
+    """Queue the digest gathered (and drawn) before this transaction, unless the slot was served meanwhile;
+    margins and purchase amounts only to receivers who may see costs (never a group)."""
     if not await claim_slot(session, request):
         return RunResult(request.job, False, reason="这一时段已运行过")
     router = await routing.router(session, request.config)
     messages = 0
     image = Image(chart, alt="近14天销售额")
     for destination in router.destinations(AlertKind.DIGEST, None, None):
+        card = digests[routing.shows_costs_to(destination)]
         replies: list[Reply] = [card, image] if routing.shows_images(request.config, destination) else [card]
         messages += await routing.send(session, request.config, destination, replies)
     return await _finish(session, request, RunResult(request.job, True, messages=messages))

@@ -14,10 +14,11 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from bot.cards import shows_costs
 from bot.model import Reply, Target
 from bot.outbox import enqueue, enqueue_for_users
 from core.catalog import fold
-from core.models import Category, Role, Warehouse
+from core.models import Category, Role, User, Warehouse
 from core.users import users_with_roles
 from scheduler.chat_routes import stored_routes, usable
 from scheduler.config import DEFAULT_ROLES, AlertConfig, AlertKind, Destination, Route
@@ -84,6 +85,14 @@ async def send(session: AsyncSession, config: AlertConfig, destination: Destinat
     for reply in replies:
         enqueue(session, target, reply)
     return len(replies)
+
+
+def shows_costs_to(destination: Destination) -> bool:
+    """`bot.cards.shows_costs` for a receiver: a role gets direct messages, so its role decides; a chat or a
+    robot is a group."""
+    if destination.kind == "role":
+        return shows_costs(User(name="psibot", role=Role(destination.id)), in_group=False)
+    return shows_costs(User(name="psibot", role=Role.OWNER), in_group=True)
 
 
 def shows_images(config: AlertConfig, destination: Destination) -> bool:

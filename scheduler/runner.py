@@ -170,9 +170,9 @@ class AlertScheduler:
         if request.job == NEAR_EXPIRY:
             return await self._db.transact(lambda session: jobs.run_near_expiry(session, request))
         if request.job == DIGEST:
-            card, days = await self._db.read(lambda session: jobs.gather_digest(session, request))
+            digests, days = await self._db.read(lambda session: jobs.gather_digest(session, request))
             chart = await jobs.draw_chart(days)
-            return await self._db.transact(lambda session: jobs.run_digest(session, request, card, chart))
+            return await self._db.transact(lambda session: jobs.run_digest(session, request, digests, chart))
         raise ValueError(f"no job {request.job!r}; jobs: {', '.join(jobs.JOB_KINDS)}")
 
 

@@ -74,7 +74,7 @@ async def purchase(turn: Turn, action: CardAction) -> None:
             status = PURCHASE_STATUS_ZH[order.status]
             turn.say(Text(f"这张提醒已由 {by} 生成采购单 {order.number}（{status}），不再重复生成。"))
             if by == turn.user.name:
-                turn.say(card)
+                turn.say_with_costs(card, notice=f"采购单草稿含进价，已私信发给 {turn.user.name}。")
             return
     clock = turn.clock()
 
@@ -87,8 +87,10 @@ async def purchase(turn: Turn, action: CardAction) -> None:
 
     order_id, card = await turn.transact(work)
     await turn.services.store.set(key, json.dumps([order_id, turn.user.name]), GENERATED_TTL_SECONDS)
-    turn.say(Text("已按补货建议生成采购单草稿，核对后点“提交审批”。"))
-    turn.say(card)
+    turn.say_with_costs(
+        Text("已按补货建议生成采购单草稿，核对后点“提交审批”。"), card,
+        notice=f"已按补货建议生成采购单草稿，含进价，已私信发给 {turn.user.name}，核对后点“提交审批”。",
+    )
 
 
 async def _lots(session: AsyncSession, lot_ids: list[int]) -> list[tuple[Lot, Product, str, AlertState | None]]:

@@ -143,6 +143,7 @@ async def submit_draft(turn: Turn, action: CardAction) -> None:
     require_role(turn.user, PURCHASING_ROLES, "提交采购单")
     order_id = _order_of(action)
     clock = turn.clock()
+    costs = turn.shows_costs()
 
     async def work(session: AsyncSession) -> str:
         order = await submit_purchase_order(session, turn.user, order_id, clock=clock)
@@ -151,7 +152,8 @@ async def submit_draft(turn: Turn, action: CardAction) -> None:
         status = decided_status("已提交审批", turn.user.name, turn.now())
         await enqueue_card_update(session, replace(card, tone=Tone.SUCCESS, status=status), action)
         tail = waiting_text(waiting) if waiting else "无需审批"
-        return f"已提交采购单 {order.number}（{format_money(order.total)}），{tail}。"
+        amount = f"（{format_money(order.total)}）" if costs else ""
+        return f"已提交采购单 {order.number}{amount}，{tail}。"
 
     turn.say(Text(await turn.transact(work)))
 
@@ -187,6 +189,7 @@ def waiting_text(waiting: WaitingFor) -> str:
 async def request_purchase(turn: Turn, command: RequestPurchase) -> None:
     require_role(turn.user, PURCHASING_ROLES, "提交采购申请")
     clock = turn.clock()
+    costs = turn.shows_costs()
 
     async def work(session: AsyncSession) -> str:
         lines, problems, _ambiguous = await resolve_lines(session, command.items)
@@ -205,7 +208,8 @@ async def request_purchase(turn: Turn, command: RequestPurchase) -> None:
         await submit_purchase_order(session, turn.user, order.id or 0, clock=clock)
         waiting = await send_to_approvers(session, order)
         tail = waiting_text(waiting) if waiting else "无需审批"
-        return f"已提交采购单 {order.number}（{supplier.name}，{format_money(order.total)}），{tail}。"
+        amount = f"，{format_money(order.total)}" if costs else ""
+        return f"已提交采购单 {order.number}（{supplier.name}{amount}），{tail}。"
 
     turn.say(Text(await turn.transact(work)))
 
@@ -312,9 +316,9 @@ async def pending(turn: Turn, _command: PendingApprovals) -> None:
     if not found:
         turn.say(Text("没有等您审批的单据。"))
         return
-    turn.say(Text(f"有 {len(found)} 张采购单等您审批："))
-    for card in found:
-        turn.say(card)
+    turn.say_with_costs(
+        Text(f"有 {len(found)} 张采购单等您审批："), *found, notice=f"有 {len(found)} 张采购单等您审批，含金额，已私信发给您。"
+    )
 
 
 # ---------------------------------------------------------------- receiving

@@ -15,18 +15,20 @@ from core.stock import ProductStock, stock_by_barcode, stock_of
 
 
 async def stock_query(turn: Turn, command: StockQuery) -> None:
+    costs = turn.shows_costs()
+
     async def answer(session: AsyncSession) -> Reply:
         stock = await _stock_by_typed_code(session, command.query)
         if stock is not None:
-            return await stock_card(session, turn.user, stock)
+            return await stock_card(session, turn.user, stock, costs=costs)
         # A clear winner is read with its stock in one statement, without loading it first.
         ranked = await rank_products(session, command.query, limit=SEARCH_LIMIT)
         winner = clear_winner(ranked)
         if winner is not None:
-            return await stock_card(session, turn.user, await stock_of(session, winner))
+            return await stock_card(session, turn.user, await stock_of(session, winner), costs=costs)
         found = await lookup_without_winner(session, command.query, ranked)
         if found.product is not None:
-            return await stock_card(session, turn.user, await stock_of(session, found.product.id or 0))
+            return await stock_card(session, turn.user, await stock_of(session, found.product.id or 0), costs=costs)
         if found.candidates:
             return pick_card(command.query, found.candidates)
         return Text(not_found_text(command.query, found.closest))
@@ -45,8 +47,9 @@ async def _stock_by_typed_code(session: AsyncSession, text: str) -> ProductStock
 
 async def pick(turn: Turn, action: CardAction) -> None:
     product_id = button_product_id(action.value.get("product_id", ""))
+    costs = turn.shows_costs()
 
     async def answer(session: AsyncSession) -> Reply:
-        return await stock_card(session, turn.user, await stock_of(session, product_id))
+        return await stock_card(session, turn.user, await stock_of(session, product_id), costs=costs)
 
     turn.say(await turn.lookup(answer))

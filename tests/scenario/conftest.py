@@ -114,6 +114,29 @@ class Console:
             self.seen[user] = max(r["updated"] for r in records)
         return [r for r in records if r["direction"] == "out"]
 
+    async def in_group(self, user: str, text: str, chat: str = "g1") -> list[dict[str, Any]]:
+        """Say `text` in a group chat, mentioning the bot; the bot's answers there."""
+        body = {"user": user, "text": text, "chat": chat, "mentioned": True}
+        response = await self.client.post("/console/api/messages", json=body)
+        assert response.status == 202, await response.text()
+        return await self.group_inbox(chat, wait=5)
+
+    async def group_inbox(self, chat: str = "g1", wait: int = 1) -> list[dict[str, Any]]:
+        """What the bot said in the group since last read: wait for the first, then until it goes quiet."""
+        key = f"chat:{chat}"
+        replies: list[dict[str, Any]] = []
+        while True:
+            response = await self.client.get(
+                "/console/api/messages", params={"chat": chat, "after": self.seen.get(key, 0), "wait": wait}
+            )
+            records = (await response.json())["messages"]
+            if not records:
+                return replies
+            self.seen[key] = max(r["updated"] for r in records)
+            replies += [r["reply"] for r in records if r["direction"] == "out"]
+            await asyncio.sleep(0.3)
+            wait = 0
+
     async def replies(self, user: str, quiet: float = 0.3) -> list[dict[str, Any]]:
         """The bot's replies: wait for the first, then until nothing more comes for `quiet` seconds."""
         records: list[dict[str, Any]] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,27 +32,10 @@ class Shop:
     db: Database
 
     async def in_group(self, user: str, text: str) -> list[dict[str, Any]]:
-        """Say `text` in the group, mentioning the bot; the bot's answers there."""
-        body = {"user": user, "text": text, "chat": GROUP, "mentioned": True}
-        response = await self.console.client.post("/console/api/messages", json=body)
-        assert response.status == 202, await response.text()
-        return await self.group_inbox(wait=5)
+        return await self.console.in_group(user, text, GROUP)
 
     async def group_inbox(self, wait: int = 1) -> list[dict[str, Any]]:
-        """What the bot said in the group since last read: wait for the first, then until it goes quiet."""
-        key = f"chat:{GROUP}"
-        replies: list[dict[str, Any]] = []
-        while True:
-            response = await self.console.client.get(
-                "/console/api/messages", params={"chat": GROUP, "after": self.console.seen.get(key, 0), "wait": wait}
-            )
-            records = (await response.json())["messages"]
-            if not records:
-                return replies
-            self.console.seen[key] = max(r["updated"] for r in records)
-            replies += [r["reply"] for r in records if r["direction"] == "out"]
-            await asyncio.sleep(0.3)
-            wait = 0
+        return await self.console.group_inbox(GROUP, wait)
 
 
 @pytest.fixture
@@ -99,6 +81,15 @@ async def test_a_route_made_in_a_group_sends_the_next_run_there_once_until_it_is
             select(AuditEntry.action).where(AuditEntry.entity == "alert_route").order_by(col(AuditEntry.id))
         )).all()
     assert actions == ["create", "delete"]
+
+
+async def test_the_digest_in_a_group_shows_no_margin_or_purchase_amounts(shop: Shop) -> None:
+    assert "待审批" not in texts(await shop.console.say("chen", "采购 雪碧 10箱 供应商 太古"))
+    assert "日报 [全部] → 群聊 console:门店群" in texts(await shop.in_group("admin", "@psibot 告警路由 添加 日报 本群"))
+    assert (await shop.alerts.run("digest")).ran
+    digest = texts([r for r in await shop.group_inbox() if r["type"] == "card"])
+    assert "待审批采购单: 1 张" in digest and "第1/1步 · 张经理、李经理" in digest
+    assert "毛利" not in digest and "¥300.00" not in digest
 
 
 async def test_a_non_admin_is_refused_and_nothing_is_stored(shop: Shop) -> None:

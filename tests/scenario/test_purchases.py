@@ -48,6 +48,16 @@ async def test_small_purchase_goes_to_every_manager_and_the_first_decision_wins(
     assert "入库" in texts(await console.replies("chen"))
 
 
+async def test_a_purchase_in_a_group_shows_its_amount_only_by_direct_message(console: Console) -> None:
+    submitted = texts(await console.in_group("chen", "@psibot 采购 雪碧 10箱 供应商 太古"))
+    assert f"已提交采购单 {po_number(submitted)}（太古可口可乐），等待经理" in submitted and "¥" not in submitted
+    await console.replies("zhang")
+    told = texts(await console.in_group("zhang", "@psibot 待审批"))
+    assert told == "有 1 张采购单等您审批，含金额，已私信发给您。"
+    direct = await console.replies("zhang")
+    assert ("金额", "¥300.00") in [tuple(f) for f in card(direct)["fields"]]
+
+
 async def test_large_purchase_needs_the_owner_after_the_manager(console: Console) -> None:
     number = po_number(texts(await console.say("chen", "采购 可乐330 200箱 供应商 太古")))
     manager_card = card(await console.replies("zhang"))

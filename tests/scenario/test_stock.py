@@ -26,6 +26,19 @@ async def test_warehouse_sees_lots_and_expiry_and_gets_warehouse_actions(console
     assert [b["label"] for b in card(replies)["buttons"]] == ["入库", "盘点"]
 
 
+async def test_warehouse_and_manager_see_the_cost_in_a_direct_chat(console: Console) -> None:
+    for person in ("li", "zhang"):
+        assert "成本: ¥2.50/瓶" in texts(await console.say(person, "库存 雪碧"))
+
+
+async def test_a_stock_card_said_into_a_group_shows_no_cost_whoever_asked(console: Console) -> None:
+    """A group may hold salespeople: the warehouse's question is answered there without the cost."""
+    for person in ("li", "zhang"):
+        answer = await console.in_group(person, "@psibot 库存 雪碧")
+        assert card(answer)["title"] == "库存 · 雪碧 500ml"
+        assert "在库: 5箱" in texts(answer) and "成本" not in texts(answer)
+
+
 async def test_english_and_pinyin_initials_find_the_product(console: Console) -> None:
     assert "雪碧 500ml" in texts(await console.say("li", "stock xb"))
 

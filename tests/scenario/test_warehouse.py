@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -32,6 +34,32 @@ async def test_alerts_and_today(console: Console) -> None:
     today = texts(await console.say("wang", "今日销售"))
     assert "新订单: 1 张，¥48.00" in today and "毛利" not in today
     assert "毛利" in texts(await console.say("zhang", "今日销售"))
+
+
+async def _received_today(console: Console) -> None:
+    """10箱 雪碧 bought from 太古 at ¥300.00, approved and received."""
+    submitted = texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古"))
+    number = re.search(r"PO-\d{8}-\d{4}", submitted)
+    assert number, submitted
+    await console.replies("zhang2")
+    await console.press("zhang", card(await console.replies("zhang")), "批准")
+    assert f"已入库 {number.group(0)}" in texts(await console.say("li", f"入库 {number.group(0)}"))
+
+
+async def test_today_shows_a_salesperson_no_purchase_value_and_no_margin(console: Console) -> None:
+    await _received_today(console)
+    today = texts(await console.say("wang", "今日销售"))
+    assert "到货: 1 次" in today.splitlines()
+    assert "¥300.00" not in today and "付款" not in today and "成本" not in today and "毛利" not in today
+    manager = texts(await console.say("zhang", "今日销售"))
+    assert "到货: 1 次，¥300.00" in manager and "毛利" in manager
+
+
+async def test_today_said_into_a_group_shows_no_costs_whoever_asked(console: Console) -> None:
+    await _received_today(console)
+    today = texts(await console.in_group("zhang", "@psibot 今日销售"))
+    assert "到货: 1 次" in today.splitlines()
+    assert "¥300.00" not in today and "付款" not in today and "成本" not in today and "毛利" not in today
 
 
 async def test_admin_binds_a_colleague_who_can_then_use_the_bot(console: Console) -> None:
