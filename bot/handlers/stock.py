@@ -11,22 +11,25 @@ from bot.parser import StockQuery
 from bot.turn import Turn
 from core.catalog import rank_products
 from core.gtin import clean_text
+from core.numbering import Clock
 from core.stock import ProductStock, stock_by_barcode, stock_of
 
 
 async def stock_query(turn: Turn, command: StockQuery) -> None:
+    clock = turn.clock()
+
     async def answer(session: AsyncSession) -> Reply:
-        stock = await _stock_by_typed_code(session, command.query)
+        stock = await _stock_by_typed_code(session, command.query, clock)
         if stock is not None:
             return await stock_card(session, turn.user, stock)
         # A clear winner is read with its stock in one statement, without loading it first.
         ranked = await rank_products(session, command.query, limit=SEARCH_LIMIT)
         winner = clear_winner(ranked)
         if winner is not None:
-            return await stock_card(session, turn.user, await stock_of(session, winner))
+            return await stock_card(session, turn.user, await stock_of(session, winner, clock=clock))
         found = await lookup_without_winner(session, command.query, ranked)
         if found.product is not None:
-            return await stock_card(session, turn.user, await stock_of(session, found.product.id or 0))
+            return await stock_card(session, turn.user, await stock_of(session, found.product.id or 0, clock=clock))
         if found.candidates:
             return pick_card(command.query, found.candidates)
         return Text(not_found_text(command.query, found.closest))
@@ -34,19 +37,20 @@ async def stock_query(turn: Turn, command: StockQuery) -> None:
     turn.say(await turn.lookup(answer))
 
 
-async def _stock_by_typed_code(session: AsyncSession, text: str) -> ProductStock | None:
+async def _stock_by_typed_code(session: AsyncSession, text: str, clock: Clock) -> ProductStock | None:
     """A typed number (`查 6901234567890`) is first taken for a barcode: product and stock in one
     statement. Other text goes to the search, which also knows codes of letters (Code 128)."""
     code = clean_text(text)
     if not (code.isascii() and code.isdigit()):
         return None
-    return await stock_by_barcode(session, text)
+    return await stock_by_barcode(session, text, clock=clock)
 
 
 async def pick(turn: Turn, action: CardAction) -> None:
     product_id = button_product_id(action.value.get("product_id", ""))
+    clock = turn.clock()
 
     async def answer(session: AsyncSession) -> Reply:
-        return await stock_card(session, turn.user, await stock_of(session, product_id))
+        return await stock_card(session, turn.user, await stock_of(session, product_id, clock=clock))
 
     turn.say(await turn.lookup(answer))
