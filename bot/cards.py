@@ -95,6 +95,8 @@ async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock, *
         fields.append(("在库", await amount(stock.on_hand)))
         if stock.reserved:
             fields.append(("已预留", await amount(stock.reserved)))
+        if stock.expired_unreserved:
+            fields.append(("已过期", await amount(stock.expired_unreserved)))
     fields.append(("售价", f"{format_money(product.sale_price)}/{product.base_unit}"))
     if costs:
         fields.append(("成本", f"{format_money(product.avg_cost.quantize(product.sale_price))}/{product.base_unit}"))
@@ -107,7 +109,7 @@ async def stock_card(session: AsyncSession, viewer: User, stock: ProductStock, *
                     (
                         warehouse.warehouse_name,
                         lot.lot_no or "-",
-                        _date(lot.expiry_date),
+                        _date(lot.expiry_date) + (" 已过期" if lot.expired else ""),
                         await amount(lot.on_hand),
                         await amount(lot.available),
                     )

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, case, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,9 +65,22 @@ def fefo_key(lot: LotStock) -> tuple[bool, date | None, int]:
     return (lot.expiry_date is None, lot.expiry_date, lot.id or 0)
 
 
+def expired(expiry_date: date | None, today: date) -> bool:
+    """Stock sells up to and including its expiry date and not after: the one rule for confirming an
+    order (also written in core/sql/confirm_sales_order_v1.sql), the stock card and low stock."""
+    return expiry_date is not None and expiry_date < today
+
+
+def sellable_quantity(today: date) -> ColumnElement[Decimal]:
+    """A lot's stock that can be sold on `today`, as SQL to sum: unreserved and not `expired`."""
+    lots = _LOTS.c
+    unexpired = or_(lots.expiry_date.is_(None), lots.expiry_date >= today)
+    return case((unexpired, lots.on_hand - lots.reserved), else_=literal_column("0"))
+
+
 def usable_lots(lots: Iterable[AnyLot], today: date) -> list[AnyLot]:
     """The lots with unreserved stock that has not expired, in the order they should leave (FEFO)."""
-    usable = (lot for lot in lots if lot.on_hand > lot.reserved and (lot.expiry_date is None or lot.expiry_date >= today))
+    usable = (lot for lot in lots if lot.on_hand > lot.reserved and not expired(lot.expiry_date, today))
     return sorted(usable, key=fefo_key)
 
 

@@ -33,7 +33,7 @@ from core.documents import (
     lock_document,
 )
 from core.errors import InvalidInput, InvalidState, OverReceipt
-from core.ledger import lock_product, lot_for, on_hand_total, post
+from core.ledger import lock_product, lot_for, on_hand_total, post, sellable_quantity
 from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, Lot, MovementKind, Product, ProductUnit, Role, Supplier, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
@@ -367,9 +367,10 @@ class SupplierSuggestion:
 _ON_ORDER = type_coerce(PurchaseOrderLine.quantity - PurchaseOrderLine.received, Quantity)
 
 
-async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]:
+async def reorder_suggestions(session: AsyncSession, *, clock: Clock = DEFAULT_CLOCK) -> list[SupplierSuggestion]:
     """Products below safety stock: order up to max stock (or 2× safety), less what is already on order,
     rounded up to whole purchase units (`purchase_unit`): a purchaser never orders 17 cans of a case of 24.
+    What is in stock counts as `core.stock.low_stock` counts it: expired lots are not available.
 
     "On order" is every unreceived quantity of draft, pending, approved and partially received orders, so
     pressing 生成采购单 twice does not order twice.
@@ -377,8 +378,7 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
     stock = (
         select(
             col(Lot.product_id),
-            func.sum(Lot.on_hand).label("on_hand"),
-            func.sum(Lot.reserved).label("reserved"),
+            func.sum(sellable_quantity(clock.today())).label("available"),
         )
         .group_by(col(Lot.product_id))
         .subquery()
@@ -391,13 +391,13 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
         .subquery()
     )
     rows = await session.execute(
-        select(Product, stock.c.on_hand, stock.c.reserved, on_order.c.on_order)
+        select(Product, stock.c.available, on_order.c.on_order)
         .outerjoin(stock, stock.c.product_id == Product.id)
         .outerjoin(on_order, on_order.c.product_id == Product.id)
         .where(col(Product.active).is_(True), col(Product.safety_stock) > 0)
         .order_by(col(Product.sku))
     )
-    low = [row for row in rows.all() if (row[1] or ZERO) - (row[2] or ZERO) < row[0].safety_stock]
+    low = [row for row in rows.all() if (row[1] or ZERO) < row[0].safety_stock]
     units: dict[int, list[tuple[str, Decimal]]] = {}
     if low:
         unit_rows = await session.execute(
@@ -408,8 +408,8 @@ async def reorder_suggestions(session: AsyncSession) -> list[SupplierSuggestion]
         for product_id, name, factor in unit_rows.all():
             units.setdefault(product_id, []).append((name, factor))
     grouped: dict[int | None, list[SuggestedLine]] = {}
-    for product, on_hand, reserved, ordered in low:
-        available = (on_hand or ZERO) - (reserved or ZERO)
+    for product, in_stock, ordered in low:
+        available = in_stock or ZERO
         target = product.max_stock if product.max_stock is not None else 2 * product.safety_stock
         needed = target - available - (ordered or ZERO)
         if needed <= 0:
@@ -456,7 +456,7 @@ async def order_suggestion(
     """
     require_role(actor, PURCHASING_ROLES, "生成采购单")
     await lock_document(session, Supplier, supplier_id, "供应商")
-    suggestion = next((s for s in await reorder_suggestions(session) if s.supplier_id == supplier_id), None)
+    suggestion = next((s for s in await reorder_suggestions(session, clock=clock) if s.supplier_id == supplier_id), None)
     if suggestion is None:
         raise InvalidState("这个供应商的商品现在都不需要补货（可能已经下过单）")
     order = await create_purchase_order(

@@ -123,6 +123,7 @@ async def _short_of_stock(session: AsyncSession, product_id: int, available: Dec
         f"需要 {format_quantity(needed)}{product.base_unit}",
         product_id=product_id,
         available=available,
+        needed=needed,
     )
 
 

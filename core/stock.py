@@ -15,7 +15,9 @@ from sqlmodel import SQLModel, col, select
 
 from core.errors import NotFound
 from core.gtin import lookup_forms
+from core.ledger import expired, sellable_quantity
 from core.models import OUTGOING_KINDS, ZERO, Lot, Movement, Product
+from core.numbering import DEFAULT_CLOCK, Clock
 from core.preferences import DEFAULT_NEAR_EXPIRY_DAYS, get_setting
 
 
@@ -28,10 +30,17 @@ class LotStock:
     expiry_date: date | None
     on_hand: Decimal
     reserved: Decimal
+    expired: bool  # on the day the stock was read (`core.ledger.expired`)
 
     @property
     def available(self) -> Decimal:
-        return self.on_hand - self.reserved
+        """What can still be sold: unreserved and not expired, as confirming an order counts it."""
+        return ZERO if self.expired else self.on_hand - self.reserved
+
+    @property
+    def expired_unreserved(self) -> Decimal:
+        """Unreserved stock past its expiry date: on hand, but not for sale."""
+        return self.on_hand - self.reserved if self.expired else ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +53,11 @@ class WarehouseStock:
 
     @property
     def available(self) -> Decimal:
-        return self.on_hand - self.reserved
+        return sum((lot.available for lot in self.lots), ZERO)
+
+    @property
+    def expired_unreserved(self) -> Decimal:
+        return sum((lot.expired_unreserved for lot in self.lots), ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +77,11 @@ class ProductStock:
 
     @property
     def available(self) -> Decimal:
-        return self.on_hand - self.reserved
+        return sum((w.available for w in self.warehouses), ZERO)
+
+    @property
+    def expired_unreserved(self) -> Decimal:
+        return sum((w.expired_unreserved for w in self.warehouses), ZERO)
 
 
 # Stock queries read the tables with Core, not ORM entities. The lookups' statements are built once:
@@ -108,7 +125,7 @@ def _product_snapshot(columns: dict[str, Any]) -> Product:
 
 
 async def _stock(
-    session: AsyncSession, statement: Any, params: dict[str, Any], include_empty_lots: bool
+    session: AsyncSession, statement: Any, params: dict[str, Any], include_empty_lots: bool, today: date
 ) -> ProductStock | None:
     rows = (await session.execute(statement, params)).all()
     if not rows:
@@ -123,7 +140,7 @@ async def _stock(
         if lot_id is None or (on_hand == 0 and reserved == 0 and not include_empty_lots):
             continue
         per_warehouse.setdefault(warehouse_id, (warehouse_name, []))[1].append(
-            LotStock(lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved)
+            LotStock(lot_id, warehouse_id, lot_no, production, expiry, on_hand, reserved, expired(expiry, today))
         )
     warehouses = tuple(
         WarehouseStock(
@@ -138,15 +155,20 @@ async def _stock(
     return ProductStock(product, warehouses)
 
 
-async def stock_of(session: AsyncSession, product_id: int, *, include_empty_lots: bool = False) -> ProductStock:
-    """Stock of one product in every warehouse, lots earliest expiry first (one statement)."""
-    stock = await _stock(session, _BY_ID, {"key": product_id}, include_empty_lots)
+async def stock_of(
+    session: AsyncSession, product_id: int, *, include_empty_lots: bool = False, clock: Clock = DEFAULT_CLOCK
+) -> ProductStock:
+    """Stock of one product in every warehouse, lots earliest expiry first (one statement); what is
+    available is what could be sold on the clock's day."""
+    stock = await _stock(session, _BY_ID, {"key": product_id}, include_empty_lots, clock.today())
     if stock is None:
         raise NotFound(f"没有这个商品: {product_id}")
     return stock
 
 
-async def stock_by_barcode(session: AsyncSession, text: str, *, include_empty_lots: bool = False) -> ProductStock | None:
+async def stock_by_barcode(
+    session: AsyncSession, text: str, *, include_empty_lots: bool = False, clock: Clock = DEFAULT_CLOCK
+) -> ProductStock | None:
     """`product_by_barcode` and `stock_of` in one statement; None when no product has the code.
 
     The code is normalised as it is stored (full-width digits, spaces, a UPC-A with or without
@@ -155,13 +177,15 @@ async def stock_by_barcode(session: AsyncSession, text: str, *, include_empty_lo
     if not forms:
         return None
     params = {"code": forms[0], "other": forms[-1]}
-    return await _stock(session, _BY_BARCODE, params, include_empty_lots)
+    return await _stock(session, _BY_BARCODE, params, include_empty_lots, clock.today())
 
 
-async def stock_by_sku(session: AsyncSession, sku: str, *, include_empty_lots: bool = False) -> ProductStock | None:
+async def stock_by_sku(
+    session: AsyncSession, sku: str, *, include_empty_lots: bool = False, clock: Clock = DEFAULT_CLOCK
+) -> ProductStock | None:
     """`product_by_sku` and `stock_of` in one statement; None when no product has the SKU."""
     params = {"key": unicodedata.normalize("NFKC", sku).strip()}
-    return await _stock(session, _BY_SKU, params, include_empty_lots)
+    return await _stock(session, _BY_SKU, params, include_empty_lots, clock.today())
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +205,18 @@ class LowStockRow:
         return self.safety_stock - self.available
 
 
-async def low_stock(session: AsyncSession, warehouse_id: int | None = None) -> list[LowStockRow]:
-    """Active products whose available stock (in one warehouse, or in total) is below their safety stock."""
-    lot_filter = [Lot.product_id == Product.id]
-    if warehouse_id is not None:
-        lot_filter.append(Lot.warehouse_id == warehouse_id)
+async def low_stock(
+    session: AsyncSession, warehouse_id: int | None = None, *, clock: Clock = DEFAULT_CLOCK
+) -> list[LowStockRow]:
+    """Active products whose available stock (in one warehouse, or in total) is below their safety stock.
+
+    Available is what could be sold on the clock's day: expired lots count as on hand, not as available,
+    so a product whose only stock has expired is short."""
     totals = (
         select(
             Lot.product_id,
             func.sum(Lot.on_hand).label("on_hand"),
-            func.sum(Lot.on_hand - Lot.reserved).label("available"),
+            func.sum(sellable_quantity(clock.today())).label("available"),
         )
         .where(*([] if warehouse_id is None else [Lot.warehouse_id == warehouse_id]))
         .group_by(col(Lot.product_id))

@@ -109,17 +109,18 @@ async def _categories(session: AsyncSession, product_ids: set[int]) -> dict[int,
     return {product_id: category_id for product_id, category_id in rows.all()}
 
 
-async def low_stock_findings(session: AsyncSession) -> list[Finding]:
-    """Below safety stock in each warehouse that stocks the product, and in all warehouses together."""
+async def low_stock_findings(session: AsyncSession, clock: Clock) -> list[Finding]:
+    """Below safety stock in each warehouse that stocks the product, and in all warehouses together
+    (expired stock is not available: `core.stock.low_stock` on the clock's day)."""
     stocked = set((await session.execute(select(Lot.product_id, Lot.warehouse_id).distinct())).all())
     found: list[tuple[LowStockRow, int | None, str]] = []
     for warehouse in await list_warehouses(session):
         found += [
             (row, warehouse.id, warehouse.name)
-            for row in await low_stock(session, warehouse.id)
+            for row in await low_stock(session, warehouse.id, clock=clock)
             if (row.product_id, warehouse.id) in stocked
         ]
-    found += [(row, None, "全部仓库") for row in await low_stock(session)]
+    found += [(row, None, "全部仓库") for row in await low_stock(session, clock=clock)]
     categories = await _categories(session, {row.product_id for row, _, _ in found})
     return [
         Finding(
@@ -192,12 +193,12 @@ async def run_low_stock(session: AsyncSession, request: RunRequest) -> RunResult
     warehouses = await list_warehouses(session)
     default_warehouse = warehouses[0].id if warehouses else None
     suppliers = {s.id or 0: s.name for s in (await session.scalars(select(Supplier))).all()}
-    suggested = {line.product_id: line for group in await reorder_suggestions(session) for line in group.lines}
+    suggested = {line.product_id: line for group in await reorder_suggestions(session, clock=request.clock) for line in group.lines}
 
     async def build(_session: AsyncSession, items: Sequence[Finding], destination: Destination) -> Reply:
         return cards.low_stock_alert(items, destination, suppliers, default_warehouse, suggested)
 
-    findings = await low_stock_findings(session)
+    findings = await low_stock_findings(session, request.clock)
     return await _finish(session, request, await _alert_run(session, request, AlertKind.LOW_STOCK, findings, build))
 
 
@@ -234,7 +235,7 @@ async def gather_digest(
         for row in await sales_report(session, DIGEST_VIEWER, start=start, end=today, by=SalesGrouping.DAY, clock=clock)
     }
     days = [start + timedelta(days=n) for n in range(CHART_DAYS)]
-    waiting, low = await pending_approvals(session), len(await low_stock(session))
+    waiting, low = await pending_approvals(session), len(await low_stock(session, clock=clock))
     expiring = await near_expiry(session, today)
     digests: dict[bool, Reply] = {
         costs: cards.digest_card(summary, waiting, open_orders or 0, low, expiring, top[:TOP_SELLERS], costs=costs)

@@ -30,14 +30,16 @@ async def expiring(turn: Turn, _command: object = None) -> None:
 async def shortages(turn: Turn, _command: object = None) -> None:
     require_role(turn.user, ALERT_VIEWERS | {Role.SALES}, "查看缺货")
 
+    clock = turn.clock()
+
     async def answer(session: AsyncSession) -> Reply:
-        rows = await low_stock(session)
+        rows = await low_stock(session, clock=clock)
         if not rows:
             return Text("所有商品都在安全库存以上。")
         if turn.user.role not in BUYER_ROLES:
             return low_stock_card(rows, turn.user)
         warehouses = await list_warehouses(session)
         receiving = warehouses[0].id if warehouses else None  # where a 采购 request is received, too
-        return low_stock_card(rows, turn.user, await reorder_suggestions(session), receiving)
+        return low_stock_card(rows, turn.user, await reorder_suggestions(session, clock=clock), receiving)
 
     turn.say(await turn.read(answer))

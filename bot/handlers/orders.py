@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,7 @@ from core.documents import (
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.lines import order_lines
 from core.models import Customer, Product, Role, User, Warehouse
+from core.numbering import Clock
 from core.quantity import format_money
 from core.sales import (
     CLOSING_ROLES,
@@ -155,14 +157,14 @@ async def resolve_lines(
     return lines, problems, ambiguous
 
 
-async def _pick_warehouse(session: AsyncSession, lines: list[DraftLine]) -> int:
-    """The warehouse that can fill the most lines (the first one on a tie)."""
+async def _pick_warehouse(session: AsyncSession, lines: list[DraftLine], clock: Clock) -> int:
+    """The warehouse that can fill the most lines from stock it could sell today (the first one on a tie)."""
     warehouses = await list_warehouses(session)
     if not warehouses:
         raise NotFound("还没有仓库，请先让经理建仓库")
     filled = {w.id: 0 for w in warehouses}
     for line in lines:
-        stock = await stock_of(session, line.product_id)
+        stock = await stock_of(session, line.product_id, clock=clock)
         for warehouse in stock.warehouses:
             if warehouse.warehouse_id in filled and warehouse.available >= Decimal(line.quantity):
                 filled[warehouse.warehouse_id] += 1
@@ -184,12 +186,21 @@ async def line_input(session: AsyncSession, line: DraftLine) -> OrderLineInput:
     return OrderLineInput(line.product_id, quantity, None)
 
 
-async def _draft_card(session: AsyncSession, card_id: str, draft: Draft) -> Card:
+async def _shortage_text(session: AsyncSession, product: Product, available: Decimal, needed: Decimal) -> str:
+    """"怡宝 可用 2箱，缺 1箱": the draft card's note and a refused confirmation say it alike."""
+    return (
+        f"{product_label(product)} 可用 {await describe_quantity(session, product, available)}，"
+        f"缺 {await describe_quantity(session, product, needed - available)}"
+    )
+
+
+async def _draft_card(session: AsyncSession, card_id: str, draft: Draft, clock: Clock) -> Card:
+    """The draft with each line's available stock: what the warehouse could sell today, as confirming counts it."""
     rows, shortages, total = [], [], Decimal(0)
     warehouse_name = ""
     for line in draft.lines:
         priced = await price_line(session, await line_input(session, line), "sale_price")
-        stock = await stock_of(session, line.product_id)
+        stock = await stock_of(session, line.product_id, clock=clock)
         here = next((w for w in stock.warehouses if w.warehouse_id == draft.warehouse_id), None)
         available = here.available if here else Decimal(0)
         warehouse_name = warehouse_name or (here.warehouse_name if here else "")
@@ -204,8 +215,7 @@ async def _draft_card(session: AsyncSession, card_id: str, draft: Draft) -> Card
             )
         )
         if available < priced.quantity:
-            short = await describe_quantity(session, product, priced.quantity - available)
-            shortages.append(f"{product_label(product)} 缺 {short}")
+            shortages.append(await _shortage_text(session, product, available, priced.quantity))
         total += priced.amount
     if not warehouse_name:
         warehouse = await session.get(Warehouse, draft.warehouse_id)
@@ -230,6 +240,7 @@ async def _propose(
     turn: Turn, customer_text: str, items: tuple[ItemText, ...], chosen: Mapping[int, int] | None = None
 ) -> None:
     require_role(turn.user, SELLING_ROLES, "下单")
+    clock = turn.clock()
 
     async def build(session: AsyncSession) -> tuple[Card | None, Draft | None, list[str], list[Ambiguous]]:
         customer = await find_customer(session, customer_text)
@@ -237,11 +248,11 @@ async def _propose(
         if problems or not lines:
             return None, None, problems or ["没有读到商品"], ambiguous
         draft = Draft(
-            customer.id or 0, customer.name, await _pick_warehouse(session, lines), tuple(lines),
+            customer.id or 0, customer.name, await _pick_warehouse(session, lines, clock), tuple(lines),
             turn.user.id or 0, turn.user.name,
         )
         card_id = new_card_id("order")
-        return await _draft_card(session, card_id, draft), draft, [], []
+        return await _draft_card(session, card_id, draft, clock), draft, [], []
 
     card, draft, problems, ambiguous = await turn.lookup(build)
     if ambiguous and len(ambiguous) == len(problems):
@@ -324,23 +335,33 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         )
         await session.flush()
         confirmed = await confirm_sales_order(session, turn.user, order.id or 0, clock=clock)
-        card = await _draft_card(session, card_id, draft)
+        card = await _draft_card(session, card_id, draft, clock)
         done = _decided(card, f"已确认 {confirmed.number}", turn, f"销售单 {confirmed.number}")
         await enqueue_card_update(session, done, action)
         return confirmed
 
     try:
         order = await turn.transact(work)
-    except InsufficientStock:
+    except InsufficientStock as short:
         await turn.services.store.delete(f"done:{card_id}")
-        now = await turn.lookup(lambda session: _draft_card(session, card_id, draft))
-        turn.say(Text(f"没有下单，{now.note}。可以点“修改”调整数量。"))
+        reason = await turn.lookup(partial(_refused_for_stock, short=short))
+        turn.say(Text(f"没有下单，库存不足：{reason}。可以点“修改”调整数量。"))
         return
     except Exception:
         await turn.services.store.delete(f"done:{card_id}")
         raise
     await turn.services.store.delete(_draft_key(card_id))
     turn.say(Text(f"已下单 {order.number}，合计 {format_money(order.total)}，库存已预留。"))
+
+
+async def _refused_for_stock(session: AsyncSession, short: InsufficientStock) -> str:
+    """The product confirming found short, worded as the draft card words a shortage (core gives the
+    product, what was available and what the order's lines of it needed)."""
+    product = await session.get(Product, short.details["product_id"])
+    assert product is not None
+    available, needed = short.details["available"], short.details["needed"]
+    assert isinstance(available, Decimal) and isinstance(needed, Decimal)
+    return await _shortage_text(session, product, available, needed)
 
 
 def _decided(card: Card, verb: str, turn: Turn, title: str | None = None) -> Card:
@@ -384,8 +405,10 @@ async def cancel(turn: Turn, action: CardAction) -> None:
         return
     await turn.services.store.delete(_draft_key(action.card_id))
 
+    clock = turn.clock()
+
     async def work(session: AsyncSession) -> None:
-        card = await _draft_card(session, action.card_id, draft)
+        card = await _draft_card(session, action.card_id, draft, clock)
         await enqueue_card_update(session, _decided(card, "已取消", turn), action)
 
     await turn.transact(work)

@@ -69,7 +69,7 @@ async def _answer(session: AsyncSession, turn: Turn, scan: ScanResult) -> Reply:
     if len(found) == 1:
         text, product = found[0]
         if product is not None:
-            stock = await stock_of(session, product.id or 0)
+            stock = await stock_of(session, product.id or 0, clock=turn.clock())
             return await stock_card(session, turn.user, stock, costs=turn.shows_costs())
         if scan.ambiguous:
             return Text(f"照片里的条码看着像 {text}，但不太清楚。请再拍一张，或直接输入“查 {text}”。")

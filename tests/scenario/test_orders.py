@@ -7,7 +7,7 @@ from typing import Any
 
 from core.db import Database
 from tests.factories import make_product
-from tests.scenario.conftest import Console, card, texts
+from tests.scenario.conftest import Console, add_cola_lot, card, days_from_today, texts
 
 
 async def test_order_draft_confirm_reserves_stock_and_the_card_shows_the_decision(console: Console) -> None:
@@ -68,9 +68,32 @@ async def test_quantities_as_people_type_them(console: Console) -> None:
 async def test_a_shortage_is_named_per_line_and_confirming_is_refused(console: Console) -> None:
     replies = await console.say("wang", "下单 华联 雪碧 10箱")
     draft = card(replies)
-    assert "雪碧 500ml 缺 5箱" in draft["note"]
+    assert "雪碧 500ml 可用 5箱，缺 5箱" in draft["note"]
     refused = texts(await console.press("wang", draft, "确认"))
     assert "没有下单" in refused and "缺 5箱" in refused
+
+
+async def test_expired_stock_is_short_on_the_draft_and_confirming_says_what_is_available(
+    console: Console, db: Database
+) -> None:
+    await add_cola_lot(db, console.world, 48, "L0", days_from_today(-1))  # 2箱 in 主仓 that cannot be sold
+    draft = card(await console.say("wang", "下单 华联 可乐330 5箱"))
+    assert draft["tables"][0]["rows"][0][-1] == "4箱4罐"  # 主仓's 100 sellable cans, not 148
+    assert draft["note"] == "库存不足：可口可乐 330ml 可用 4箱4罐，缺 20罐"
+    refused = texts(await console.press("wang", draft, "确认"))
+    assert refused == "没有下单，库存不足：可口可乐 330ml 可用 4箱4罐，缺 20罐。可以点“修改”调整数量。"
+
+    fits = card(await console.say("wang", "下单 华联 可乐330 4箱"))
+    assert fits["note"] == "确认后预留库存"
+    assert "已下单 SO-" in texts(await console.press("wang", fits, "确认"))
+
+
+async def test_stock_taken_between_draft_and_confirm_is_named_when_confirming(console: Console) -> None:
+    first = card(await console.say("wang", "下单 华联 可乐330 4箱"))  # 96 of 主仓's 100 cans
+    second = card(await console.say("wang", "下单 华联 可乐330 1箱"))
+    assert "已下单 SO-" in texts(await console.press("wang", second, "确认"))
+    refused = texts(await console.press("wang", first, "确认"))
+    assert refused.startswith("没有下单，库存不足：可口可乐 330ml 可用 3箱4罐，缺 20罐。")
 
 
 async def test_problems_are_named_by_line(console: Console) -> None:

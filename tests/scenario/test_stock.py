@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.engine import MAX_EVENTS_IN_WORK
-from tests.scenario.conftest import L1_EXPIRY, Console, card, texts
+from core.db import Database
+from tests.scenario.conftest import L1_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
 
 
 async def test_salesperson_sees_available_stock_per_warehouse_and_no_costs(console: Console) -> None:
@@ -37,6 +38,20 @@ async def test_a_stock_card_said_into_a_group_shows_no_cost_whoever_asked(consol
         answer = await console.in_group(person, "@psibot 库存 雪碧")
         assert card(answer)["title"] == "库存 · 雪碧 500ml"
         assert "在库: 5箱" in texts(answer) and "成本" not in texts(answer)
+
+
+async def test_expired_stock_is_not_available_to_sell_and_staff_see_it_marked(console: Console, db: Database) -> None:
+    expiry = days_from_today(-2)
+    await add_cola_lot(db, console.world, 48, "L0", expiry)  # 2箱 in 主仓, expired two days ago
+
+    sales = texts(await console.say("wang", "库存 可口可乐330"))
+    assert "可用: 5箱" in sales and "主仓 | 4箱4罐" in sales  # 100 + 20 sellable; the 48 expired are not there
+    assert "过期" not in sales and "L0" not in sales
+
+    staff = texts(await console.say("li", "查 6901234567892"))
+    assert "可用: 5箱" in staff and "在库: 7箱" in staff and "已过期: 2箱" in staff
+    assert f"主仓 | L0 | {expiry} 已过期 | 2箱 | 0罐" in staff
+    assert f"主仓 | L1 | {L1_EXPIRY} | 4箱4罐 | 4箱4罐" in staff
 
 
 async def test_english_and_pinyin_initials_find_the_product(console: Console) -> None:

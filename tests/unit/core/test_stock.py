@@ -3,13 +3,19 @@
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import update
 
 from core import ledger
+from core.documents import OrderLineInput
+from core.errors import InsufficientStock
 from core.models import Category, Lot, Product
 from core.preferences import set_setting
+from core.purchasing import reorder_suggestions
+from core.sales import confirm_sales_order
 from core.stock import low_stock, near_expiry, slow_moving, stock_by_barcode, stock_of, stock_value
 from tests.factories import make_product, make_world
+from tests.unit.core.workflows import CLOCK, add_milk_lot, draft_order, make_shop
 
 TODAY = date(2026, 11, 22)
 
@@ -169,3 +175,64 @@ async def test_near_expiry_reaches_the_longest_lead_days_of_a_category_or_a_prod
         assert [(r.sku, r.lot_no, r.days_left, r.lead_days, r.on_hand) for r in rows] == [
             ("W1", "W-A", 89, 90, Decimal(2)), ("O1", "O-A", 119, 120, Decimal(2))
         ]
+
+
+def test_stock_sells_through_its_expiry_date_and_not_after():
+    assert not ledger.expired(None, TODAY)
+    assert not ledger.expired(TODAY, TODAY)
+    assert ledger.expired(TODAY - timedelta(days=1), TODAY)
+
+
+async def test_available_stock_is_what_confirming_an_order_can_reserve(db):
+    """Expired lots stay on hand but are not available; the stock card's figure is exactly what
+    confirming reserves (on SQLite the Python path, on PostgreSQL the database function)."""
+    shop = await make_shop(db)
+    await add_milk_lot(db, shop, "OLD", TODAY - timedelta(days=1), "50")
+    await add_milk_lot(db, shop, "LAST-DAY", TODAY, "10")
+    await add_milk_lot(db, shop, "LATE", TODAY + timedelta(days=90), "30")
+    async with db.session() as s:
+        stock = await stock_of(s, shop.milk.id, clock=CLOCK)
+    [main] = stock.warehouses
+    assert [(lot.lot_no, lot.expired, lot.available) for lot in main.lots] == [
+        ("OLD", True, 0), ("LAST-DAY", False, 10), ("LATE", False, 30)
+    ]
+    assert (stock.on_hand, stock.available, stock.expired_unreserved) == (90, 40, 50)
+    assert (main.available, main.expired_unreserved) == (40, 50)
+
+    too_many = await draft_order(db, shop, OrderLineInput(shop.milk.id, stock.available + 1))
+    with pytest.raises(InsufficientStock) as refused:
+        await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, too_many, clock=CLOCK))
+    assert (refused.value.details["available"], refused.value.details["needed"]) == (40, 41)
+    exactly = await draft_order(db, shop, OrderLineInput(shop.milk.id, stock.available))
+    await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, exactly, clock=CLOCK))
+    async with db.session() as s:
+        after = await stock_of(s, shop.milk.id, clock=CLOCK)
+    assert (after.on_hand, after.reserved, after.available, after.expired_unreserved) == (90, 40, 0, 50)
+
+
+async def test_low_stock_counts_expired_lots_on_hand_but_not_available(db):
+    async with db.session() as s:
+        world = await make_world(s)
+        milk = await make_product(s, "M1", "鲜牛奶", base_unit="盒", case=12, barcode=None, safety_stock="10",
+                                  shelf_life_days=30)
+        juice = await make_product(s, "J1", "果汁", base_unit="瓶", case=12, barcode=None, safety_stock="10",
+                                   shelf_life_days=365)
+        for product, warehouse, lot_no, expiry in [
+            (milk, world.main, "M-OLD", TODAY - timedelta(days=1)),  # the milk's only stock has expired
+            (juice, world.main, "J-OLD", TODAY - timedelta(days=1)),
+            (juice, world.store, "J-NEW", TODAY),  # sellable today, in the other warehouse
+        ]:
+            await ledger.opening_stock(
+                s, world.warehouse_user, product_id=product.id, warehouse_id=warehouse.id, quantity=Decimal(50),
+                lot_no=lot_no, expiry_date=expiry,
+            )
+    async with db.session() as s:
+        rows = {r.sku: r for r in await low_stock(s, clock=CLOCK)}
+        assert set(rows) == {"M1"}
+        assert (rows["M1"].on_hand, rows["M1"].available, rows["M1"].shortage) == (50, 0, 10)
+        in_main = {r.sku: r for r in await low_stock(s, world.main.id, clock=CLOCK)}
+        assert {sku: (r.on_hand, r.available) for sku, r in in_main.items()} == {"M1": (50, 0), "J1": (50, 0)}
+        assert [r.sku for r in await low_stock(s, world.store.id, clock=CLOCK)] == ["M1"]  # the juice there is fresh
+        # Reorder suggestions count the same stock: the milk is to be bought, the juice is not.
+        suggested = [line.sku for group in await reorder_suggestions(s, clock=CLOCK) for line in group.lines]
+        assert suggested == ["M1"]
