@@ -18,7 +18,7 @@ from typing import Any
 from bot.conversation import LOCK_WAIT_SECONDS, conversation_key
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
-from bot.parser import CancelFlow, parse
+from bot.parser import CancelFlow, Unknown, parse
 from bot.turn import Services, Turn
 from core.errors import DomainError
 from core.models import User
@@ -165,8 +165,9 @@ class Engine:
         else:
             command = parse(event.text)
             if state is not None and not isinstance(command, CancelFlow):
+                # Only free text is an answer to the flow; a command typed meanwhile leaves it and runs.
                 flow = FLOWS.get(state.get("flow", ""))
-                if flow is not None and await flow(turn, state, event.text):
+                if flow is not None and isinstance(command, Unknown) and await flow(turn, state, event.text):
                     return
-                await self.services.conversations.clear(turn.origin)  # another command leaves the flow
+                await self.services.conversations.clear(turn.origin)
             await COMMANDS.get(type(command), general.unknown)(turn, command)

@@ -23,7 +23,8 @@ from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, Any], Awaitable[None]]
 ActionHandler = Callable[[Turn, CardAction], Awaitable[None]]
-FlowHandler = Callable[[Turn, dict[str, Any], str], Awaitable[bool]]  # True when the text was for the flow
+# A flow is offered only free text (what `parser.parse` reads as no command); True when it was for the flow.
+FlowHandler = Callable[[Turn, dict[str, Any], str], Awaitable[bool]]
 
 COMMANDS: dict[type, CommandHandler] = {
     parser.StockQuery: stock.stock_query,

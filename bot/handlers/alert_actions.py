@@ -18,7 +18,6 @@ from bot.cards import new_card_id
 from bot.handlers.alerts import ALERT_VIEWERS
 from bot.handlers.purchases import draft_card
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
-from bot.parser import Unknown, parse
 from bot.turn import Turn
 from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
 from core.errors import InvalidInput
@@ -222,8 +221,6 @@ async def mark(turn: Turn, action: CardAction) -> None:
 
 
 async def continue_note(turn: Turn, state: dict[str, Any], text: str) -> bool:
-    """A typed note for the lot being marked; a command typed instead leaves the flow."""
-    if not isinstance(parse(text), Unknown):
-        return False
+    """A typed note for the lot being marked."""
     await _mark(turn, int(state["lot_id"]), text[:128])
     return True

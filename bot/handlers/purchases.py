@@ -26,8 +26,6 @@ from bot.parser import (
     PendingApprovals,
     Receive,
     RequestPurchase,
-    Unknown,
-    parse,
     parse_lot_details,
 )
 from bot.turn import Turn
@@ -261,9 +259,14 @@ async def reject(turn: Turn, action: CardAction) -> None:
 
 
 async def continue_reject(turn: Turn, state: dict[str, Any], text: str) -> bool:
-    """Whatever comes next is the reason."""
+    """The reason, while the step still waits; once the card is decided (by a press of mine, or by someone
+    else) the question is over and the text is answered as itself."""
+    order_id, step_no = int(state["order_id"]), int(state["step_no"])
+    waiting = await turn.lookup(lambda session: waiting_for(session, order_id))
+    if waiting is None or waiting.step_no != step_no:
+        return False
     await turn.services.conversations.clear(turn.origin)
-    await _decide(turn, None, int(state["order_id"]), int(state["step_no"]), approve=False, comment=text.strip()[:200])
+    await _decide(turn, None, order_id, step_no, approve=False, comment=text.strip()[:200])
     return True
 
 
@@ -438,9 +441,7 @@ def _answer(details: LotDetails, number: str) -> dict[str, str | None]:
 
 
 async def continue_receive(turn: Turn, state: dict[str, Any], text: str) -> bool:
-    """The lot number and dates of the line asked about; a command typed instead leaves the flow."""
-    if not isinstance(parse(text), Unknown):
-        return False
+    """The lot number and dates of the line asked about."""
     asked = [line for line in state["lines"] if line["lot_tracked"]]
     line = asked[len(state["answers"])]
     details = parse_lot_details(text)

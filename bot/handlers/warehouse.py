@@ -18,7 +18,7 @@ from sqlmodel import select
 from bot.cards import product_label
 from bot.handlers.common import base_quantity, find_product, narrow_by_units, product_by_id
 from bot.model import CardAction, Text
-from bot.parser import Count, Transfer, parse_quantity
+from bot.parser import Count, Transfer, fold, parse_quantity
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_warehouse, list_warehouses
 from core.counts import COUNT_ROLES, finish_count, record_count, start_count
@@ -91,7 +91,8 @@ async def start_from_card(turn: Turn, action: CardAction) -> None:
     await count(turn, Count(product.sku, None))
 
 
-async def _ask(turn: Turn, state: dict[str, Any]) -> None:
+async def _ask(turn: Turn, state: dict[str, Any], refused: str = "") -> None:
+    """The question for the next lot; after `refused`, why the last answer was not taken."""
     _lot_no, label = state["lots"][len(state["counted"])]
 
     async def name(session: AsyncSession) -> str:
@@ -100,16 +101,29 @@ async def _ask(turn: Turn, state: dict[str, Any]) -> None:
         return f"{product.name if product else ''} 在{warehouse.name if warehouse else ''}"
 
     await turn.services.conversations.set(turn.origin, state)
-    turn.say(Text(f"请回复 {await turn.lookup(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："))
+    question = f"请回复 {await turn.lookup(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："
+    turn.say(Text(f"{refused}。{question}" if refused else question))
+
+
+def _unreadable_count(text: str) -> str:
+    if fold(text).strip().startswith(("-", "负")):
+        return "数量不能为负"
+    return "没看懂数量，请回复如 5箱 或 60"
 
 
 async def continue_count(turn: Turn, state: dict[str, Any], text: str) -> bool:
-    """A quantity for the lot asked about; anything else leaves the count to other commands."""
+    """A quantity for the lot asked about; an answer that is not one is refused by name and asked again,
+    so one slip does not end the count."""
     quantity = parse_quantity(text)
     if quantity is None:
-        return False
+        await _ask(turn, state, refused=_unreadable_count(text))
+        return True
     product = await turn.lookup(lambda session: product_by_id(session, str(state["product_id"])))
-    base = await turn.lookup(lambda session: base_quantity(session, product, quantity))
+    try:
+        base = await turn.lookup(lambda session: base_quantity(session, product, quantity))
+    except InvalidInput as error:  # a unit the product does not have
+        await _ask(turn, state, refused=error.message)
+        return True
     lot_no = state["lots"][len(state["counted"])][0]
     state["counted"][lot_no] = str(base)
     if len(state["counted"]) < len(state["lots"]):

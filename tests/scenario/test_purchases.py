@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pytest
 from sqlmodel import select
 
 from core.db import Database
@@ -77,6 +78,40 @@ async def test_reject_asks_for_a_reason_and_tells_the_requester(console: Console
     rejected = await console.say("zhang", "价格太高，换一家")
     assert card(rejected)["status"].endswith("理由：价格太高，换一家")
     assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：价格太高，换一家" in texts(await console.replies("chen"))
+
+
+@pytest.mark.parametrize(
+    ("who", "label", "form"),
+    [("zhang", "驳回", {"reason": "数量不对"}), ("zhang", "批准", {}), ("zhang2", "批准", {})],
+    ids=["rejected-with-the-form", "approved-instead", "decided-by-the-other-manager"],
+)
+async def test_a_reject_prompt_ends_when_the_card_is_decided(
+    console: Console, who: str, label: str, form: dict[str, str]
+) -> None:
+    po_number(texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古")))
+    approval = card(await console.replies("zhang"))
+    assert "驳回理由" in texts(await console.press("zhang", approval, "驳回"))
+    other_copy = card(await console.replies("zhang2"))
+    await console.press(who, approval if who == "zhang" else other_copy, label, form=form)
+    await console.replies("zhang")
+
+    today = texts(await console.say("zhang", "今日销售"))
+    assert "今日销售 · " in today and "已由" not in today  # answered as itself, not as a late reason
+
+
+async def test_a_command_typed_instead_of_a_reject_reason_runs_as_that_command(console: Console) -> None:
+    number = po_number(texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古")))
+    approval = card(await console.replies("zhang"))
+    await console.press("zhang", approval, "驳回")
+
+    stock = texts(await console.say("zhang", "库存 雪碧"))
+    assert "库存 · 雪碧" in stock and "驳回" not in stock
+    assert "有 1 张采购单等您审批" in texts(await console.say("zhang", "待审批"))  # still waiting, not rejected
+    await console.press("zhang", approval, "驳回")
+    rejected = await console.say("zhang", "雪碧还够卖一周")  # free text is the reason
+    assert card(rejected)["status"].endswith("理由：雪碧还够卖一周")
+    told = texts(await console.replies("chen"))
+    assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：雪碧还够卖一周" in told and "库存 雪碧" not in told
 
 
 async def test_pending_lists_what_waits_for_me(console: Console) -> None:

@@ -77,3 +77,14 @@ async def test_a_product_with_several_lots_is_counted_lot_by_lot(console: Consol
     assert "批次 L2" in texts(await console.say("li", "4箱"))
     done = texts(await console.say("li", "20"))
     assert "账面 5箱，实盘 4箱20罐，盘亏 4罐，库存已调整" in done
+
+
+async def test_a_bad_count_answer_is_refused_and_asked_again(console: Console) -> None:
+    assert "实盘数量" in texts(await console.say("li", "盘点 雪碧"))
+    negative = texts(await console.say("li", "-5"))
+    assert "数量不能为负" in negative and "实盘数量" in negative and "没看懂这句话" not in negative
+    unclear = texts(await console.say("li", "好多"))
+    assert "没看懂数量" in unclear and "实盘数量" in unclear
+    wrong_unit = texts(await console.say("li", "5包"))
+    assert "没有单位“包”" in wrong_unit and "实盘数量" in wrong_unit
+    assert "账面 5箱，实盘 5箱，账实相符" in texts(await console.say("li", "5箱"))
