@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.conversation import LOCK_WAIT_SECONDS, conversation_key
-from bot.handlers import ACTIONS, COMMANDS, FLOWS, general, photo
+from bot.handlers import ACTIONS, COMMANDS, FLOWS, FREE_TEXT_FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
 from bot.parser import CancelFlow, Unknown, parse
 from bot.turn import Services, Turn
@@ -165,9 +165,12 @@ class Engine:
         else:
             command = parse(event.text)
             if state is not None and not isinstance(command, CancelFlow):
-                # Only free text is an answer to the flow; a command typed meanwhile leaves it and runs.
-                flow = FLOWS.get(state.get("flow", ""))
-                if flow is not None and isinstance(command, Unknown) and await flow(turn, state, event.text):
+                # Free text is an answer to the flow; a command typed meanwhile leaves it and runs, except
+                # in the flows that take any text and judge it themselves.
+                name = state.get("flow", "")
+                flow = FLOWS.get(name)
+                offered = isinstance(command, Unknown) or name in FREE_TEXT_FLOWS
+                if flow is not None and offered and await flow(turn, state, event.text):
                     return
                 await self.services.conversations.clear(turn.origin)
             await COMMANDS.get(type(command), general.unknown)(turn, command)

@@ -71,6 +71,10 @@ ACTIONS: dict[str, ActionHandler] = {
     "alert.mark": alert_actions.mark,
 }
 
+# Flows whose answer may be any text, commands included: they judge a command-like answer themselves
+# (a reject reason such as 库存还够 reads as a stock query). Every other flow is offered free text only.
+FREE_TEXT_FLOWS = frozenset({"po.reject"})
+
 FLOWS: dict[str, FlowHandler] = {
     "product.create": photo.continue_create,
     "order.edit": orders.continue_edit,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import decided_status, packs_text, product_label
+from bot.cards import decided_status, echo, packs_text, product_label
 from bot.handlers.common import product_by_id
 from bot.handlers.orders import line_input, resolve_lines
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
@@ -26,6 +26,8 @@ from bot.parser import (
     PendingApprovals,
     Receive,
     RequestPurchase,
+    Unknown,
+    parse,
     parse_lot_details,
 )
 from bot.turn import Turn
@@ -258,6 +260,9 @@ async def reject(turn: Turn, action: CardAction) -> None:
     turn.say(Text("请回复驳回理由（发“取消”放弃驳回）。"))
 
 
+CONFIRMING_WORDS = frozenset({"是", "是的", "对", "确认", "驳回"})
+
+
 async def continue_reject(turn: Turn, state: dict[str, Any], text: str) -> bool:
     """The reason, while the step still waits; once the card is decided (by a press of mine, or by someone
     else) the question is over and the text is answered as itself."""
@@ -265,8 +270,18 @@ async def continue_reject(turn: Turn, state: dict[str, Any], text: str) -> bool:
     waiting = await turn.lookup(lambda session: waiting_for(session, order_id))
     if waiting is None or waiting.step_no != step_no:
         return False
+    reason, asked = text.strip(), state.get("asked_about", "")
+    if asked and reason in CONFIRMING_WORDS:
+        reason = asked
+    elif not isinstance(parse(reason), Unknown):
+        # 库存还够 is a fine reason and a stock query: asked once, never taken either way unannounced.
+        if asked:
+            return False  # said again: a command after all, and the prompt is over
+        await turn.services.conversations.set(turn.origin, {**state, "asked_about": reason})
+        turn.say(Text(f"“{echo(reason)}”是驳回理由吗？回复“是”按此驳回；若是要执行这条命令，请再发一次。"))
+        return True
     await turn.services.conversations.clear(turn.origin)
-    await _decide(turn, None, order_id, step_no, approve=False, comment=text.strip()[:200])
+    await _decide(turn, None, order_id, step_no, approve=False, comment=reason[:200])
     return True
 
 

@@ -99,19 +99,34 @@ async def test_a_reject_prompt_ends_when_the_card_is_decided(
     assert "今日销售 · " in today and "已由" not in today  # answered as itself, not as a late reason
 
 
-async def test_a_command_typed_instead_of_a_reject_reason_runs_as_that_command(console: Console) -> None:
+async def test_a_reason_that_reads_as_a_command_is_asked_about_never_taken_unannounced(console: Console) -> None:
     number = po_number(texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古")))
     approval = card(await console.replies("zhang"))
     await console.press("zhang", approval, "驳回")
 
+    # A command typed during the prompt: asked about; sent again, it runs, and nothing is rejected.
+    asked = texts(await console.say("zhang", "库存 雪碧"))
+    assert asked == "“库存 雪碧”是驳回理由吗？回复“是”按此驳回；若是要执行这条命令，请再发一次。"
     stock = texts(await console.say("zhang", "库存 雪碧"))
     assert "库存 · 雪碧" in stock and "驳回" not in stock
     assert "有 1 张采购单等您审批" in texts(await console.say("zhang", "待审批"))  # still waiting, not rejected
+
+    # A reason that happens to read as a command (a stock query): 是 takes it as the reason.
     await console.press("zhang", approval, "驳回")
-    rejected = await console.say("zhang", "雪碧还够卖一周")  # free text is the reason
-    assert card(rejected)["status"].endswith("理由：雪碧还够卖一周")
+    assert "是驳回理由吗" in texts(await console.say("zhang", "库存还够"))
+    rejected = await console.say("zhang", "是")
+    assert card(rejected)["status"].endswith("理由：库存还够")
     told = texts(await console.replies("chen"))
-    assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：雪碧还够卖一周" in told and "库存 雪碧" not in told
+    assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：库存还够" in told
+
+
+async def test_free_text_during_a_reject_prompt_is_the_reason(console: Console) -> None:
+    number = po_number(texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古")))
+    approval = card(await console.replies("zhang"))
+    await console.press("zhang", approval, "驳回")
+    rejected = await console.say("zhang", "雪碧还够卖一周")
+    assert card(rejected)["status"].endswith("理由：雪碧还够卖一周")
+    assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：雪碧还够卖一周" in texts(await console.replies("chen"))
 
 
 async def test_pending_lists_what_waits_for_me(console: Console) -> None:
