@@ -75,7 +75,7 @@ async def count(turn: Turn, command: Count) -> None:
     product, warehouse, lots = await turn.lookup(lambda session: _place(session, command.product))
     typed = command.quantity
     if typed is not None and len(lots) == 1:
-        quantity = await turn.lookup(lambda session: base_quantity(session, product, typed))
+        quantity = await turn.lookup(lambda session: base_quantity(session, product, typed, zero_allowed=True))
         await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(quantity)})
         return
     if command.quantity is not None:
@@ -109,7 +109,7 @@ async def continue_count(turn: Turn, state: dict[str, Any], text: str) -> bool:
     if quantity is None:
         return False
     product = await turn.lookup(lambda session: product_by_id(session, str(state["product_id"])))
-    base = await turn.lookup(lambda session: base_quantity(session, product, quantity))
+    base = await turn.lookup(lambda session: base_quantity(session, product, quantity, zero_allowed=True))
     lot_no = state["lots"][len(state["counted"])][0]
     state["counted"][lot_no] = str(base)
     if len(state["counted"]) < len(state["lots"]):

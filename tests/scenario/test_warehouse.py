@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
+from core.db import Database
+from core.documents import Transfer
+from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -49,3 +54,22 @@ async def test_a_product_with_several_lots_is_counted_lot_by_lot(console: Consol
     assert "批次 L2" in texts(await console.say("li", "4箱"))
     done = texts(await console.say("li", "20"))
     assert "账面 5箱，实盘 4箱20罐，盘亏 4罐，库存已调整" in done
+
+
+async def test_a_transfer_of_a_quantity_that_cannot_be_taken_is_refused(console: Console, db: Database) -> None:
+    """`-2箱` once moved 2箱."""
+    assert "数量不能为负数" in texts(await console.say("li", "调拨 雪碧 -2箱 主仓 到 门店"))
+    assert "数量不能为 0" in texts(await console.say("li", "调拨 雪碧 0箱 主仓 到 门店"))
+    too_many = texts(await console.say("li", "调拨 雪碧 99999999999999999999箱 主仓 到 门店"))
+    assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
+    async with db.session() as session:
+        assert (await session.scalars(select(Transfer))).all() == []
+    assert "门店仓" not in texts(await console.say("li", "库存 雪碧"))
+
+
+async def test_a_count_takes_zero_but_not_a_negative_or_huge_quantity(console: Console) -> None:
+    assert "数量不能为负数" in texts(await console.say("li", "盘点 雪碧 -5"))
+    too_many = texts(await console.say("li", "盘点 雪碧 99999999999999999999箱"))
+    assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+    assert "实盘 0瓶，盘亏 5箱" in texts(await console.say("li", "盘点 雪碧 0"))  # an empty shelf is a count
