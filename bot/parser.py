@@ -3,6 +3,8 @@
 Pure functions, no database: product, customer and unit names stay text here and are resolved by the
 handlers. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`, Chinese
 numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's base unit.
+A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
+(`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ class QuantityPart:
 
 @dataclass(frozen=True, slots=True)
 class QuantityText:
-    """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler."""
+    """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler.
+
+    `-3箱12支` negates every part, and is written back the same way."""
 
     parts: tuple[QuantityPart, ...]
 
     def __str__(self) -> str:
-        return "".join(f"{_plain(p.amount)}{p.unit}" for p in self.parts)
+        sign = "-" if any(p.amount < 0 for p in self.parts) else ""
+        return sign + "".join(f"{_plain(abs(p.amount))}{p.unit}" for p in self.parts)
 
 
 def _plain(value: Decimal) -> str:
@@ -89,9 +94,15 @@ _UNIT = "(?:" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + "|" + "|"
 _NUM = r"(?:\d+(?:\.\d+)?|[零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万]+|半)"
 _PART = rf"{_NUM}\s*{_UNIT}(?:半)?"
 _QUANTITY = rf"(?:{_PART}(?:\s*[零又和]?\s*{_PART})*(?:\s*[零又]?\s*\d+(?:\.\d+)?)?)"
-_TAIL = re.compile(rf"(?P<prefix>[x×*]\s*)?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$")
-_HEAD = re.compile(rf"^\s*(?P<qty>{_QUANTITY})\s*(?P<rest>\S.*)$")
+_SIGN = r"[-−]"  # NFKC folds the full-width minus to "-"; the minus sign U+2212 stays itself
+_TAIL = re.compile(
+    rf"(?P<prefix>[x×*]\s*)?(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$"
+)
+_HEAD = re.compile(rf"^\s*(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY})\s*(?P<rest>\S.*)$")
+_WHOLE = re.compile(rf"(?P<sign>{_SIGN})?\s*(?P<qty>{_QUANTITY}|{_NUM})")
 _PART_RE = re.compile(rf"(?P<num>{_NUM})\s*(?P<unit>{_UNIT})?(?P<half>半)?")
+_NUMBER_LIKE = re.compile(rf"[x×*]?{_SIGN}?\d\S*")
+_SPEC = re.compile(r"\d+(?:\.\d+)?[a-z]+")  # 330ml, 500g, 1.25l: part of the product's name
 
 
 def _unit_name(raw: str) -> str:
@@ -100,13 +111,11 @@ def _unit_name(raw: str) -> str:
 
 def parse_quantity(text: str) -> QuantityText | None:
     """The whole text as a quantity (`10箱`, `两箱半`, `3箱零12支`, `x10`, `118`), or None."""
-    folded = fold(text).strip().lstrip("x×*").strip()
-    if not folded or not re.fullmatch(rf"{_QUANTITY}|{_NUM}", folded):
-        return None
-    return _quantity(folded)
+    whole = _WHOLE.fullmatch(fold(text).strip().lstrip("x×*").strip())
+    return _quantity(whole.group("qty"), negative=bool(whole.group("sign"))) if whole else None
 
 
-def _quantity(text: str) -> QuantityText | None:
+def _quantity(text: str, *, negative: bool = False) -> QuantityText | None:
     parts: list[QuantityPart] = []
     # "3箱零12支": the 零 joins two parts; it is not a number of its own.
     text = re.sub(r"(?<=\D)[零又和]\s*(?=\d)", " ", text)
@@ -118,18 +127,20 @@ def _quantity(text: str) -> QuantityText | None:
         unit = _unit_name(match.group("unit") or "")
         if match.group("half"):
             amount += Decimal("0.5")
-        parts.append(QuantityPart(amount, unit))
-    if not parts or any(p.amount <= 0 for p in parts):
-        return None
-    return QuantityText(tuple(parts))
+        parts.append(QuantityPart(-amount if negative else amount, unit))
+    return QuantityText(tuple(parts)) if parts else None
 
 
 @dataclass(frozen=True, slots=True)
 class ItemText:
-    """One line of an order or purchase: the product as typed and its quantity (None when missing)."""
+    """One line of an order or purchase: the product as typed and its quantity (None when missing).
+
+    `unread`: with no quantity, the last word when it looks like a number that is none (`1e9`), kept out of
+    the product, so the person is told the quantity was not understood rather than missing."""
 
     product: str
     quantity: QuantityText | None
+    unread: str = ""
 
 
 def split_item(line: str) -> ItemText:
@@ -142,16 +153,20 @@ def split_item(line: str) -> ItemText:
         # A bare number glued to Latin letters or digits is part of the name ("330ml", "A4").
         glued = before.isascii() and before.isalnum() and not tail.group("prefix")
         product = text[: tail.start()].strip(" :,-")
-        quantity = _quantity(tail.group("qty"))
+        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")))
         if product and quantity and not (glued and qty_is_bare):
             return ItemText(product, quantity)
     head = _HEAD.match(text)
     if head:
-        quantity = _quantity(head.group("qty"))
+        quantity = _quantity(head.group("qty"), negative=bool(head.group("sign")))
         product = head.group("rest").strip(" :,-")
         if quantity and product:
             return ItemText(product, quantity)
-    return ItemText(text.strip(" :,-"), None)
+    product = text.strip(" :,-")
+    words = product.rsplit(maxsplit=1)
+    if len(words) == 2 and _NUMBER_LIKE.fullmatch(words[1]) and not _SPEC.fullmatch(words[1]):
+        return ItemText(words[0].strip(" :,-"), None, words[1])
+    return ItemText(product, None)
 
 
 _NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY})\s+(?!{_QUANTITY}(?:\s|$))(?=\S)")

@@ -24,7 +24,7 @@ from core.audit import record
 from core.columns import COST_PLACES, QTY_PLACES, utcnow
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.models import ZERO, Lot, Movement, MovementKind, Product, Role, User, Warehouse
-from core.quantity import format_quantity
+from core.quantity import check_quantity, format_quantity
 from core.users import require_role
 
 _COST_UNIT = Decimal(1).scaleb(-COST_PLACES)
@@ -219,8 +219,7 @@ async def post(
     consumes (`consume_reserved`, for shipping a confirmed order). Inbound stock at a cost moves the
     product's moving weighted average cost.
     """
-    if quantity == 0:
-        raise InvalidInput("数量不能为 0")
+    check_quantity(abs(quantity), f"{product.name} 的数量", product.base_unit)
     if quantity != quantity.quantize(_QTY_UNIT) or consume_reserved != consume_reserved.quantize(_QTY_UNIT):
         raise InvalidInput(f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(quantity)}")
     if lot.product_id != product.id:

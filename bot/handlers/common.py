@@ -14,6 +14,7 @@ from bot.parser import QuantityText
 from core.catalog import Ranked, closest_names, fold, get_product, products_by_ids, rank_products, unit_factor
 from core.errors import InvalidInput
 from core.models import Product, ProductUnit
+from core.quantity import check_quantity
 
 TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
 SEARCH_LIMIT = 20  # candidates ranked for a person's words
@@ -100,11 +101,13 @@ async def product_by_id(session: AsyncSession, value: str) -> Product:
     return await get_product(session, button_product_id(value))
 
 
-async def base_quantity(session: AsyncSession, product: Product, quantity: QuantityText) -> Decimal:
-    """`3箱零12罐` → base units of the product; a unit the product does not have is refused by name."""
+async def base_quantity(
+    session: AsyncSession, product: Product, quantity: QuantityText, *, zero_allowed: bool = False
+) -> Decimal:
+    """`3箱零12罐` → base units of the product; a unit the product does not have is refused by name, and
+    so is a quantity the books cannot take (negative, 0 unless counted, beyond the bound), before any work."""
     total = Decimal(0)
     for part in quantity.parts:
         total += part.amount * await unit_factor(session, product, part.unit or None)
-    if total <= 0:
-        raise InvalidInput(f"{product.name} 的数量必须大于 0")
+    check_quantity(total, unit=product.base_unit, zero_allowed=zero_allowed)
     return total

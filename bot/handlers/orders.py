@@ -145,7 +145,11 @@ async def resolve_lines(
                 ambiguous.append(Ambiguous(number, item, found.candidates))
             continue
         if item.quantity is None:
-            problems.append(f"第{number}行“{item.product}”缺少数量（例：{item.product} 10{found.product.base_unit}）")
+            example = f"{found.product.name}{found.product.spec} 10{found.product.base_unit}"
+            problems.append(
+                f"第{number}行的数量“{item.unread}”没看懂（例：{example}）" if item.unread
+                else f"第{number}行“{item.product}”缺少数量（例：{example}）"
+            )
             continue
         try:
             quantity = await base_quantity(session, found.product, item.quantity)
@@ -276,7 +280,7 @@ async def _offer_choice(
     )
     pending = {
         "customer": customer,
-        "items": [f"{item.product} {item.quantity or ''}".strip() for item in items],
+        "items": [f"{item.product} {item.quantity or item.unread}".strip() for item in items],
         "chosen": {str(number): product_id for number, product_id in chosen.items()},
         "line": line.number,
     }

@@ -75,7 +75,7 @@ async def count(turn: Turn, command: Count) -> None:
     product, warehouse, lots = await turn.lookup(lambda session: _place(session, command.product))
     typed = command.quantity
     if typed is not None and len(lots) == 1:
-        quantity = await turn.lookup(lambda session: base_quantity(session, product, typed))
+        quantity = await turn.lookup(lambda session: base_quantity(session, product, typed, zero_allowed=True))
         await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(quantity)})
         return
     if command.quantity is not None:
@@ -120,8 +120,8 @@ async def continue_count(turn: Turn, state: dict[str, Any], text: str) -> bool:
         return True
     product = await turn.lookup(lambda session: product_by_id(session, str(state["product_id"])))
     try:
-        base = await turn.lookup(lambda session: base_quantity(session, product, quantity))
-    except InvalidInput as error:  # a unit the product does not have
+        base = await turn.lookup(lambda session: base_quantity(session, product, quantity, zero_allowed=True))
+    except InvalidInput as error:  # a unit the product does not have, a negative or huge quantity
         await _ask(turn, state, refused=error.message)
         return True
     lot_no = state["lots"][len(state["counted"])][0]

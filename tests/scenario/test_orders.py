@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from core.db import Database
+from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.factories import make_product
 from tests.scenario.conftest import Console, add_cola_lot, card, days_from_today, texts
 
@@ -159,3 +160,29 @@ async def test_the_unit_written_tells_products_of_one_name_apart(console: Consol
     assert "没有单位“袋”" in texts(await console.say("wang", "下单 华联 雪碧500 5袋"))  # no product has it: said so
     body = texts(await console.say("wang", "下单 华联 雪碧 5袋"))
     assert "对应多个商品" in body or "是哪一个" in body
+
+
+async def test_quantities_that_cannot_be_taken_are_refused_by_line_before_any_draft(console: Console) -> None:
+    """`-5箱` once made a draft of 5箱, a 20-digit quantity a draft whose 确认 overflowed the database, and 0
+    or `1e9` were called missing with the bad text as the example."""
+    most = f"最多 {format_quantity(MAX_LINE_QUANTITY)}罐"
+    for text, said in [
+        ("下单 华联 可乐330 -5箱", "第1行：数量不能为负数"),
+        ("下单 华联 雪碧 2瓶，可乐330 -5箱", "第2行：数量不能为负数"),
+        ("下单 华联 可乐330 0箱", "第1行：数量不能为 0"),
+        ("下单 华联 可乐330 99999999999999999999箱", f"第1行：数量太大：{most}"),
+        ("下单 华联 可乐330 1000000000箱", f"第1行：数量太大：{most}"),
+        ("下单 华联 可乐330 1e9", "第1行的数量“1e9”没看懂（例：可口可乐 330ml 10罐）"),
+        ("下单 华联 可口可乐 330ml", "第1行“可口可乐 330ml”缺少数量（例：可口可乐 330ml 10罐）"),
+    ]:
+        replies = await console.say("wang", text)
+        assert [r["type"] for r in replies] == ["text"], text
+        assert said in texts(replies) and "这张单还不能开" in texts(replies)
+    assert "第1行：数量不能为负数" in texts(await console.say("wang", "下单 华联 可乐330 −5箱"))  # the minus sign
+
+
+async def test_a_partial_shipment_of_a_negative_quantity_is_refused(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 雪碧 2箱"))
+    number = texts(await console.press("wang", draft, "确认")).split("已下单 ")[1].split("，")[0]
+    assert "数量不能为负数" in texts(await console.say("li", f"发货 {number} 雪碧 -1箱"))
+    assert "可用: 3箱" in texts(await console.say("li", "库存 雪碧"))  # 5箱, 2 reserved, none shipped

@@ -11,6 +11,7 @@ from sqlmodel import select
 from core.db import Database
 from core.documents import PurchaseOrder, PurchaseOrderStatus
 from core.models import Product, Supplier
+from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -169,3 +170,23 @@ async def test_the_shortage_card_suggests_whole_cases_and_makes_one_draft(consol
     async with db.session() as session:
         statuses = sorted(o.status for o in (await session.scalars(select(PurchaseOrder))).all())
         assert statuses == [PurchaseOrderStatus.CANCELLED, PurchaseOrderStatus.DRAFT]
+
+
+async def test_a_purchase_of_a_quantity_that_cannot_be_taken_is_refused_and_nothing_is_made(
+    console: Console, db: Database
+) -> None:
+    """`-3箱` once submitted a PO for 3箱, and a 20-digit quantity ended in an OverflowError and an apology."""
+    for text, said in [
+        ("采购 可乐330 -3箱 供应商 太古", "第1行：数量不能为负数"),
+        ("采购 可乐330 0箱 供应商 太古", "第1行：数量不能为 0"),
+        ("采购 可乐330 99999999999999999999箱 供应商 太古", f"第1行：数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}罐"),
+    ]:
+        refused = texts(await console.say("chen", text))
+        assert "这张采购单还不能提交" in refused and said in refused, text
+    async with db.session() as session:
+        assert (await session.scalars(select(PurchaseOrder))).all() == []
+
+    at_most = texts(await console.say("chen", f"采购 可乐330 {format_quantity(MAX_LINE_QUANTITY)} 供应商 太古"))
+    async with db.session() as session:
+        order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == po_number(at_most)))
+        assert order is not None and order.total == Decimal("2.10") * MAX_LINE_QUANTITY  # ¥2.10 a can, stored exactly

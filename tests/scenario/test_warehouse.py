@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlmodel import select
+
+from core.db import Database
+from core.documents import Transfer
+from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -88,3 +93,22 @@ async def test_a_bad_count_answer_is_refused_and_asked_again(console: Console) -
     wrong_unit = texts(await console.say("li", "5包"))
     assert "没有单位“包”" in wrong_unit and "实盘数量" in wrong_unit
     assert "账面 5箱，实盘 5箱，账实相符" in texts(await console.say("li", "5箱"))
+
+
+async def test_a_transfer_of_a_quantity_that_cannot_be_taken_is_refused(console: Console, db: Database) -> None:
+    """`-2箱` once moved 2箱."""
+    assert "数量不能为负数" in texts(await console.say("li", "调拨 雪碧 -2箱 主仓 到 门店"))
+    assert "数量不能为 0" in texts(await console.say("li", "调拨 雪碧 0箱 主仓 到 门店"))
+    too_many = texts(await console.say("li", "调拨 雪碧 99999999999999999999箱 主仓 到 门店"))
+    assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
+    async with db.session() as session:
+        assert (await session.scalars(select(Transfer))).all() == []
+    assert "门店仓" not in texts(await console.say("li", "库存 雪碧"))
+
+
+async def test_a_count_takes_zero_but_not_a_negative_or_huge_quantity(console: Console) -> None:
+    assert "数量不能为负数" in texts(await console.say("li", "盘点 雪碧 -5"))
+    too_many = texts(await console.say("li", "盘点 雪碧 99999999999999999999箱"))
+    assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+    assert "实盘 0瓶，盘亏 5箱" in texts(await console.say("li", "盘点 雪碧 0"))  # an empty shelf is a count

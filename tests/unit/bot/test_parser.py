@@ -113,15 +113,72 @@ def test_item_lines_without_quantity(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("118", "118"), ("4箱22罐", "4箱22罐"), ("x10", "10"), ("两箱", "2箱"), ("１２", "12"), ("十二瓶", "12瓶")],
+    [
+        ("118", "118"), ("4箱22罐", "4箱22罐"), ("x10", "10"), ("两箱", "2箱"), ("１２", "12"), ("十二瓶", "12瓶"),
+        ("0", "0"), ("-5", "-5"), ("－5箱", "-5箱"),  # read as written; core says why they cannot be taken
+    ],
 )
 def test_whole_text_quantities(text: str, expected: str) -> None:
     assert str(parse_quantity(text)) == expected
 
 
-@pytest.mark.parametrize("text", ["可乐", "价格太高", "0", "", "10箱可乐", "-5"])
+@pytest.mark.parametrize("text", ["可乐", "价格太高", "", "10箱可乐", "1e9", "-"])
 def test_not_quantities(text: str) -> None:
     assert parse_quantity(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "amounts"),
+    [
+        ("可乐 -5箱", "可乐", [Decimal(-5)]),
+        ("可乐-5箱", "可乐", [Decimal(-5)]),
+        ("可乐 −2罐", "可乐", [Decimal(-2)]),
+        ("-3箱 可乐", "可乐", [Decimal(-3)]),
+        ("可乐 -3箱12罐", "可乐", [Decimal(-3), Decimal(-12)]),
+        ("可乐 x-5", "可乐", [Decimal(-5)]),
+        ("可乐 - 5箱", "可乐", [Decimal(5)]),  # a dash between words separates, it is no sign
+        ("可乐 0箱", "可乐", [Decimal(0)]),
+        ("可乐 零", "可乐", [Decimal(0)]),
+        ("可乐 99999999999999999999箱", "可乐", [Decimal("99999999999999999999")]),
+    ],
+)
+def test_negative_zero_and_huge_quantities_are_read_as_written(text: str, product: str, amounts: list[Decimal]) -> None:
+    """A sign was once taken for a separator (`-5箱` became 5箱) and 0 for no quantity at all."""
+    item = split_item(text)
+    assert item.product == product and item.quantity is not None
+    assert [part.amount for part in item.quantity.parts] == amounts
+    assert split_item(f"{item.product} {item.quantity}") == item  # written back the same (the choice card does)
+
+
+@pytest.mark.parametrize(
+    ("text", "command_type", "quantities"),
+    [
+        ("下单 华联 可乐 -5箱", PlaceOrder, ["-5箱"]),
+        ("下单 华联 可乐 -5箱 雪碧 3瓶", PlaceOrder, ["-5箱", "3瓶"]),
+        ("采购 可乐 -3箱 供应商 太古", RequestPurchase, ["-3箱"]),
+    ],
+)
+def test_orders_and_purchases_keep_the_sign(text: str, command_type: type, quantities: list[str]) -> None:
+    command = parse(text)
+    assert isinstance(command, PlaceOrder | RequestPurchase) and type(command) is command_type
+    assert [str(item.quantity) for item in command.items] == quantities
+
+
+def test_transfers_and_partial_shipments_keep_the_sign() -> None:
+    transfer = parse("调拨 可乐 -2箱 主仓 到 门店")
+    assert isinstance(transfer, Transfer) and str(transfer.quantity) == "-2箱" and transfer.source == "主仓"
+    ship = parse("发货 SO-20261122-0001 可乐 -1箱")
+    assert isinstance(ship, Ship) and [str(item.quantity) for item in ship.items] == ["-1箱"]
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "unread"),
+    [("可乐 1e9", "可乐", "1e9"), ("可乐 -1e9", "可乐", "-1e9"), ("可乐 10箱子", "可乐", "10箱子"),
+     ("可口可乐 330ml", "可口可乐 330ml", ""), ("可口可乐 1.25L", "可口可乐 1.25l", ""), ("雪碧", "雪碧", "")],
+)
+def test_a_number_that_is_none_is_told_apart_from_a_missing_quantity(text: str, product: str, unread: str) -> None:
+    item = split_item(text)
+    assert (item.product, item.quantity, item.unread) == (product, None, unread)
 
 
 @pytest.mark.parametrize(

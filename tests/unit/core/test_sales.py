@@ -65,7 +65,7 @@ async def test_create_refuses_bad_lines_and_roles(db):
         with pytest.raises(InvalidInput, match="没有单位"):
             await create_sales_order(s, w.sales, customer_id=shop.customer.id, warehouse_id=w.main.id,
                                      lines=[OrderLineInput(shop.cola.id, D(1), "桶")])
-        with pytest.raises(InvalidInput, match="大于 0"):
+        with pytest.raises(InvalidInput, match="数量不能为 0"):
             await create_sales_order(s, w.sales, customer_id=shop.customer.id, warehouse_id=w.main.id,
                                      lines=[OrderLineInput(shop.cola.id, D(0))])
 
