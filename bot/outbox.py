@@ -42,6 +42,7 @@ log = logging.getLogger("psibot.outbox")
 MAX_ATTEMPTS = 10
 LEASE = timedelta(seconds=60)  # a claimed row not settled within this is retried (its instance died)
 MAX_BACKOFF_SECONDS = 600.0
+STOP_WAIT_SECONDS = 10.0  # at shutdown, how long the round under way may take to finish
 
 
 class OutboxKind(StrEnum):
@@ -246,6 +247,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._handed: list[_Claimed] = []
         self._claim_needed = True  # rows may be due that this instance was not handed
+        self._stopping = False
 
     def wake(self) -> None:
         """Rows were committed for delivery: claim what is due at once."""
@@ -264,17 +266,28 @@ class DeliveryWorker:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="psibot-outbox")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Finish the round under way, then stop. Cancelling it could fall between a reply's delivery
+        and its settle, or inside a transaction: the reply would go out again after its lease, and the
+        connection stay checked out in its transaction. Cancelled only if the round overruns."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("outbox round still running after %.0fs at shutdown; cancelled", STOP_WAIT_SECONDS)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 more_waiting = await self.deliver_due()
             except asyncio.CancelledError:
@@ -282,7 +295,7 @@ class DeliveryWorker:
             except Exception:
                 log.exception("outbox delivery round failed")
                 more_waiting = False
-            if more_waiting:
+            if more_waiting or self._stopping:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)

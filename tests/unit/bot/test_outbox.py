@@ -230,3 +230,35 @@ async def test_a_handed_over_row_whose_instance_died_is_claimed_after_its_lease(
     await make_due(db)
     await survivor.deliver_due()
     assert adapter.sent == [(TARGET, Text("还在吗"))]
+
+
+class HeldAdapter(FakeAdapter):
+    """Sends only when let go, so a shutdown can be made to arrive mid-delivery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def send(self, target: Target, reply: object) -> Sent:
+        self.sending.set()
+        await self.let_go.wait()
+        return await super().send(target, reply)
+
+
+async def test_a_shutdown_during_a_delivery_lets_the_round_finish_and_record_it(db: Database) -> None:
+    adapter = HeldAdapter()
+    worker = DeliveryWorker(db, {"fake": adapter}, poll_seconds=0.05)
+    async with db.session() as session:
+        enqueue(session, TARGET, Text("你好"))
+    worker.start()
+    await asyncio.wait_for(adapter.sending.wait(), 5)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # waits for the reply on the wire
+    adapter.let_go.set()
+    await asyncio.wait_for(stopping, 5)
+    [row] = await rows(db)
+    # Cancelled between send and settle, the row stayed leased and went out again after its lease.
+    assert row.status == OutboxStatus.DELIVERED and row.platform_message_ref == "ref-1"
+    assert adapter.sent == [(TARGET, Text("你好"))]
