@@ -106,8 +106,10 @@ async def _ask(turn: Turn, state: dict[str, Any], refused: str = "") -> None:
 
 
 def _unreadable_count(text: str) -> str:
-    if fold(text).strip().startswith(("-", "负")):
-        return "数量不能为负"
+    """Why an answer the parser could not read is refused. A minus sign is read (core refuses the
+    negative with its own words); 负 is not, so it is named here the same way."""
+    if fold(text).strip().startswith("负"):
+        return "数量不能为负数"
     return "没看懂数量，请回复如 5箱 或 60"
 
 
