@@ -23,6 +23,7 @@ from core.catalog import describe_quantity
 from core.models import Barcode, Product, ProductUnit, Role, User
 from core.purchasing import SuggestedLine, SupplierSuggestion
 from core.quantity import format_money, format_quantity
+from core.reports import DailySummary
 from core.stock import ExpiringLot, LowStockRow, ProductStock
 from core.users import ROLE_NAMES_ZH, can_see_costs
 
@@ -260,7 +261,7 @@ _HELP_BY_ROLE: dict[Role, tuple[tuple[str, str], ...]] = {
                  ("今日销售", "今日销售")),
     Role.WAREHOUSE: (("查库存", "库存 可乐 / 发一张条码照片"), ("入库", "入库 PO-20261122-0003"),
                      ("发货", "发货 SO-20261122-0001"), ("盘点", "盘点 可乐 118"),
-                     ("调拨", "调拨 可乐 20箱 主仓 到 门店"), ("临期", "临期")),
+                     ("调拨", "调拨 可乐 20箱 主仓 到 门店"), ("报损", "报损 可乐 5罐 破损"), ("临期", "临期")),
     Role.PURCHASER: (("查库存", "库存 可乐"), ("采购", "采购 可乐 200箱 供应商 太古"), ("缺货", "缺货")),
 }
 _HELP_ALL = (
@@ -269,9 +270,15 @@ _HELP_ALL = (
     ("采购", "采购 可乐 200箱 供应商 太古"),
     ("待审批", "待审批"),
     ("入库 / 发货 / 结单", "入库 PO-… / 发货 SO-… / 结单 SO-…"),
-    ("盘点 / 调拨", "盘点 可乐 118 / 调拨 可乐 20 主仓 到 门店"),
+    ("盘点 / 调拨 / 报损", "盘点 可乐 118 / 调拨 可乐 20 主仓 到 门店 / 报损 可乐 5罐 破损"),
     ("提醒与报表", "临期 / 缺货 / 今日销售"),
 )
+
+
+def write_off_text(summary: DailySummary, *, costs: bool) -> str:
+    """"2 次，¥36.50": what was written off today, its value only where costs may be shown."""
+    value = f"，{format_money(summary.write_off_value)}" if costs and summary.write_off_value is not None else ""
+    return f"{summary.write_offs} 次{value}"
 
 
 def help_lines(role: Role) -> tuple[tuple[str, str], ...]:

@@ -312,6 +312,16 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteOff:
+    """`报损 [仓库] 商品 [数量] [批次 L1] [原因 破损]`: what is written off is decided by core's plan."""
+
+    product: str  # may begin with a warehouse name, as for a count
+    quantity: QuantityText | None  # None: the named lot whole, or every expired lot
+    lot_no: str | None
+    reason: str  # "" : asked on the card
+
+
+@dataclass(frozen=True, slots=True)
 class NearExpiry:
     pass
 
@@ -376,7 +386,7 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | ShowAlertRoutes | AddAlertRoute
+    | WriteOff    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | ShowAlertRoutes | AddAlertRoute
     | RemoveAlertRoute | Usage | Unknown
 )
 
@@ -389,6 +399,7 @@ USAGE: dict[str, str] = {
     "close": "结单 SO-20261122-0001（部分发货的单，剩余不再发货）",
     "count": "盘点 可乐 118（或 盘点 可乐 4箱22罐）",
     "transfer": "调拨 可乐 20箱 主仓 到 门店",
+    "write_off": "报损 可乐 5罐 破损（或 报损 牛奶 批次 L0601 过期；只写商品：报损它的全部过期批次）",
     "bind": "绑定 @某人 仓管",
     "alert_routes": "告警路由（查看） / 告警路由 添加 缺货 主仓 本群 / 告警路由 添加 临期 乳制品 仓管 / "
     "告警路由 添加 日报 机器人 purchasing / 告警路由 删除 3",
@@ -416,6 +427,7 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("close", ("结单", "关单", "close")),
     ("count", ("盘点", "count")),
     ("transfer", ("调拨", "调货", "移库", "transfer")),
+    ("write_off", ("报损", "报废", "write off", "writeoff", "scrap")),
     ("bind", ("绑定", "bind")),
     ("stock", ("查库存", "库存", "查询", "查", "stock", "inventory", "check")),
 )
@@ -498,6 +510,8 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
             return _count(rest)
         case "transfer":
             return _transfer(rest)
+        case "write_off":
+            return _write_off(rest)
         case "bind":
             bind = _BIND.match(rest)
             return Bind(bind.group("person"), bind.group("role")) if bind else Usage("bind")
@@ -545,6 +559,31 @@ def _transfer(rest: str) -> Command:
     if item.quantity is None or not item.product:
         return Usage("transfer")
     return Transfer(item.product, item.quantity, match.group("source"), match.group("destination"))
+
+
+# Reasons people give for a write-off without saying 原因 (`报损 可乐 5罐 破损`).
+WRITE_OFF_REASONS = ("过期", "破损", "变质", "丢失", "损坏", "漏液", "胀袋", "霉变", "被盗", "临期", "expired", "damaged", "lost")
+_REASON = re.compile(r"\s*(?:原因|理由|因为|reason)\s*[:：]?\s*(?P<reason>.+)$")
+_LOT = re.compile(r"\s*(?:批次|批号|lot)\s*[:：]?\s*(?P<lot>[^\s,，]+)")
+
+
+def _write_off(rest: str) -> Command:
+    reason = ""
+    found = _REASON.search(rest)
+    if found:
+        reason, rest = found.group("reason").strip(), rest[: found.start()]
+    else:
+        words = rest.rsplit(maxsplit=1)
+        if len(words) == 2 and words[1] in WRITE_OFF_REASONS:
+            reason, rest = words[1], words[0]
+    lot_no = None
+    lot = _LOT.search(rest)
+    if lot:
+        lot_no, rest = lot.group("lot"), rest[: lot.start()] + rest[lot.end():]
+    item = split_item(rest)
+    if not item.product or item.unread:
+        return Usage("write_off")
+    return WriteOff(item.product, item.quantity, lot_no, reason)
 
 
 ALERT_KIND_WORDS = {

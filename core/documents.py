@@ -1,4 +1,4 @@
-"""Business documents: sales and purchase orders, approvals, receipts, counts, transfers, money.
+"""Business documents: sales and purchase orders, approvals, receipts, counts, transfers, write-offs, money.
 
 Quantities on lines are kept twice: as the person typed them (`unit_quantity` in `unit`) and exactly in
 the product's base unit (`quantity`), which is what stock, reservations and the ledger use.
@@ -377,6 +377,24 @@ class TransferLine(SQLModel, table=True):
     from_lot_id: int = Field(foreign_key="lots.id")
     to_lot_id: int = Field(foreign_key="lots.id")
     quantity: Decimal = Field(sa_type=Quantity)
+
+
+class WriteOff(SQLModel, table=True):
+    """报损: stock of one product in one warehouse that is gone (expired, broken, lost), with why and what it
+    cost. Its lots are the ADJUSTMENT movements that refer to it (ref_type "write_off")."""
+
+    __tablename__ = "write_offs"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_write_offs_quantity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    warehouse_id: int = Field(foreign_key="warehouses.id")
+    quantity: Decimal = Field(sa_type=Quantity)  # base units
+    value: Decimal = Field(default=ZERO, sa_type=Money)  # at the average cost of the day
+    reason: str = Field(max_length=128)
+    user_id: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime, index=True)
 
 
 # ---------------------------------------------------------------- money

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.columns import money
-from core.documents import Payment, Receipt, SalesOrder, SalesReturn, Shipment, ShipmentLine
+from core.documents import Payment, Receipt, SalesOrder, SalesReturn, Shipment, ShipmentLine, WriteOff
 from core.errors import InvalidInput
 from core.models import ZERO, Lot, Movement, MovementKind, Product, User
 from core.numbering import DEFAULT_CLOCK, Clock
@@ -260,10 +260,13 @@ class DailySummary:
     received_value: Decimal | None  # at purchase prices
     money_in: Decimal
     money_out: Decimal | None  # paid to suppliers
+    write_offs: int
+    write_off_value: Decimal | None  # at average cost
 
 
 async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DEFAULT_CLOCK) -> DailySummary:
-    """Today's business in one message: orders taken, goods shipped and received, money in and out."""
+    """Today's business in one message: orders taken, goods shipped and received, money in and out, stock
+    written off."""
     day = clock.today()
     start, end = _day_start(day, clock), _day_start(day + timedelta(days=1), clock)
     orders, order_value = (
@@ -291,6 +294,13 @@ async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DE
             select(col(Payment.amount), col(Payment.receivable_id)).where(col(Payment.paid_at) >= start, col(Payment.paid_at) < end)
         )
     ).all()
+    write_offs, write_off_value = (
+        await session.execute(
+            select(func.count(), func.sum(WriteOff.value)).where(
+                col(WriteOff.created_at) >= start, col(WriteOff.created_at) < end
+            )
+        )
+    ).one()
     show_costs = can_see_costs(actor)
     return DailySummary(
         day,
@@ -304,4 +314,6 @@ async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DE
         (received_value or ZERO) if show_costs else None,
         sum((amount for amount, receivable in payments if receivable is not None), ZERO),
         sum((amount for amount, receivable in payments if receivable is None), ZERO) if show_costs else None,
+        write_offs,
+        (write_off_value or ZERO) if show_costs else None,
     )

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
-from bot.cards import near_expiry_card, new_card_id, packs_text
+from bot.cards import near_expiry_card, new_card_id, packs_text, write_off_text
 from bot.model import Button, ButtonStyle, Card, Table, Text, Tone
 from core.approval import WaitingFor
 from core.models import Role
@@ -124,6 +124,8 @@ def digest_card(
         ("缺货", f"{low_stock_count} 个商品"),
         ("临期 / 已过期", f"{len(expiring) - expired} / {expired} 个批次"),
     ]
+    if summary.write_offs:
+        fields.append(("今日报损", write_off_text(summary, costs=costs)))
     tables = []
     if top_sellers:
         tables.append(

@@ -17,6 +17,7 @@ from bot.handlers import (
     reports,
     stock,
     warehouse,
+    writeoffs,
 )
 from bot.model import CardAction
 from bot.turn import Turn
@@ -43,6 +44,7 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Receive: purchases.receive,
     parser.Count: warehouse.count,
     parser.Transfer: warehouse.transfer,
+    parser.WriteOff: writeoffs.write_off_command,
     parser.TodaySales: reports.today,
     parser.ShowAlertRoutes: alert_routes.show,
     parser.AddAlertRoute: alert_routes.add,
@@ -69,6 +71,9 @@ ACTIONS: dict[str, ActionHandler] = {
     "alert.lots": alert_actions.view_lots,
     "alert.handle": alert_actions.handle,
     "alert.mark": alert_actions.mark,
+    "writeoff.lot": writeoffs.start_for_lot,
+    "writeoff.confirm": writeoffs.confirm,
+    "writeoff.cancel": writeoffs.cancel,
 }
 
 # Flows whose answer may be any text, commands included: they judge a command-like answer themselves

@@ -2,8 +2,9 @@
 
 生成采购单 turns the reorder suggestion of the card's supplier into a draft for the person pressing, shown
 with 提交审批, which sends the approval card through the same path as the `采购` command. 标记处理 records
-how a lot is being dealt with (促销, 退货, 报损 or a typed note), which stops its daily repeats; the alert
-log lives in scheduler.log.
+how a lot is being dealt with (促销, 退货 or a typed note), which stops its daily repeats; the alert log
+lives in scheduler.log. Its 报损 opens the write-off of the lot (bot.handlers.writeoffs) for those who may
+book one, and is a note like the others for those who may not.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from core.errors import InvalidInput
 from core.models import Lot, Product, Warehouse
 from core.purchasing import PURCHASING_ROLES, order_suggestion
 from core.quantity import format_quantity
-from core.users import require_role
+from core.users import has_role, require_role
+from core.writeoffs import WRITE_OFF_ROLES
 from scheduler.log import lot_subject, mark_handled
 from scheduler.models import AlertState
 
@@ -180,6 +182,7 @@ async def handle(turn: Turn, action: CardAction) -> None:
         )
         return
     lot, product = open_lots[0]
+    books_write_offs = has_role(turn.user, WRITE_OFF_ROLES)
     await turn.services.conversations.set(turn.origin, {"flow": NOTE_FLOW, "lot_id": lot.id})
     turn.say(
         Card(
@@ -188,7 +191,9 @@ async def handle(turn: Turn, action: CardAction) -> None:
             tone=Tone.INFO,
             note="点一个处理方式，或直接回复说明（例如：退回供应商 20 箱）。",
             buttons=tuple(
-                Button(note, "alert.mark", {"lot_id": str(lot.id), "note": note}, ButtonStyle.PRIMARY)
+                Button(note, "writeoff.lot", {"lot_id": str(lot.id)}, ButtonStyle.DANGER)
+                if note == "报损" and books_write_offs
+                else Button(note, "alert.mark", {"lot_id": str(lot.id), "note": note}, ButtonStyle.PRIMARY)
                 for note in QUICK_NOTES
             ),
         )

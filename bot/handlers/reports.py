@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import new_card_id
+from bot.cards import new_card_id, write_off_text
 from bot.model import Card, Tone
 from bot.turn import Turn
 from core.models import Role
@@ -36,6 +36,8 @@ async def today(turn: Turn, _command: object = None) -> None:
         fields += [("到货", received), ("收款", format_money(summary.money_in))]
         if costs and summary.money_out is not None:
             fields.append(("付款", format_money(summary.money_out)))
+        if summary.write_offs:
+            fields.append(("报损", write_off_text(summary, costs=costs)))
         return Card(new_card_id("today"), f"今日销售 · {summary.day:%m月%d日}", Tone.INFO, tuple(fields))
 
     turn.say(await turn.read(card))

@@ -162,3 +162,18 @@ async def test_a_lot_marked_handled_is_not_repeated(shop: Shop) -> None:
     shop.clock.set(at(1, "09:00"))
     result = await shop.alerts.run("near-expiry")
     assert result.messages == 0 and result.quiet == 1
+
+
+async def test_the_alert_s_write_off_button_books_the_lot_whole_after_confirmation(shop: Shop) -> None:
+    shop.clock.set(at(0, "09:00"))
+    await shop.alerts.fire("near-expiry")
+    alert = card(await shop.console.replies("li"))
+    noted = card(await shop.console.press("chen", alert, "标记处理"))  # a purchaser may note 报损, not book it
+    assert next(b for b in noted["buttons"] if b["label"] == "报损")["action"] == "alert.mark"
+    asked = card(await shop.console.press("li", alert, "标记处理"))
+    assert next(b for b in asked["buttons"] if b["label"] == "报损")["action"] == "writeoff.lot"
+    shown = card(await shop.console.press("li", asked, "报损"))
+    assert shown["title"] == "报损确认 · 可口可乐 330ml" and shown["tables"][0]["rows"] == [["L1", str(L1_EXPIRY), "4箱4罐"]]
+    assert "原因：变质" in texts(await shop.console.press("li", shown, "变质"))
+    assert "L1" not in texts(await shop.console.say("li", "库存 可口可乐 330ml"))
+    assert "已标记" not in texts(await shop.console.say("li", "好的"))  # the typed-note prompt gave way to the card

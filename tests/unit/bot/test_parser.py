@@ -28,6 +28,7 @@ from bot.parser import (
     Transfer,
     Unknown,
     Usage,
+    WriteOff,
     chinese_number,
     parse,
     parse_lot_details,
@@ -302,12 +303,30 @@ def test_transfers(text: str, product: str, quantity: str, source: str, destinat
 
 
 @pytest.mark.parametrize(
+    ("text", "product", "quantity", "lot_no", "reason"),
+    [
+        ("报损 可乐 5罐 破损", "可乐", "5罐", None, "破损"),
+        ("报损 门店 可乐 2箱 原因：运输途中压坏", "门店 可乐", "2箱", None, "运输途中压坏"),
+        ("报损 牛奶 批次 L0601 过期", "牛奶", "", "l0601", "过期"),  # case-folded; core matches lots so
+        ("报损 牛奶 批次:L0601 3盒", "牛奶", "3盒", "l0601", ""),
+        ("报损 牛奶", "牛奶", "", None, ""),
+        ("报废 雪碧 十二瓶 变质", "雪碧", "12瓶", None, "变质"),
+        ("write off cola 5 reason dropped", "cola", "5", None, "dropped"),
+    ],
+)
+def test_write_offs(text: str, product: str, quantity: str, lot_no: str | None, reason: str) -> None:
+    command = parse(text)
+    assert isinstance(command, WriteOff)
+    assert (command.product, q(command.quantity), command.lot_no, command.reason) == (product, quantity, lot_no, reason)
+
+
+@pytest.mark.parametrize(
     ("text", "family"),
     [
         ("下单", "order"), ("下单 华联", "order"), ("采购", "purchase"), ("入库", "receive"),
         ("入库 明天", "receive"), ("发货 华联", "ship"), ("调拨 可乐", "transfer"), ("调拨 可乐 主仓 到 门店", "transfer"),
         ("绑定 小刘", "bind"), ("盘点", "count"), ("库存", "stock"), ("结单", "close"), ("结单 华联", "close"),
-        ("close", "close"), ("发货 SO-20261122-0001 可乐", "ship"),
+        ("close", "close"), ("发货 SO-20261122-0001 可乐", "ship"), ("报损", "write_off"), ("报损 可乐 1e9", "write_off"),
     ],
 )
 def test_wrong_or_incomplete_commands_get_their_usage(text: str, family: str) -> None:

@@ -1,0 +1,257 @@
+"""报损 from chat: `报损 可乐 5罐 破损`, or the 报损 button of a near-expiry lot.
+
+Nothing leaves the books on the first message: the bot shows what would (which lots, how much, and for
+those who may see costs what it is worth) on a card, and only its maker's press books it, choosing the
+reason on the card when none was typed. What was shown is what core books (`core.writeoffs`), in one
+transaction with the card's update, so a stale card cannot take stock that moved meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.cards import decided_status, expired_text, new_card_id, product_label
+from bot.handlers.common import base_quantity, find_product, narrow_by_units
+from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
+from bot.outbox import enqueue_card_update
+from bot.parser import WriteOff
+from bot.turn import Turn
+from core.catalog import describe_quantity, find_warehouse, get_product
+from core.columns import money
+from core.errors import InvalidInput, NotFound
+from core.ledger import expired
+from core.models import ZERO, Lot, Product, Warehouse
+from core.quantity import format_money
+from core.users import require_role
+from core.writeoffs import WRITE_OFF_ROLES, LotTake, plan_write_off, same_lot, write_off
+
+REASON_BUTTONS = ("过期", "破损", "变质", "丢失")
+PENDING_TTL_SECONDS = 30 * 60  # as long as an order draft: the card is for now, not for tomorrow
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A shown write-off, kept by its card until its maker confirms or cancels it."""
+
+    product_id: int
+    warehouse_id: int
+    takes: tuple[tuple[int, str], ...]  # (lot id, base quantity as a Decimal string)
+    reason: str  # "": chosen on the card
+    owner_id: int
+    owner: str
+
+    def lot_takes(self) -> list[LotTake]:
+        return [LotTake(lot_id, Decimal(quantity)) for lot_id, quantity in self.takes]
+
+
+def _pending_key(card_id: str) -> str:
+    return f"write-off:{card_id}"
+
+
+def _done_key(card_id: str) -> str:
+    return f"write-off-done:{card_id}"
+
+
+async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
+    """The write-off behind a pressed button if the presser made it; otherwise says why not."""
+    done = await turn.services.store.get(_done_key(card_id))
+    if done is not None:
+        turn.say(Text(f"这张报损已确认为 {done}。" if done.startswith("BS-") else "这张报损正在处理，请稍候。"))
+        return None
+    raw = await turn.services.store.get(_pending_key(card_id))
+    if raw is None:
+        turn.say(Text(expired_text()))
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    pending = Pending(**{**data, "takes": tuple((int(lot), quantity) for lot, quantity in data["takes"])})
+    if pending.owner_id != turn.user.id:
+        turn.say(Text(f"这是{pending.owner}发起的报损，只有{pending.owner}本人可以{doing}。"))
+        return None
+    return pending
+
+
+# ---------------------------------------------------------------- what would leave
+
+
+async def _place(session: AsyncSession, command: WriteOff, today: Any) -> tuple[Product, Warehouse]:
+    """The product, and the warehouse: named first (`报损 门店 可乐 5`), else the only one it can come from."""
+    text, named = command.product, None
+    first, _, rest = text.partition(" ")
+    if rest:
+        try:
+            named, text = await find_warehouse(session, first), rest
+        except (NotFound, InvalidInput):
+            named = None
+    found = await narrow_by_units(session, await find_product(session, text), command.quantity)
+    if found.product is None:
+        names = "、".join(product_label(p) for p in (found.candidates or found.closest)[:5])
+        raise InvalidInput(f"没有确定要报损哪个商品“{text}”" + (f"，是不是：{names}？" if names else ""))
+    product = found.product
+    if named is not None:
+        return product, named
+    lots = (await session.scalars(select(Lot).where(col(Lot.product_id) == product.id, col(Lot.on_hand) > 0))).all()
+    if command.lot_no is not None:
+        lots = [lot for lot in lots if same_lot(lot.lot_no, command.lot_no)]
+    elif command.quantity is None:
+        lots = [lot for lot in lots if expired(lot.expiry_date, today)]
+    warehouse_ids = sorted({lot.warehouse_id for lot in lots})
+    if not warehouse_ids:
+        what = f"批次 {command.lot_no} 的库存" if command.lot_no else ("过期的批次" if command.quantity is None else "库存")
+        raise NotFound(f"{product_label(product)} 没有{what}")
+    if len(warehouse_ids) > 1:
+        names = "、".join([w.name for w in [await session.get(Warehouse, i) for i in warehouse_ids] if w])
+        raise InvalidInput(f"{product_label(product)} 在{names}都有，请写明仓库，例如：报损 {names.split('、')[0]} {text} …")
+    warehouse = await session.get(Warehouse, warehouse_ids[0])
+    assert warehouse is not None
+    return product, warehouse
+
+
+async def _card(session: AsyncSession, card_id: str, pending: Pending, *, costs: bool) -> Card:
+    product = await get_product(session, pending.product_id)
+    warehouse = await session.get(Warehouse, pending.warehouse_id)
+    rows, total, value = [], ZERO, ZERO
+    for take in pending.lot_takes():
+        lot = await session.get(Lot, take.lot_id)
+        assert lot is not None
+        rows.append((lot.lot_no or "（无批次）", f"{lot.expiry_date}" if lot.expiry_date else "-",
+                     await describe_quantity(session, product, take.quantity)))
+        total += take.quantity
+        value += take.quantity * product.avg_cost
+    fields = [("仓库", warehouse.name if warehouse else ""), ("数量", await describe_quantity(session, product, total))]
+    if pending.reason:
+        fields.append(("原因", pending.reason))
+    if costs:
+        fields.append(("成本", f"约 {format_money(money(value))}（按平均成本）"))
+    cancel = Button("取消", "writeoff.cancel", {}, ButtonStyle.DEFAULT)
+    if pending.reason:
+        buttons: tuple[Button, ...] = (Button("确认报损", "writeoff.confirm", {}, ButtonStyle.DANGER), cancel)
+        note = "确认后这些库存从账上减去，不能撤回。"
+    else:
+        buttons = (*(Button(reason, "writeoff.confirm", {"reason": reason}, ButtonStyle.DANGER)
+                     for reason in REASON_BUTTONS), cancel)
+        note = "点选报损原因即确认报损（不能撤回）；其他原因请重新发：报损 … 原因 …"
+    return Card(
+        card_id=card_id,
+        title=f"报损确认 · {product_label(product)}",
+        tone=Tone.WARNING,
+        fields=tuple(fields),
+        tables=(Table(("批次", "到期", "报损数量"), tuple(rows)),),
+        note=note,
+        buttons=buttons,
+    )
+
+
+async def _show(turn: Turn, pending: Pending) -> None:
+    card_id = new_card_id("writeoff")
+    costs = turn.shows_costs()
+    card = await turn.lookup(lambda session: _card(session, card_id, pending, costs=costs))
+    await turn.services.store.set(_pending_key(card_id), json.dumps(asdict(pending)), PENDING_TTL_SECONDS)
+    turn.say(card)
+
+
+async def write_off_command(turn: Turn, command: WriteOff) -> None:
+    require_role(turn.user, WRITE_OFF_ROLES, "报损")
+    today = turn.now().date()
+
+    async def plan(session: AsyncSession) -> Pending:
+        product, warehouse = await _place(session, command, today)
+        quantity = None if command.quantity is None else await base_quantity(session, product, command.quantity)
+        takes = await plan_write_off(session, product, warehouse, quantity=quantity, lot_no=command.lot_no, today=today)
+        return Pending(product.id or 0, warehouse.id or 0, tuple((t.lot_id, str(t.quantity)) for t in takes),
+                       command.reason[:128], turn.user.id or 0, turn.user.name)
+
+    await _show(turn, await turn.lookup(plan))
+
+
+async def start_for_lot(turn: Turn, action: CardAction) -> None:
+    """The 报损 button of a near-expiry lot: all of that lot that is not reserved."""
+    require_role(turn.user, WRITE_OFF_ROLES, "报损")
+    try:
+        lot_id = int(action.value.get("lot_id", ""))
+    except ValueError:
+        raise InvalidInput("按钮数据不对，请重新发“临期”查看") from None
+    today = turn.now().date()
+
+    async def plan(session: AsyncSession) -> Pending:
+        lot = await session.get(Lot, lot_id)
+        if lot is None:
+            raise NotFound("这个批次已经不存在了")
+        product = await get_product(session, lot.product_id)
+        warehouse = await session.get(Warehouse, lot.warehouse_id)
+        assert warehouse is not None
+        takes = await plan_write_off(session, product, warehouse, quantity=None, lot_no=lot.lot_no, today=today)
+        reason = "过期" if expired(lot.expiry_date, today) else ""
+        return Pending(product.id or 0, warehouse.id or 0, tuple((t.lot_id, str(t.quantity)) for t in takes),
+                       reason, turn.user.id or 0, turn.user.name)
+
+    pending = await turn.lookup(plan)
+    await turn.services.conversations.clear(turn.origin)  # the 标记处理 card waited for a typed note instead
+    await _show(turn, pending)
+
+
+# ---------------------------------------------------------------- the buttons
+
+
+async def confirm(turn: Turn, action: CardAction) -> None:
+    pending = await _pending_for(turn, action.card_id, "确认")
+    if pending is None:
+        return
+    reason = pending.reason or action.value.get("reason", "")
+    if not pending.reason and reason not in REASON_BUTTONS:
+        raise InvalidInput("按钮数据不对，请重新发起报损")
+    if not await turn.services.store.set_if_absent(_done_key(action.card_id), "…", PENDING_TTL_SECONDS):
+        turn.say(Text("这张报损正在处理，请稍候。"))
+        return
+    clock, costs = turn.clock(), turn.shows_costs()
+    shown = Pending(**{**asdict(pending), "reason": reason})
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        document = await write_off(
+            session, turn.user, product_id=pending.product_id, warehouse_id=pending.warehouse_id,
+            takes=pending.lot_takes(), reason=reason, clock=clock,
+        )
+        card = await _card(session, action.card_id, shown, costs=False)
+        status = decided_status(f"已报损 {document.number}", turn.user.name, turn.now())
+        await enqueue_card_update(
+            session, Card(card.card_id, card.title, Tone.NEUTRAL, card.fields, card.tables, status=status), action
+        )
+        product = await get_product(session, pending.product_id)
+        warehouse = await session.get(Warehouse, pending.warehouse_id)
+        said = (f"已报损 {document.number}：{product_label(product)} "
+                f"{await describe_quantity(session, product, document.quantity)}（{warehouse.name if warehouse else ''}），"
+                f"原因：{reason}。")
+        if costs:
+            said += f"损失 {format_money(document.value)}（按平均成本）。"
+        return document.number, said
+
+    try:
+        number, said = await turn.transact(work)
+    except Exception:
+        await turn.services.store.delete(_done_key(action.card_id))
+        raise
+    await turn.services.store.set(_done_key(action.card_id), number, PENDING_TTL_SECONDS)
+    await turn.services.store.delete(_pending_key(action.card_id))
+    turn.say(Text(said))
+
+
+async def cancel(turn: Turn, action: CardAction) -> None:
+    pending = await _pending_for(turn, action.card_id, "取消")
+    if pending is None:
+        return
+    await turn.services.store.delete(_pending_key(action.card_id))
+
+    async def work(session: AsyncSession) -> None:
+        card = await _card(session, action.card_id, pending, costs=False)
+        status = decided_status("已取消", turn.user.name, turn.now())
+        await enqueue_card_update(
+            session, Card(card.card_id, card.title, Tone.NEUTRAL, card.fields, card.tables, status=status), action
+        )
+
+    turn.say(Text("已取消报损，库存没有变化。"))
+    await turn.transact(work)

@@ -1,0 +1,74 @@
+"""报损 from chat: a card shows what would leave, only its maker's press books it, once."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from sqlmodel import select
+
+from core.db import Database
+from core.documents import WriteOff
+from tests.scenario.conftest import L2_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
+
+
+async def test_a_write_off_is_shown_then_booked_once_by_its_maker(console: Console, db: Database) -> None:
+    shown = card(await console.say("li", "报损 雪碧 6瓶 破损"))
+    assert shown["title"] == "报损确认 · 雪碧 500ml"
+    assert ["仓库", "主仓"] in shown["fields"] and ["数量", "6瓶"] in shown["fields"] and ["原因", "破损"] in shown["fields"]
+    assert ["成本", "约 ¥15.00（按平均成本）"] in shown["fields"]  # 6 × ¥2.50, to a warehouse person in a direct chat
+    assert [b["label"] for b in shown["buttons"]] == ["确认报损", "取消"]
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))  # nothing left the books yet
+
+    assert "只有老李本人可以确认" in texts(await console.press("zhang", shown, "确认报损"))
+    pressed = await console.press("li", shown, "确认报损")
+    done = texts(pressed)
+    assert "雪碧 500ml 6瓶（主仓），原因：破损。损失 ¥15.00（按平均成本）" in done
+    number = re.search(r"已报损 (BS-\d{8}-\d{4})：", done).group(1)
+    assert card(pressed)["status"].startswith(f"已报损 {number} · 老李") and card(pressed)["buttons"] == []
+    assert f"这张报损已确认为 {number}" in texts(await console.press("li", shown, "确认报损"))
+    assert "可用: 4箱6瓶" in texts(await console.say("li", "库存 雪碧"))
+    assert "报损: 1 次，¥15.00" in texts(await console.say("li", "今日销售"))
+    assert "报损: 1 次\n" in texts(await console.in_group("li", "今日销售")) + "\n"  # no value into a group
+    async with db.session() as session:
+        booked = (await session.scalars(select(WriteOff))).all()
+    assert [(w.number, w.quantity, w.value, w.reason) for w in booked] == [(number, Decimal(6), Decimal("15.00"), "破损")]
+
+
+async def test_the_reason_is_chosen_on_the_card_and_cancel_changes_nothing(console: Console) -> None:
+    asked = card(await console.say("li", "报损 雪碧 2瓶"))
+    assert [b["label"] for b in asked["buttons"]] == ["过期", "破损", "变质", "丢失", "取消"]
+    assert "雪碧 500ml 2瓶（主仓），原因：变质" in texts(await console.press("li", asked, "变质"))
+    cancelled = card(await console.say("li", "报损 雪碧 1箱 丢失"))
+    assert "已取消报损，库存没有变化" in texts(await console.press("li", cancelled, "取消"))
+    assert "可用: 4箱10瓶" in texts(await console.say("li", "库存 雪碧"))  # 60 − 2, the cancelled 1箱 still there
+    assert "这张卡片已过期" in texts(await console.press("li", cancelled, "取消"))
+
+
+async def test_without_a_quantity_every_expired_lot_is_written_off(console: Console, db: Database) -> None:
+    assert "没有过期的批次" in texts(await console.say("li", "报损 雪碧"))
+    await add_cola_lot(db, console.world, 30, "OLD", days_from_today(-3))
+    shown = card(await console.say("li", "报损 可口可乐 330ml"))
+    assert shown["tables"][0]["rows"] == [["OLD", str(days_from_today(-3)), "1箱6罐"]]
+    assert ["原因", "过期"] not in shown["fields"] and shown["buttons"][0]["label"] == "过期"
+    assert "可口可乐 330ml 1箱6罐（主仓），原因：过期" in texts(await console.press("li", shown, "过期"))
+    stock = texts(await console.say("li", "库存 可口可乐 330ml"))
+    assert "OLD" not in stock
+
+
+async def test_where_the_stock_is_in_several_warehouses_the_warehouse_is_asked(console: Console) -> None:
+    asked = texts(await console.say("li", "报损 可口可乐 330ml 1罐 破损"))
+    assert "在主仓、门店仓都有，请写明仓库" in asked
+    shown = card(await console.say("li", "报损 门店 可口可乐 330ml 1罐 破损"))
+    assert ["仓库", "门店仓"] in shown["fields"] and shown["tables"][0]["rows"][0][0] == "L2"
+    by_lot = card(await console.say("li", "报损 可口可乐 330ml 批次 l2 破损"))  # the lot says where it is
+    assert ["仓库", "门店仓"] in by_lot["fields"] and by_lot["tables"][0]["rows"] == [["L2", str(L2_EXPIRY), "20罐"]]
+    too_much = texts(await console.say("li", "报损 门店 可口可乐 330ml 2箱 破损"))
+    assert "在门店仓可报损 20罐，要报损 2箱" in too_much
+
+
+async def test_who_may_write_off_and_what_a_group_sees(console: Console) -> None:
+    assert "没有权限" in texts(await console.say("wang", "报损 雪碧 1瓶 破损"))
+    assert "格式: 报损 可乐 5罐 破损" in texts(await console.say("li", "报损"))
+    in_group = await console.in_group("li", "报损 雪碧 1瓶 破损")
+    assert not any(label == "成本" for label, _ in card(in_group)["fields"])
