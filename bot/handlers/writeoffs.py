@@ -101,12 +101,14 @@ async def _place(session: AsyncSession, command: WriteOff, today: Any) -> tuple[
     elif command.quantity is None:
         lots = [lot for lot in lots if expired(lot.expiry_date, today)]
     warehouse_ids = sorted({lot.warehouse_id for lot in lots})
+    what = f"批次 {command.lot_no} 的库存" if command.lot_no else ("过期批次" if command.quantity is None else "库存")
     if not warehouse_ids:
-        what = f"批次 {command.lot_no} 的库存" if command.lot_no else ("过期的批次" if command.quantity is None else "库存")
-        raise NotFound(f"{product_label(product)} 没有{what}")
+        hint = f"，请写明报损数量，例如：报损 {text} 5" if command.quantity is None and command.lot_no is None else ""
+        raise NotFound(f"{product_label(product)} 没有{what}{hint}")
     if len(warehouse_ids) > 1:
-        names = "、".join([w.name for w in [await session.get(Warehouse, i) for i in warehouse_ids] if w])
-        raise InvalidInput(f"{product_label(product)} 在{names}都有，请写明仓库，例如：报损 {names.split('、')[0]} {text} …")
+        names = [w.name for w in [await session.get(Warehouse, i) for i in warehouse_ids] if w]
+        raise InvalidInput(f"{product_label(product)} 在{'、'.join(names)}都有{what}，请写明仓库，例如：报损 {names[0]} {text}"
+                           + (f" {command.quantity}" if command.quantity else ""))
     warehouse = await session.get(Warehouse, warehouse_ids[0])
     assert warehouse is not None
     return product, warehouse
@@ -218,10 +220,9 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         )
         card = await _card(session, action.card_id, shown, costs=False)
         status = decided_status(f"已报损 {document.number}", turn.user.name, turn.now())
-        await enqueue_card_update(
-            session, Card(card.card_id, card.title, Tone.NEUTRAL, card.fields, card.tables, status=status), action
-        )
         product = await get_product(session, pending.product_id)
+        title = f"报损单 {document.number} · {product_label(product)}"
+        await enqueue_card_update(session, Card(card.card_id, title, Tone.NEUTRAL, card.fields, card.tables, status=status), action)
         warehouse = await session.get(Warehouse, pending.warehouse_id)
         said = (f"已报损 {document.number}：{product_label(product)} "
                 f"{await describe_quantity(session, product, document.quantity)}（{warehouse.name if warehouse else ''}），"

@@ -25,7 +25,9 @@ async def test_a_write_off_is_shown_then_booked_once_by_its_maker(console: Conso
     done = texts(pressed)
     assert "雪碧 500ml 6瓶（主仓），原因：破损。损失 ¥15.00（按平均成本）" in done
     number = re.search(r"已报损 (BS-\d{8}-\d{4})：", done).group(1)
-    assert card(pressed)["status"].startswith(f"已报损 {number} · 老李") and card(pressed)["buttons"] == []
+    booked_card = card(pressed)
+    assert booked_card["title"] == f"报损单 {number} · 雪碧 500ml" and booked_card["buttons"] == []
+    assert booked_card["status"].startswith(f"已报损 {number} · 老李")
     assert f"这张报损已确认为 {number}" in texts(await console.press("li", shown, "确认报损"))
     assert "可用: 4箱6瓶" in texts(await console.say("li", "库存 雪碧"))
     assert "报损: 1 次，¥15.00" in texts(await console.say("li", "今日销售"))
@@ -46,7 +48,7 @@ async def test_the_reason_is_chosen_on_the_card_and_cancel_changes_nothing(conso
 
 
 async def test_without_a_quantity_every_expired_lot_is_written_off(console: Console, db: Database) -> None:
-    assert "没有过期的批次" in texts(await console.say("li", "报损 雪碧"))
+    assert "雪碧 500ml 没有过期批次，请写明报损数量，例如：报损 雪碧 5" in texts(await console.say("li", "报损 雪碧"))
     await add_cola_lot(db, console.world, 30, "OLD", days_from_today(-3))
     shown = card(await console.say("li", "报损 可口可乐 330ml"))
     assert shown["tables"][0]["rows"] == [["OLD", str(days_from_today(-3)), "1箱6罐"]]
@@ -58,7 +60,7 @@ async def test_without_a_quantity_every_expired_lot_is_written_off(console: Cons
 
 async def test_where_the_stock_is_in_several_warehouses_the_warehouse_is_asked(console: Console) -> None:
     asked = texts(await console.say("li", "报损 可口可乐 330ml 1罐 破损"))
-    assert "在主仓、门店仓都有，请写明仓库" in asked
+    assert "可口可乐 330ml 在主仓、门店仓都有库存，请写明仓库，例如：报损 主仓 可口可乐 330ml 1罐" in asked
     shown = card(await console.say("li", "报损 门店 可口可乐 330ml 1罐 破损"))
     assert ["仓库", "门店仓"] in shown["fields"] and shown["tables"][0]["rows"][0][0] == "L2"
     by_lot = card(await console.say("li", "报损 可口可乐 330ml 批次 l2 破损"))  # the lot says where it is
