@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.audit import record
-from core.catalog import to_base
+from core.catalog import describe_quantity, to_base
 from core.documents import CountLine, CountStatus, StockCount, lock_document
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lock_lot, lock_product, lot_for, post
 from core.models import Lot, MovementKind, Product, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import check_quantity, format_quantity
+from core.quantity import check_quantity
 from core.users import require_role
 
 COUNT_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -144,9 +144,10 @@ async def finish_count(
         product = await lock_product(session, line.product_id)
         difference = line.counted - line.expected
         if lot.on_hand + difference < lot.reserved:
+            where = f" 批次 {lot.lot_no}" if lot.lot_no else ""
             raise InvalidState(
-                f"{product.name} 批次 {lot.lot_no or '默认'} 盘点后只剩 {format_quantity(lot.on_hand + difference)}，"
-                f"少于销售单已预留的 {format_quantity(lot.reserved)}，请先取消或调整这些销售单"
+                f"{product.name}{where} 盘点后只剩 {await describe_quantity(session, product, lot.on_hand + difference)}，"
+                f"少于销售单已预留的 {await describe_quantity(session, product, lot.reserved)}，请先取消或调整这些销售单"
             )
         await post(
             session,

@@ -112,3 +112,16 @@ async def test_a_count_takes_zero_but_not_a_negative_or_huge_quantity(console: C
     assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
     assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
     assert "实盘 0瓶，盘亏 5箱" in texts(await console.say("li", "盘点 雪碧 0"))  # an empty shelf is a count
+
+
+async def test_a_transfer_short_of_stock_says_how_short_with_units(console: Console) -> None:
+    short = texts(await console.say("li", "调拨 雪碧 6箱 主仓 到 门店"))
+    assert "雪碧 500ml 库存不足：主仓可用 5箱（60瓶），要调 6箱（72瓶），缺 1箱（12瓶）" in short
+    assert "缺 10瓶" in texts(await console.say("li", "调拨 雪碧 70 主仓 到 门店"))
+
+
+async def test_a_count_below_what_orders_reserved_names_both_with_units(console: Console) -> None:
+    await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认")
+    refused = texts(await console.say("li", "盘点 雪碧 2箱"))
+    assert "雪碧 500ml 盘点后只剩 2箱，少于销售单已预留的 3箱" in refused
+    assert "可用: 2箱" in texts(await console.say("li", "库存 雪碧"))  # 5箱 on hand, 3箱 reserved: nothing booked
