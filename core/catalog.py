@@ -190,6 +190,21 @@ async def to_base(session: AsyncSession, product: Product, quantity: Decimal, un
     return quantity * await unit_factor(session, product, unit)
 
 
+class Labelled(Protocol):
+    """A product, or a row of a list about products (low stock, near expiry, reorder suggestions)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def spec(self) -> str: ...
+
+
+def product_label(product: Labelled) -> str:
+    """可口可乐（330ml）: the name with its spec, so two products of one name never read alike."""
+    return f"{product.name}（{product.spec}）" if product.spec else product.name
+
+
 async def describe_quantity(
     session: AsyncSession,
     product: Product,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.audit import record
-from core.catalog import describe_quantity, to_base
+from core.catalog import describe_quantity, product_label, to_base
 from core.documents import CountLine, CountStatus, StockCount, lock_document
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lock_lot, lock_product, lot_for, post
@@ -93,9 +93,9 @@ async def record_count(
     if product is None:
         raise NotFound(f"没有这个商品: {product_id}")
     if count.category_id is not None and product.category_id != count.category_id:
-        raise InvalidInput(f"{product.name} 不在这次盘点的分类里")
+        raise InvalidInput(f"{product_label(product)} 不在这次盘点的分类里")
     counted = await to_base(session, product, quantity, unit)
-    check_quantity(counted, f"{product.name} 的盘点数量", product.base_unit, zero_allowed=True)
+    check_quantity(counted, f"{product_label(product)} 的盘点数量", product.base_unit, zero_allowed=True)
     lot = await lot_for(session, product, count.warehouse_id, lot_no, production_date, expiry_date)
     line = await session.scalar(select(CountLine).where(col(CountLine.count_id) == count_id, col(CountLine.lot_id) == lot.id))
     if line is None:
@@ -146,7 +146,7 @@ async def finish_count(
         if lot.on_hand + difference < lot.reserved:
             where = f" 批次 {lot.lot_no}" if lot.lot_no else ""
             raise InvalidState(
-                f"{product.name}{where} 盘点后只剩 {await describe_quantity(session, product, lot.on_hand + difference)}，"
+                f"{product_label(product)}{where} 盘点后只剩 {await describe_quantity(session, product, lot.on_hand + difference)}，"
                 f"少于销售单已预留的 {await describe_quantity(session, product, lot.reserved)}，请先取消或调整这些销售单"
             )
         await post(

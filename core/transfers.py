@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
-from core.catalog import describe_quantity, get_product, to_base
+from core.catalog import describe_quantity, get_product, product_label, to_base
 from core.documents import Transfer, TransferLine
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.ledger import lots_for_update, transfer_lot, usable_lots
@@ -68,10 +68,10 @@ async def transfer_stock(
     for line in sorted(lines, key=lambda item: item.product_id):
         product = await get_product(session, line.product_id)
         quantity = await to_base(session, product, line.quantity, line.unit)
-        check_quantity(quantity, f"{product.name} 的调拨数量", product.base_unit)
+        check_quantity(quantity, f"{product_label(product)} 的调拨数量", product.base_unit)
         sources = _sources(await lots_for_update(session, product.id or 0, from_warehouse_id), line.lot_no, clock)
         if line.lot_no is not None and not sources:
-            raise NotFound(f"{product.name} 在调出仓库没有批次 {line.lot_no}")
+            raise NotFound(f"{product_label(product)} 在调出仓库没有批次 {line.lot_no}")
         available = sum((lot.on_hand - lot.reserved for lot in sources), ZERO)
         if quantity > available:
             has, wanted, short = [
@@ -80,7 +80,7 @@ async def transfer_stock(
             ]
             where = source.name + (f"批次 {line.lot_no} " if line.lot_no is not None else "")
             raise InsufficientStock(
-                f"{product.name} 库存不足：{where}可用 {has}，要调 {wanted}，缺 {short}",
+                f"{product_label(product)} 库存不足：{where}可用 {has}，要调 {wanted}，缺 {short}",
                 product_id=product.id,
                 available=available,
             )

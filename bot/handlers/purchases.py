@@ -530,7 +530,7 @@ async def receivable_for_product(turn: Turn, action: CardAction) -> None:
         ).all()
         numbers = [o.number for o in orders if any(line.product_id == product.id for line in await lines_of(session, o.id or 0))]
         if not numbers:
-            return f"没有待入库的 {product.name} 采购单。"
-        return f"{product.name} 待入库的采购单：{'、'.join(numbers)}。发“入库 {numbers[0]}”即可入库。"
+            return f"没有待入库的 {product_label(product)} 采购单。"
+        return f"{product_label(product)} 待入库的采购单：{'、'.join(numbers)}。发“入库 {numbers[0]}”即可入库。"
 
     turn.say(Text(await turn.read(answer)))

@@ -65,7 +65,7 @@ async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, 
     ]
     if not lots:
         if product.lot_tracked:
-            raise InvalidInput(f"{product.name} 在{warehouse.name}没有批次，新批次请走入库")
+            raise InvalidInput(f"{product_label(product)} 在{warehouse.name}没有批次，新批次请走入库")
         lots = [_LotToCount("", "")]
     return product, warehouse, lots
 
@@ -79,7 +79,7 @@ async def count(turn: Turn, command: Count) -> None:
         await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(quantity)})
         return
     if command.quantity is not None:
-        turn.say(Text(f"{product.name} 在{warehouse.name}有 {len(lots)} 个批次，请按批次逐个回复数量。"))
+        turn.say(Text(f"{product_label(product)} 在{warehouse.name}有 {len(lots)} 个批次，请按批次逐个回复数量。"))
     await _ask(turn, {"flow": "count", "product_id": product.id, "warehouse_id": warehouse.id,
                       "lots": [[lot.lot_no, lot.label] for lot in lots], "counted": {}})
 
@@ -98,7 +98,7 @@ async def _ask(turn: Turn, state: dict[str, Any], refused: str = "") -> None:
     async def name(session: AsyncSession) -> str:
         product = await session.get(Product, state["product_id"])
         warehouse = await session.get(Warehouse, state["warehouse_id"])
-        return f"{product.name if product else ''} 在{warehouse.name if warehouse else ''}"
+        return f"{product_label(product) if product else ''} 在{warehouse.name if warehouse else ''}"
 
     await turn.services.conversations.set(turn.origin, state)
     question = f"请回复 {await turn.lookup(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："
@@ -154,7 +154,7 @@ async def _book(turn: Turn, product_id: int, warehouse_id: int, counted: dict[st
                 clock=clock,
             )
         total = sum((Decimal(q) for q in counted.values()), Decimal(0))
-        said = f"{product.name}：账面 {await describe_quantity(session, product, expected)}，" \
+        said = f"{product_label(product)}：账面 {await describe_quantity(session, product, expected)}，" \
                f"实盘 {await describe_quantity(session, product, total)}"
         if open_count is not None:
             return f"已记入进行中的盘点 {open_count.number}。{said}；盘点完成时调整库存。"
@@ -184,6 +184,6 @@ async def transfer(turn: Turn, command: Transfer) -> None:
             lines=[TransferLineInput(product.id or 0, quantity)], clock=clock,
         )
         amount = await describe_quantity(session, product, quantity)
-        return f"已调拨 {moved.number}：{product.name} {amount}，{source.name} → {destination.name}。"
+        return f"已调拨 {moved.number}：{product_label(product)} {amount}，{source.name} → {destination.name}。"
 
     turn.say(Text(await turn.transact(work)))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from sqlmodel import select
 
 from core.db import Database
 from core.documents import Transfer
+from core.ledger import opening_stock
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
-from tests.scenario.conftest import Console, card, texts
+from tests.factories import make_product
+from tests.scenario.conftest import Console, card, days_from_today, texts
 
 
 async def test_spot_count_books_the_variance(console: Console) -> None:
@@ -125,3 +128,23 @@ async def test_a_count_below_what_orders_reserved_names_both_with_units(console:
     refused = texts(await console.say("li", "盘点 雪碧 2箱"))
     assert "雪碧 500ml 盘点后只剩 2箱，少于销售单已预留的 3箱" in refused
     assert "可用: 2箱" in texts(await console.say("li", "库存 雪碧"))  # 5箱 on hand, 3箱 reserved: nothing booked
+
+
+async def test_products_of_one_name_are_told_apart_by_their_spec(console: Console, db: Database) -> None:
+    """Two 百事可乐, 330ml and 500ml: every reply names the spec, as the stock card does."""
+    async with db.session() as session:
+        await make_product(session, "B330", "百事可乐", spec="330ml", barcode=None, safety_stock="48")
+        large = await make_product(
+            session, "B500", "百事可乐", spec="500ml", base_unit="瓶", barcode=None, safety_stock="48", shelf_life_days=365,
+        )
+        await opening_stock(
+            session, console.world.warehouse_user, product_id=large.id or 0, warehouse_id=console.world.main.id or 0,
+            quantity=Decimal(24), lot_no="B1", expiry_date=days_from_today(10),
+        )
+    assert "百事可乐（500ml）" in texts(await console.say("li", "盘点 百事可乐500ml"))
+    assert "百事可乐（500ml）：账面 1箱，实盘 1箱，账实相符" in texts(await console.say("li", "24"))
+    moved = texts(await console.say("li", "调拨 百事可乐500ml 12 主仓 到 门店"))
+    assert "百事可乐（500ml） 12瓶，主仓 → 门店仓" in moved
+    low = texts(await console.say("chen", "缺货"))
+    assert "百事可乐（330ml） | 0罐" in low and "百事可乐（500ml） | 24瓶" in low
+    assert "百事可乐（500ml） | 主仓 | B1" in texts(await console.say("li", "临期"))
