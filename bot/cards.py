@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.model import Button, ButtonStyle, Card, Table, Tone
-from core.catalog import describe_quantity
+from core.catalog import describe_quantity, product_label
 from core.models import Barcode, Product, ProductUnit, Role, User
 from core.purchasing import SuggestedLine, SupplierSuggestion
 from core.quantity import format_money, format_quantity
@@ -40,10 +40,6 @@ def shows_costs(viewer: User, *, in_group: bool) -> bool:
 
 def new_card_id(kind: str) -> str:
     return f"{kind}:{uuid.uuid4().hex[:16]}"
-
-
-def product_label(product: Product) -> str:
-    return f"{product.name}（{product.spec}）" if product.spec else product.name
 
 
 def decided_status(verb: str, who: str, at: datetime) -> str:
@@ -177,7 +173,7 @@ def near_expiry_card(rows: Sequence[ExpiringLot], today: date) -> Card:
         ("商品", "仓库", "批次", "到期", "剩余", "数量"),
         tuple(
             (
-                r.name,
+                product_label(r),
                 r.warehouse_name,
                 r.lot_no or "-",
                 _date(r.expiry_date),
@@ -221,7 +217,7 @@ def low_stock_card(
     table = Table(
         header,
         tuple(
-            (r.name, f"{_plain(r.available)}{r.base_unit}", f"{_plain(r.safety_stock)}{r.base_unit}",
+            (product_label(r), f"{_plain(r.available)}{r.base_unit}", f"{_plain(r.safety_stock)}{r.base_unit}",
              f"{_plain(r.shortage)}{r.base_unit}")
             + ((_suggestion_text(suggested.get(r.product_id)),) if buyer else ())
             for r in rows
@@ -237,7 +233,7 @@ def low_stock_card(
     if buyer:
         unsupplied = [line for group in suggestions if group.supplier_id is None for line in group.lines]
         buttons += [
-            Button(f"采购 {line.name}", "purchase.start", {"product_id": str(line.product_id)})
+            Button(f"采购 {product_label(line)}", "purchase.start", {"product_id": str(line.product_id)})
             for line in unsupplied[: max(MAX_PURCHASE_BUTTONS - len(buttons), 0)]
         ]
     return Card(

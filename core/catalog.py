@@ -190,10 +190,31 @@ async def to_base(session: AsyncSession, product: Product, quantity: Decimal, un
     return quantity * await unit_factor(session, product, unit)
 
 
+class Labelled(Protocol):
+    """A product, or a row of a list about products (low stock, near expiry, reorder suggestions)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def spec(self) -> str: ...
+
+
+def product_label(product: Labelled) -> str:
+    """可口可乐（330ml）: the name with its spec, so two products of one name never read alike."""
+    return f"{product.name}（{product.spec}）" if product.spec else product.name
+
+
 async def describe_quantity(
-    session: AsyncSession, product: Product, base_quantity: Decimal, *, units: dict[str, Decimal] | None = None
+    session: AsyncSession,
+    product: Product,
+    base_quantity: Decimal,
+    *,
+    units: dict[str, Decimal] | None = None,
+    with_base: bool = False,
 ) -> str:
-    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it.
+    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it. `with_base` adds the
+    base units when they read differently, "1箱6瓶（30瓶）", where the exact count matters (what is short).
 
     `units` (extra unit name → factor) saves reading them again when several quantities of one
     product are described; without it they are read from the database."""
@@ -204,8 +225,9 @@ async def describe_quantity(
         key=lambda unit: unit[1],
         reverse=True,
     )
+    plain = f"{format_quantity(base_quantity)}{product.base_unit}"
     if not whole_units or base_quantity < 0:
-        return f"{format_quantity(base_quantity)}{product.base_unit}"
+        return plain
     parts, rest = [], base_quantity
     for name, factor in whole_units:
         count = rest // factor
@@ -214,7 +236,8 @@ async def describe_quantity(
             rest -= count * factor
     if rest or not parts:
         parts.append(f"{format_quantity(rest)}{product.base_unit}")
-    return "".join(parts)
+    described = "".join(parts)
+    return f"{described}（{plain}）" if with_base and described != plain else described
 
 
 # ---------------------------------------------------------------- products

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.audit import record
-from core.catalog import to_base
+from core.catalog import describe_quantity, product_label, to_base
 from core.documents import CountLine, CountStatus, StockCount, lock_document
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lock_lot, lock_product, lot_for, post
 from core.models import Lot, MovementKind, Product, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import check_quantity, format_quantity
+from core.quantity import check_quantity
 from core.users import require_role
 
 COUNT_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -93,9 +93,9 @@ async def record_count(
     if product is None:
         raise NotFound(f"没有这个商品: {product_id}")
     if count.category_id is not None and product.category_id != count.category_id:
-        raise InvalidInput(f"{product.name} 不在这次盘点的分类里")
+        raise InvalidInput(f"{product_label(product)} 不在这次盘点的分类里")
     counted = await to_base(session, product, quantity, unit)
-    check_quantity(counted, f"{product.name} 的盘点数量", product.base_unit, zero_allowed=True)
+    check_quantity(counted, f"{product_label(product)} 的盘点数量", product.base_unit, zero_allowed=True)
     lot = await lot_for(session, product, count.warehouse_id, lot_no, production_date, expiry_date)
     line = await session.scalar(select(CountLine).where(col(CountLine.count_id) == count_id, col(CountLine.lot_id) == lot.id))
     if line is None:
@@ -144,9 +144,10 @@ async def finish_count(
         product = await lock_product(session, line.product_id)
         difference = line.counted - line.expected
         if lot.on_hand + difference < lot.reserved:
+            where = f" 批次 {lot.lot_no}" if lot.lot_no else ""
             raise InvalidState(
-                f"{product.name} 批次 {lot.lot_no or '默认'} 盘点后只剩 {format_quantity(lot.on_hand + difference)}，"
-                f"少于销售单已预留的 {format_quantity(lot.reserved)}，请先取消或调整这些销售单"
+                f"{product_label(product)}{where} 盘点后只剩 {await describe_quantity(session, product, lot.on_hand + difference)}，"
+                f"少于销售单已预留的 {await describe_quantity(session, product, lot.reserved)}，请先取消或调整这些销售单"
             )
         await post(
             session,

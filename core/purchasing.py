@@ -329,6 +329,7 @@ class SuggestedLine:
     product_id: int
     sku: str
     name: str
+    spec: str
     base_unit: str
     available: Decimal
     on_order: Decimal
@@ -422,6 +423,7 @@ async def reorder_suggestions(session: AsyncSession, *, clock: Clock = DEFAULT_C
                 product.id or 0,
                 product.sku,
                 product.name,
+                product.spec,
                 product.base_unit,
                 available,
                 ordered or ZERO,

@@ -193,6 +193,7 @@ class LowStockRow:
     product_id: int
     sku: str
     name: str
+    spec: str
     base_unit: str
     safety_stock: Decimal
     max_stock: Decimal | None
@@ -229,6 +230,7 @@ async def low_stock(
             col(Product.id),
             col(Product.sku),
             col(Product.name),
+            col(Product.spec),
             col(Product.base_unit),
             col(Product.safety_stock),
             col(Product.max_stock),
@@ -245,6 +247,7 @@ async def low_stock(
             product_id,
             sku,
             name,
+            spec,
             base_unit,
             safety_stock,
             max_stock,
@@ -252,7 +255,7 @@ async def low_stock(
             ZERO if avail is None else avail,
             supplier_id,
         )
-        for product_id, sku, name, base_unit, safety_stock, max_stock, on_hand, avail, supplier_id in rows.all()
+        for product_id, sku, name, spec, base_unit, safety_stock, max_stock, on_hand, avail, supplier_id in rows.all()
     ]
 
 
@@ -264,6 +267,7 @@ class ExpiringLot(NamedTuple):
     product_id: int
     sku: str
     name: str
+    spec: str
     base_unit: str
     warehouse_id: int
     warehouse_name: str
@@ -305,12 +309,13 @@ async def near_expiry(session: AsyncSession, today: date, warehouse_id: int | No
     where = [lots.c.on_hand > literal_column("0"), lots.c.expiry_date <= horizon, days_left <= lead]
     if warehouse_id is not None:
         where.append(lots.c.warehouse_id == warehouse_id)
-    rows: Any = await session.execute(  # rows of twelve columns, as ExpiringLot's fields
+    rows: Any = await session.execute(  # rows of thirteen columns, as ExpiringLot's fields
         select_columns(
             lots.c.id,
             lots.c.product_id,
             products.c.sku,
             products.c.name,
+            products.c.spec,
             products.c.base_unit,
             lots.c.warehouse_id,
             _WAREHOUSES.c.name,

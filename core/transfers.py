@@ -12,13 +12,13 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
-from core.catalog import get_product, to_base
+from core.catalog import describe_quantity, get_product, product_label, to_base
 from core.documents import Transfer, TransferLine
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.ledger import lots_for_update, transfer_lot, usable_lots
 from core.models import ZERO, Lot, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import check_quantity, format_quantity
+from core.quantity import check_quantity
 from core.users import require_role
 
 TRANSFER_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -53,9 +53,9 @@ async def transfer_stock(
         raise InvalidInput("调出和调入是同一个仓库")
     if not lines:
         raise InvalidInput("调拨单至少要有一行")
-    for warehouse_id in (from_warehouse_id, to_warehouse_id):
-        if await session.get(Warehouse, warehouse_id) is None:
-            raise NotFound(f"没有这个仓库: {warehouse_id}")
+    source = await session.get(Warehouse, from_warehouse_id)
+    if source is None or await session.get(Warehouse, to_warehouse_id) is None:
+        raise NotFound(f"没有这个仓库: {from_warehouse_id if source is None else to_warehouse_id}")
     transfer = Transfer(
         number=await next_number(session, "TR", clock),
         from_warehouse_id=from_warehouse_id,
@@ -68,15 +68,19 @@ async def transfer_stock(
     for line in sorted(lines, key=lambda item: item.product_id):
         product = await get_product(session, line.product_id)
         quantity = await to_base(session, product, line.quantity, line.unit)
-        check_quantity(quantity, f"{product.name} 的调拨数量", product.base_unit)
+        check_quantity(quantity, f"{product_label(product)} 的调拨数量", product.base_unit)
         sources = _sources(await lots_for_update(session, product.id or 0, from_warehouse_id), line.lot_no, clock)
         if line.lot_no is not None and not sources:
-            raise NotFound(f"{product.name} 在调出仓库没有批次 {line.lot_no}")
+            raise NotFound(f"{product_label(product)} 在调出仓库没有批次 {line.lot_no}")
         available = sum((lot.on_hand - lot.reserved for lot in sources), ZERO)
         if quantity > available:
+            has, wanted, short = [
+                await describe_quantity(session, product, value, with_base=True)
+                for value in (available, quantity, quantity - available)
+            ]
+            where = source.name + (f"批次 {line.lot_no} " if line.lot_no is not None else "")
             raise InsufficientStock(
-                f"{product.name} 库存不足: 可用 {format_quantity(available)}{product.base_unit}，"
-                f"要调 {format_quantity(quantity)}{product.base_unit}",
+                f"{product_label(product)} 库存不足：{where}可用 {has}，要调 {wanted}，缺 {short}",
                 product_id=product.id,
                 available=available,
             )

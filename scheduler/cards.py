@@ -10,6 +10,7 @@ from decimal import Decimal
 from bot.cards import near_expiry_card, new_card_id, packs_text, write_off_text
 from bot.model import Button, ButtonStyle, Card, Table, Text, Tone
 from core.approval import WaitingFor
+from core.catalog import product_label
 from core.models import Role
 from core.purchasing import SuggestedLine
 from core.quantity import format_money, format_quantity
@@ -43,7 +44,7 @@ def low_stock_alert(
         unit = row.base_unit
         line = suggested.get(row.product_id)
         rows.append(
-            (row.name, finding.warehouse_name, f"{_plain(row.available)}{unit}", f"{_plain(row.safety_stock)}{unit}",
+            (product_label(row), finding.warehouse_name, f"{_plain(row.available)}{unit}", f"{_plain(row.safety_stock)}{unit}",
              f"{_plain(row.shortage)}{unit}")
             + ((packs_text(line.unit_quantity, line.unit, line.quantity, unit) if line else "-",) if buyer else ())
         )
@@ -57,7 +58,7 @@ def low_stock_alert(
             row = finding.row
             assert isinstance(row, LowStockRow)
             if row.preferred_supplier_id is None:
-                unsupplied.append(row.name)
+                unsupplied.append(product_label(row))
             elif by_supplier.get(row.preferred_supplier_id) is None:
                 by_supplier[row.preferred_supplier_id] = finding.warehouse_id or default_warehouse_id
         for supplier_id, warehouse_id in list(by_supplier.items())[:MAX_PURCHASE_BUTTONS]:

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from bot.model import Image, Reply
 from core.approval import pending_approvals
-from core.catalog import list_warehouses
+from core.catalog import list_warehouses, product_label
 from core.documents import SalesOrder, SalesOrderStatus
 from core.models import ZERO, Lot, Product, Role, Supplier, User
 from core.numbering import Clock
@@ -127,7 +127,7 @@ async def low_stock_findings(session: AsyncSession, clock: Clock) -> list[Findin
             subject=f"{AlertKind.LOW_STOCK.value}:{row.product_id}:{warehouse_id or 'all'}",
             kind=AlertKind.LOW_STOCK,
             state="low",
-            label=f"{row.name}（{warehouse_name}）",
+            label=f"{product_label(row)}（{warehouse_name}）",
             product_id=row.product_id,
             warehouse_id=warehouse_id,
             warehouse_name=warehouse_name,
@@ -147,7 +147,7 @@ async def near_expiry_findings(session: AsyncSession, today: date) -> list[Findi
             subject=lot_subject(lot.lot_id),
             kind=AlertKind.NEAR_EXPIRY,
             state="expired" if lot.expired else "near",
-            label=f"{lot.name} {lot.lot_no or ''}（{lot.warehouse_name}）".replace(" （", "（"),
+            label=f"{product_label(lot)} {lot.lot_no or ''}（{lot.warehouse_name}）".replace(" （", "（"),
             product_id=lot.product_id,
             warehouse_id=lot.warehouse_id,
             warehouse_name=lot.warehouse_name,

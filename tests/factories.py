@@ -54,6 +54,7 @@ async def make_product(
     sku: str = "P001",
     name: str = "可口可乐 330ml",
     *,
+    spec: str = "",
     base_unit: str = "罐",
     case: int | None = 24,
     barcode: str | None = "6901234567892",
@@ -71,6 +72,7 @@ async def make_product(
         ProductInput(
             sku=sku,
             name=name,
+            spec=spec,
             base_unit=base_unit,
             category=category,
             conversions={"箱": Decimal(case)} if case else {},

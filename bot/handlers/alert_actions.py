@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import new_card_id
+from bot.cards import new_card_id, product_label
 from bot.handlers.alerts import ALERT_VIEWERS
 from bot.handlers.purchases import draft_card
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
@@ -112,7 +112,7 @@ async def _lots(session: AsyncSession, lot_ids: list[int]) -> list[tuple[Lot, Pr
 
 
 def _lot_label(lot: Lot, product: Product) -> str:
-    return f"{product.name} {lot.lot_no}" if lot.lot_no else product.name
+    return f"{product_label(product)} {lot.lot_no}" if lot.lot_no else product_label(product)
 
 
 async def view_lots(turn: Turn, action: CardAction) -> None:
@@ -125,7 +125,7 @@ async def view_lots(turn: Turn, action: CardAction) -> None:
         return
     rows = tuple(
         (
-            product.name,
+            product_label(product),
             warehouse,
             lot.lot_no or "-",
             "-" if lot.production_date is None else f"{lot.production_date:%Y-%m-%d}",

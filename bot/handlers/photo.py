@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import new_card_id, product_label, stock_card
+from bot.cards import echo, new_card_id, product_label, stock_card
 from bot.model import Button, ButtonStyle, Card, CardAction, ImageMessage, Reply, Table, Text, Tone
 from bot.turn import Turn
 from core.barcode_reader import ImageError, ScanResult, read_barcodes
@@ -120,30 +120,48 @@ def _unknown_code(turn: Turn, code: str) -> Reply:
 async def start_create(turn: Turn, action: CardAction) -> None:
     code = action.value.get("code", "")
     await turn.services.conversations.set(turn.origin, {"flow": "product.create", "code": code})
-    turn.say(Text(f"请回复新商品的 名称 单位 售价，例如：可口可乐330ml 罐 3.5（条码 {code}）"))
+    turn.say(Text(_form_question(code)))
+
+
+def _form_question(code: str) -> str:
+    return f"请回复新商品的 名称 单位 售价，例如：可口可乐330ml 罐 3.5（条码 {code}，发“取消”放弃）"
+
+
+def _price(word: str) -> Decimal | None:
+    """A price as typed (3.5, ¥3.5, 3.5元), or None when the word is not one."""
+    try:
+        return parse_decimal(word.removesuffix("元"), "售价")
+    except InvalidInput:
+        return None
+
+
+def _read_form(text: str) -> tuple[str, str, Decimal]:
+    """`名称 单位 售价`, the name possibly with spaces; what is missing or wrong is refused by name."""
+    words = text.split()
+    if len(words) < 3:
+        missing = "单位和售价" if len(words) < 2 else "单位" if _price(words[-1]) is not None else "售价"
+        raise InvalidInput(f"少了{missing}")
+    *name, unit, price_text = words
+    if _price(unit) is not None:
+        raise InvalidInput(f"单位“{echo(unit)}”是数字，请写 支、罐、箱 这样的单位")
+    price = _price(price_text)
+    if price is None:
+        raise InvalidInput(f"售价“{echo(price_text)}”不是数字")
+    return " ".join(name), unit, price
 
 
 async def continue_create(turn: Turn, state: dict[str, str], text: str) -> bool:
-    """`名称 单位 售价` for the code in hand; anything else leaves the flow to other commands."""
-    words = text.split()
-    if len(words) != 3:
-        return False
-    name, unit, price_text = words
-    try:
-        price = parse_decimal(price_text, "售价")
-    except InvalidInput:
-        return False
+    """`名称 单位 售价` for the code in hand; an answer that cannot make the product is refused by name and
+    asked again, as the count does, so a slip does not lose the code photographed."""
     code = state["code"]
-
-    async def work(session: AsyncSession) -> Product:
-        product, _ = await save_product(
-            session,
-            turn.user,
-            ProductInput(sku=code, name=name, base_unit=unit, barcodes=[code], sale_price=price.quantize(Decimal("0.01"))),
-        )
-        return product
-
-    product = await turn.transact(work)
+    try:
+        name, unit, price = _read_form(text)
+        new = ProductInput(sku=code, name=name, base_unit=unit, barcodes=[code], sale_price=price.quantize(Decimal("0.01")))
+        product, _ = await turn.transact(lambda session: save_product(session, turn.user, new))
+    except InvalidInput as error:  # unreadable, or refused by the catalog (a negative price)
+        await turn.services.conversations.set(turn.origin, state)
+        turn.say(Text(f"{error.message}。{_form_question(code)}"))
+        return True
     await turn.services.conversations.clear(turn.origin)
     turn.say(Text(f"已新建商品 {product.name}（编码 {product.sku}，条码 {code}，售价 ¥{price:.2f}/{unit}）。"))
     return True

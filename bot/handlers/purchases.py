@@ -10,7 +10,7 @@ lot-tracked line is received into the lot named in chat, asked for line by line 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,7 @@ from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatu
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lot_expiry_conflict
 from core.models import Lot, Product, Supplier, User, Warehouse
+from core.numbering import Clock
 from core.purchasing import (
     PURCHASING_ROLES,
     RECEIVING_ROLES,
@@ -354,13 +355,42 @@ class _OpenLine:
     shelf_life_days: int | None
 
 
-async def _open_lines(session: AsyncSession, number: str) -> tuple[PurchaseOrder, list[_OpenLine]]:
+_NOT_YET_RECEIVABLE = {
+    PurchaseOrderStatus.DRAFT: "还是草稿，提交并批准后才能入库",
+    PurchaseOrderStatus.PENDING_APPROVAL: "还在审批中，批准后才能入库",
+    PurchaseOrderStatus.REJECTED: "已驳回，不能入库",
+}
+
+
+def _day(moment: datetime | None, clock: Clock) -> str:
+    """A document's day as people say it, to follow a status: （12月04日）, with the year when it is not
+    this year's; nothing without a day."""
+    if moment is None:
+        return ""
+    day = clock.local(moment).date()
+    return f"（{day:%m月%d日}）" if day.year == clock.today().year else f"（{day:%Y年%m月%d日}）"
+
+
+async def _not_receivable(session: AsyncSession, order: PurchaseOrder, clock: Clock) -> str:
+    """Why an order takes no more goods. 已关闭 is the status of an order received in full as well as of one
+    closed with goods still missing; the two are told apart here."""
+    number = f"采购单 {order.number}"
+    if order.status == PurchaseOrderStatus.CLOSED:
+        if all(line.received >= line.quantity for line in await lines_of(session, order.id or 0)):
+            return f"{number} 已全部入库{_day(order.closed_at, clock)}，没有要再入库的了。"
+        return f"{number} 已关闭{_day(order.closed_at, clock)}，没到的货不再入库。"
+    if order.status == PurchaseOrderStatus.CANCELLED:
+        return f"{number} 已取消{_day(order.closed_at, clock)}，不能入库。"
+    return f"{number} {_NOT_YET_RECEIVABLE.get(order.status, PURCHASE_STATUS_ZH[order.status] + '，不能入库')}。"
+
+
+async def _open_lines(session: AsyncSession, number: str, clock: Clock) -> tuple[PurchaseOrder, list[_OpenLine]]:
     """The order to receive and its lines still open; refused by name when it cannot be received."""
     order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
     if order is None:
         raise NotFound(f"没有找到采购单 {number}")
     if order.status not in (PurchaseOrderStatus.APPROVED, PurchaseOrderStatus.PARTIALLY_RECEIVED):
-        raise InvalidState(f"采购单 {order.number} {PURCHASE_STATUS_ZH[order.status]}，不能入库", status=order.status.value)
+        raise InvalidState(await _not_receivable(session, order, clock), status=order.status.value)
     lines = []
     for line in await lines_of(session, order.id or 0):
         if line.received >= line.quantity:
@@ -368,6 +398,9 @@ async def _open_lines(session: AsyncSession, number: str) -> tuple[PurchaseOrder
         product = await session.get(Product, line.product_id)
         assert product is not None
         amount = await describe_quantity(session, product, line.quantity - line.received)
+        if line.received:
+            ordered, received = [await describe_quantity(session, product, q) for q in (line.quantity, line.received)]
+            amount = f"还差 {amount}（订 {ordered}，已收 {received}）"
         lines.append(
             _OpenLine(line.id or 0, product.id or 0, f"{product_label(product)} {amount}", product.lot_tracked,
                       product.shelf_life_days)
@@ -426,7 +459,7 @@ async def receive(turn: Turn, command: Receive) -> None:
     """`入库 PO-…`: everything still open is received. Lot-tracked lines need a lot number and dates: typed
     after the number for the first one (`入库 PO-… 批次 L1 到期 2027-05-01`), else asked line by line."""
     require_role(turn.user, RECEIVING_ROLES, "采购入库")
-    order, lines = await turn.lookup(lambda session: _open_lines(session, command.document_no))
+    order, lines = await turn.lookup(lambda session: _open_lines(session, command.document_no, turn.clock()))
     state: dict[str, Any] = {
         "flow": RECEIVE_FLOW, "order_id": order.id, "number": order.number, "warehouse_id": order.warehouse_id,
         "lines": [asdict(line) for line in lines], "answers": {},
@@ -484,6 +517,7 @@ async def _receive_now(turn: Turn, state: dict[str, Any]) -> None:
     async def work(session: AsyncSession) -> str:
         order = await session.get(PurchaseOrder, state["order_id"])
         assert order is not None
+        rest = order.status == PurchaseOrderStatus.PARTIALLY_RECEIVED
         inputs, said = [], []
         for line in await lines_of(session, order.id or 0):
             if line.received >= line.quantity:
@@ -510,7 +544,10 @@ async def _receive_now(turn: Turn, state: dict[str, Any]) -> None:
         await enqueue_for_users(
             session, [order.requester_id], Text(f"采购单 {order.number} 已由 {turn.user.name} 入库（{receipt.number}）。")
         )
-        return f"已入库 {order.number}（入库单 {receipt.number}），共 {len(inputs)} 行：\n" + "\n".join(said)
+        head = f"已入库 {order.number}{' 剩余的货' if rest else ''}（入库单 {receipt.number}），共 {len(inputs)} 行"
+        if rest and order.status == PurchaseOrderStatus.CLOSED:
+            head += "，采购单已全部入库"
+        return head + "：\n" + "\n".join(said)
 
     turn.say(Text(await turn.transact(work)))
 
@@ -530,7 +567,7 @@ async def receivable_for_product(turn: Turn, action: CardAction) -> None:
         ).all()
         numbers = [o.number for o in orders if any(line.product_id == product.id for line in await lines_of(session, o.id or 0))]
         if not numbers:
-            return f"没有待入库的 {product.name} 采购单。"
-        return f"{product.name} 待入库的采购单：{'、'.join(numbers)}。发“入库 {numbers[0]}”即可入库。"
+            return f"没有待入库的 {product_label(product)} 采购单。"
+        return f"{product_label(product)} 待入库的采购单：{'、'.join(numbers)}。发“入库 {numbers[0]}”即可入库。"
 
     turn.say(Text(await turn.read(answer)))

@@ -20,7 +20,7 @@ from bot.handlers.common import base_quantity, find_product, narrow_by_units, pr
 from bot.model import CardAction, Text
 from bot.parser import Count, Transfer, fold, parse_quantity
 from bot.turn import Turn
-from core.catalog import describe_quantity, find_warehouse, list_warehouses
+from core.catalog import describe_quantity, find_warehouse, list_warehouses, units_of
 from core.counts import COUNT_ROLES, finish_count, record_count, start_count
 from core.documents import CountStatus, StockCount
 from core.errors import InvalidInput, NotFound
@@ -33,7 +33,8 @@ from core.users import require_role
 @dataclass(frozen=True, slots=True)
 class _LotToCount:
     lot_no: str
-    label: str  # how the lot is named in the question
+    name: str  # how the lot is named in the question: L1（到期 2027-05-01）; "" without a lot number
+    book: str  # what the books hold, as a warehouse person says it
 
 
 async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, list[_LotToCount]]:
@@ -59,29 +60,42 @@ async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, 
         if warehouse is None:
             raise NotFound("还没有仓库")
     here = next((w for w in stock.warehouses if w.warehouse_id == warehouse.id), None)
+    units = {unit.name: unit.factor for unit in await units_of(session, product.id or 0)}
     lots = [
-        _LotToCount(lot.lot_no, f"批次 {lot.lot_no}" + (f"（到期 {lot.expiry_date}）" if lot.expiry_date else ""))
+        _LotToCount(
+            lot.lot_no,
+            lot.lot_no + (f"（到期 {lot.expiry_date}）" if lot.expiry_date else "") if lot.lot_no else "",
+            await describe_quantity(session, product, lot.on_hand, units=units),
+        )
         for lot in (here.lots if here else ())
     ]
     if not lots:
         if product.lot_tracked:
-            raise InvalidInput(f"{product.name} 在{warehouse.name}没有批次，新批次请走入库")
-        lots = [_LotToCount("", "")]
+            raise InvalidInput(f"{product_label(product)} 在{warehouse.name}没有批次，新批次请走入库")
+        lots = [_LotToCount("", "", await describe_quantity(session, product, Decimal(0), units=units))]
     return product, warehouse, lots
 
 
 async def count(turn: Turn, command: Count) -> None:
+    """One lot is counted with the figure typed; several are asked for one by one, because a total cannot
+    be split between them (which lot is short is what the count is for)."""
     require_role(turn.user, COUNT_ROLES, "盘点")
     product, warehouse, lots = await turn.lookup(lambda session: _place(session, command.product))
     typed = command.quantity
-    if typed is not None and len(lots) == 1:
-        quantity = await turn.lookup(lambda session: base_quantity(session, product, typed, zero_allowed=True))
-        await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(quantity)})
-        return
-    if command.quantity is not None:
-        turn.say(Text(f"{product.name} 在{warehouse.name}有 {len(lots)} 个批次，请按批次逐个回复数量。"))
-    await _ask(turn, {"flow": "count", "product_id": product.id, "warehouse_id": warehouse.id,
-                      "lots": [[lot.lot_no, lot.label] for lot in lots], "counted": {}})
+    split = ""
+    if typed is not None:
+        total = await turn.lookup(lambda session: base_quantity(session, product, typed, zero_allowed=True))
+        if len(lots) == 1:
+            await _book(turn, product.id or 0, warehouse.id or 0, {lots[0].lot_no: str(total)})
+            return
+        said = await turn.lookup(lambda session: describe_quantity(session, product, total, with_base=True))
+        split = f"您报的 {said}是总数，没法分到各批次，"
+    place = f"{product_label(product)} 在{warehouse.name}"
+    intro = f"{place}有 {len(lots)} 个批次，{split}请逐个批次报数（发“取消”放弃）：\n" if len(lots) > 1 else ""
+    await _ask(turn, {
+        "flow": "count", "product_id": product.id, "warehouse_id": warehouse.id, "place": place,
+        "lots": [[lot.lot_no, lot.name, lot.book] for lot in lots], "counted": {},
+    }, intro=intro)
 
 
 async def start_from_card(turn: Turn, action: CardAction) -> None:
@@ -91,18 +105,19 @@ async def start_from_card(turn: Turn, action: CardAction) -> None:
     await count(turn, Count(product.sku, None))
 
 
-async def _ask(turn: Turn, state: dict[str, Any], refused: str = "") -> None:
-    """The question for the next lot; after `refused`, why the last answer was not taken."""
-    _lot_no, label = state["lots"][len(state["counted"])]
-
-    async def name(session: AsyncSession) -> str:
-        product = await session.get(Product, state["product_id"])
-        warehouse = await session.get(Warehouse, state["warehouse_id"])
-        return f"{product.name if product else ''} 在{warehouse.name if warehouse else ''}"
-
+async def _ask(turn: Turn, state: dict[str, Any], *, refused: str = "", intro: str = "") -> None:
+    """The question for the next lot, with where the count stands when there are several; after `refused`,
+    why the last answer was not taken."""
     await turn.services.conversations.set(turn.origin, state)
-    question = f"请回复 {await turn.lookup(name)}{(' ' + label) if label else ''} 的实盘数量（如 118 或 4箱22罐）："
-    turn.say(Text(f"{refused}。{question}" if refused else question))
+    lots = state["lots"]
+    index = len(state["counted"])
+    _lot_no, name, book = lots[index]
+    if len(lots) == 1:
+        lot = f" 批次 {name}" if name else ""
+        question = f"请回复 {state['place']}{lot}的实盘数量，账面 {book}（如 118 或 4箱22罐）："
+    else:
+        question = f"第 {index + 1}/{len(lots)} 个批次 {name or '（无批次号）'}，账面 {book}，实盘多少？（如 118 或 4箱22罐）"
+    turn.say(Text(f"{refused}。{question}" if refused else intro + question))
 
 
 def _unreadable_count(text: str) -> str:
@@ -154,7 +169,7 @@ async def _book(turn: Turn, product_id: int, warehouse_id: int, counted: dict[st
                 clock=clock,
             )
         total = sum((Decimal(q) for q in counted.values()), Decimal(0))
-        said = f"{product.name}：账面 {await describe_quantity(session, product, expected)}，" \
+        said = f"{product_label(product)}：账面 {await describe_quantity(session, product, expected)}，" \
                f"实盘 {await describe_quantity(session, product, total)}"
         if open_count is not None:
             return f"已记入进行中的盘点 {open_count.number}。{said}；盘点完成时调整库存。"
@@ -184,6 +199,6 @@ async def transfer(turn: Turn, command: Transfer) -> None:
             lines=[TransferLineInput(product.id or 0, quantity)], clock=clock,
         )
         amount = await describe_quantity(session, product, quantity)
-        return f"已调拨 {moved.number}：{product.name} {amount}，{source.name} → {destination.name}。"
+        return f"已调拨 {moved.number}：{product_label(product)} {amount}，{source.name} → {destination.name}。"
 
     turn.say(Text(await turn.transact(work)))

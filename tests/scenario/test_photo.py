@@ -48,3 +48,21 @@ async def test_an_unclear_photo_is_settled_by_the_codes_the_catalog_has(console:
     unclear = texts(await console.upload("li", smudged_labels_png(stranger, "9787111111115")))
     assert "看不太清" in unclear and stranger in unclear
     assert "看着像 4006381333931" in texts(await console.upload("li", smudged_labels_png(stranger)))
+
+
+async def test_an_answer_the_product_form_cannot_take_is_named_and_asked_again(console: Console) -> None:
+    """Such answers once ended the flow with 没看懂这句话, and the product was never created."""
+    offer = card(await console.upload("admin", ean13_png("4006381333931")))
+    await console.press("admin", offer, "新建商品")
+    for answer, why in (
+        ("施德楼铅笔 支 两块五", "售价“两块五”不是数字"),
+        ("施德楼铅笔 2.5", "少了单位"),
+        ("施德楼铅笔 支", "少了售价"),
+        ("施德楼铅笔", "少了单位和售价"),
+        ("施德楼铅笔 3 2.5", "单位“3”是数字"),
+        ("施德楼铅笔 支 -1", "售价不能为负数"),
+    ):
+        refused = texts(await console.say("admin", answer))
+        assert why in refused and "请回复新商品的 名称 单位 售价" in refused, (answer, refused)
+    done = texts(await console.say("admin", "施德楼 铅笔 支 2.5元"))  # a name with a space, a price in 元
+    assert "已新建商品 施德楼 铅笔（编码 4006381333931，条码 4006381333931，售价 ¥2.50/支）" in done

@@ -13,9 +13,17 @@ from core.db import Database
 from core.documents import OrderLineInput, PurchaseOrder, PurchaseOrderStatus
 from core.ledger import opening_stock
 from core.models import Lot, Product, Supplier
-from core.purchasing import create_purchase_order, submit_purchase_order
+from core.purchasing import (
+    ReceiptLineInput,
+    cancel_purchase_order,
+    close_purchase_order,
+    create_purchase_order,
+    lines_of,
+    receive_purchase_order,
+    submit_purchase_order,
+)
 from tests.factories import make_product
-from tests.scenario.conftest import Console, days_from_today, texts
+from tests.scenario.conftest import TODAY, Console, days_from_today, texts
 
 
 async def _approved(db: Database, console: Console, *lines: tuple[str, str, str | None]) -> str:
@@ -83,7 +91,7 @@ async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_comman
     number, expiry = await _approved(db, console, ("P001", "1", "箱")), days_from_today(150)
     done = texts(await console.say("li", f"入库 {number} 批次 A-12 到期 {expiry}"))
     assert f"已入库 {number}" in done and f"可口可乐 330ml 1箱 批次 A-12 到期 {expiry}" in done
-    assert "不能入库" in texts(await console.say("li", f"入库 {number}"))  # closed now
+    assert f"采购单 {number} 已全部入库（" in texts(await console.say("li", f"入库 {number}"))  # nothing open now
 
     second = await _approved(db, console, ("P001", "1", "箱"))
     assert "请写到期日或生产日期" in texts(await console.say("li", f"入库 {second} 批次 A-13"))
@@ -119,3 +127,55 @@ async def test_a_lot_number_holding_stock_with_another_expiry_is_named_when_type
     async with db.session() as session:
         lot = await session.scalar(select(Lot).where(Lot.product_id == milk.id, Lot.lot_no == "M7"))
         assert lot is not None and lot.on_hand == Decimal(15)  # 5 + 10; nothing of the refused answer
+
+
+async def _receive_one_case_of_each_line(db: Database, console: Console, number: str) -> None:
+    """Part of the order received outside chat: one case of every line, into lot A1 where tracked."""
+
+    async def work(session: AsyncSession) -> None:
+        order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
+        assert order is not None
+        received = []
+        for line in await lines_of(session, order.id or 0):
+            product = await session.get(Product, line.product_id)
+            assert product is not None
+            lot = ("A1", days_from_today(200)) if product.lot_tracked else ("", None)
+            received.append(ReceiptLineInput(line.id or 0, line.quantity / line.unit_quantity, lot[0], None, lot[1]))
+        await receive_purchase_order(session, console.world.warehouse_user, order.id or 0, received)
+
+    await db.transact(work)
+
+
+async def test_an_order_received_in_full_says_so_and_a_closed_or_cancelled_one_says_that(
+    console: Console, db: Database
+) -> None:
+    """All three were once told “已关闭，不能入库”."""
+    today = f"{TODAY:%m月%d日}"
+    full = await _approved(db, console, ("P002", "1", "箱"))
+    await console.say("li", f"入库 {full}")
+    assert texts(await console.say("li", f"入库 {full}")) == f"采购单 {full} 已全部入库（{today}），没有要再入库的了。"
+
+    closed = await _approved(db, console, ("P002", "2", "箱"))
+    await _receive_one_case_of_each_line(db, console, closed)
+    cancelled = await _approved(db, console, ("P002", "1", "箱"))
+
+    async def give_up(session: AsyncSession) -> None:
+        for number, end in ((closed, close_purchase_order), (cancelled, cancel_purchase_order)):
+            order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
+            assert order is not None
+            await end(session, console.world.purchaser, order.id or 0)
+
+    await db.transact(give_up)
+    assert texts(await console.say("li", f"入库 {closed}")) == f"采购单 {closed} 已关闭（{today}），没到的货不再入库。"
+    assert texts(await console.say("li", f"入库 {cancelled}")) == f"采购单 {cancelled} 已取消（{today}），不能入库。"
+
+
+async def test_the_rest_of_a_partly_received_order_is_named_as_the_rest(console: Console, db: Database) -> None:
+    number = await _approved(db, console, ("P001", "2", "箱"), ("P002", "2", "箱"))
+    await _receive_one_case_of_each_line(db, console, number)
+    asked = texts(await console.say("li", f"入库 {number}"))
+    assert f"采购单 {number} 有 1 个按批次管理的商品" in asked
+    assert "第 1/1 个批次商品：可口可乐 330ml 还差 1箱（订 2箱，已收 1箱）" in asked
+    done = texts(await console.say("li", f"A2 到期 {days_from_today(220)}"))
+    assert f"已入库 {number} 剩余的货（入库单 GR-" in done and "共 2 行，采购单已全部入库：" in done
+    assert "可口可乐 330ml 1箱 批次 A2" in done and "雪碧 500ml 1箱" in done

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from sqlmodel import select
 
 from core.db import Database
 from core.documents import Transfer
+from core.ledger import opening_stock
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
-from tests.scenario.conftest import Console, card, texts
+from tests.factories import make_product
+from tests.scenario.conftest import L1_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
 
 
 async def test_spot_count_books_the_variance(console: Console) -> None:
@@ -84,6 +87,26 @@ async def test_a_product_with_several_lots_is_counted_lot_by_lot(console: Consol
     assert "账面 5箱，实盘 4箱20罐，盘亏 4罐，库存已调整" in done
 
 
+async def test_a_count_of_several_lots_says_why_it_asks_lot_by_lot(console: Console, db: Database) -> None:
+    """A total for several lots cannot be split between them: it is said so, and each lot is asked for
+    with its place in the round and what the books hold."""
+    l3_expiry = days_from_today(150)
+    await add_cola_lot(db, console.world, 30, "L3", l3_expiry)  # 主仓: L1 100罐, L3 30罐
+    asked = texts(await console.say("li", "盘点 可口可乐330 118"))
+    assert "可口可乐 330ml 在主仓有 2 个批次" in asked
+    assert "您报的 4箱22罐（118罐）是总数，没法分到各批次，请逐个批次报数" in asked
+    assert f"第 1/2 个批次 L1（到期 {L1_EXPIRY}），账面 4箱4罐，实盘多少？" in asked
+    second = texts(await console.say("li", "4箱"))
+    assert f"第 2/2 个批次 L3（到期 {l3_expiry}），账面 1箱6罐，实盘多少？" in second
+    assert "账面 5箱10罐，实盘 5箱6罐，盘亏 4罐，库存已调整" in texts(await console.say("li", "30"))
+
+    from_card = texts(await console.press("li", card(await console.say("li", "库存 可口可乐330")), "盘点"))
+    assert "可口可乐 330ml 在主仓有 2 个批次，请逐个批次报数" in from_card and "总数" not in from_card
+    assert "第 1/2 个批次 L1" in from_card
+    refused = texts(await console.say("li", "好多"))
+    assert "没看懂数量" in refused and "第 1/2 个批次 L1" in refused
+
+
 async def test_a_bad_count_answer_is_refused_and_asked_again(console: Console) -> None:
     assert "实盘数量" in texts(await console.say("li", "盘点 雪碧"))
     negative = texts(await console.say("li", "-5"))
@@ -112,3 +135,36 @@ async def test_a_count_takes_zero_but_not_a_negative_or_huge_quantity(console: C
     assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
     assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
     assert "实盘 0瓶，盘亏 5箱" in texts(await console.say("li", "盘点 雪碧 0"))  # an empty shelf is a count
+
+
+async def test_a_transfer_short_of_stock_says_how_short_with_units(console: Console) -> None:
+    short = texts(await console.say("li", "调拨 雪碧 6箱 主仓 到 门店"))
+    assert "雪碧 500ml 库存不足：主仓可用 5箱（60瓶），要调 6箱（72瓶），缺 1箱（12瓶）" in short
+    assert "缺 10瓶" in texts(await console.say("li", "调拨 雪碧 70 主仓 到 门店"))
+
+
+async def test_a_count_below_what_orders_reserved_names_both_with_units(console: Console) -> None:
+    await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认")
+    refused = texts(await console.say("li", "盘点 雪碧 2箱"))
+    assert "雪碧 500ml 盘点后只剩 2箱，少于销售单已预留的 3箱" in refused
+    assert "可用: 2箱" in texts(await console.say("li", "库存 雪碧"))  # 5箱 on hand, 3箱 reserved: nothing booked
+
+
+async def test_products_of_one_name_are_told_apart_by_their_spec(console: Console, db: Database) -> None:
+    """Two 百事可乐, 330ml and 500ml: every reply names the spec, as the stock card does."""
+    async with db.session() as session:
+        await make_product(session, "B330", "百事可乐", spec="330ml", barcode=None, safety_stock="48")
+        large = await make_product(
+            session, "B500", "百事可乐", spec="500ml", base_unit="瓶", barcode=None, safety_stock="48", shelf_life_days=365,
+        )
+        await opening_stock(
+            session, console.world.warehouse_user, product_id=large.id or 0, warehouse_id=console.world.main.id or 0,
+            quantity=Decimal(24), lot_no="B1", expiry_date=days_from_today(10),
+        )
+    assert "请回复 百事可乐（500ml） 在主仓 批次 B1（到期 " in texts(await console.say("li", "盘点 百事可乐500ml"))
+    assert "百事可乐（500ml）：账面 1箱，实盘 1箱，账实相符" in texts(await console.say("li", "24"))
+    moved = texts(await console.say("li", "调拨 百事可乐500ml 12 主仓 到 门店"))
+    assert "百事可乐（500ml） 12瓶，主仓 → 门店仓" in moved
+    low = texts(await console.say("chen", "缺货"))
+    assert "百事可乐（330ml） | 0罐" in low and "百事可乐（500ml） | 24瓶" in low
+    assert "百事可乐（500ml） | 主仓 | B1" in texts(await console.say("li", "临期"))

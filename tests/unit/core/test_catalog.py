@@ -44,6 +44,8 @@ async def test_product_with_units_and_barcodes(db):
         product = await make_product(s)
         assert await to_base(s, product, Decimal(3), "箱") == Decimal(72)
         assert await describe_quantity(s, product, Decimal(78)) == "3箱6罐"
+        assert await describe_quantity(s, product, Decimal(78), with_base=True) == "3箱6罐（78罐）"
+        assert await describe_quantity(s, product, Decimal(6), with_base=True) == "6罐"  # said once
         with pytest.raises(InvalidInput, match="没有单位“托”"):
             await to_base(s, product, Decimal(1), "托")
         # A UPC-A code and its EAN-13 form find the same product.

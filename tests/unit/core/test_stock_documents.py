@@ -77,7 +77,7 @@ async def test_count_refuses_to_drop_below_reserved(db):
     await db.transact(lambda s: confirm_sales_order(s, w.sales, order_id, clock=CLOCK))
     count = await db.transact(lambda s: start_count(s, w.warehouse_user, warehouse_id=w.main.id, clock=CLOCK))
     await db.transact(lambda s: record_count(s, w.warehouse_user, count.id, product_id=shop.cola.id, quantity=D(40), clock=CLOCK))
-    with pytest.raises(InvalidState, match="少于销售单已预留的 50"):
+    with pytest.raises(InvalidState, match="少于销售单已预留的 2箱2罐"):
         await db.transact(lambda s: finish_count(s, w.warehouse_user, count.id, clock=CLOCK))
 
 

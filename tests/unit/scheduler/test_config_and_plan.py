@@ -68,7 +68,7 @@ def test_the_most_specific_route_wins_and_unmatched_alerts_go_to_the_default_rol
 
 
 def _finding(subject: str, state: str = "low") -> Finding:
-    row = LowStockRow(1, "P1", "可乐", "罐", Decimal(24), None, Decimal(1), Decimal(1), None)
+    row = LowStockRow(1, "P1", "可乐", "", "罐", Decimal(24), None, Decimal(1), Decimal(1), None)
     return Finding(subject, AlertKind.LOW_STOCK, state, "可乐（主仓）", 1, 1, "主仓", None, row)
 
 
