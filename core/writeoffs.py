@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from core.audit import record
-from core.catalog import describe_quantity
+from core.catalog import describe_quantity, product_label
 from core.columns import money
 from core.documents import WriteOff
 from core.errors import InsufficientStock, InvalidInput, NotFound
@@ -68,20 +68,20 @@ async def plan_write_off(
     if lot_no is not None:
         lots = [lot for lot in lots if same_lot(lot.lot_no, lot_no)]
         if not lots:
-            raise NotFound(f"{product.name} 在{warehouse.name}没有批次 {lot_no.strip()} 的库存")
+            raise NotFound(f"{product_label(product)} 在{warehouse.name}没有批次 {lot_no.strip()} 的库存")
     elif quantity is None:
         lots = [lot for lot in lots if expired(lot.expiry_date, today)]
         if not lots:
-            raise InvalidInput(f"{product.name} 在{warehouse.name}没有过期的批次，请写明报损数量，例如：报损 {product.name} 5")
+            raise InvalidInput(f"{product_label(product)} 在{warehouse.name}没有过期批次，请写明报损数量，例如：报损 {product.name} 5")
     ordered = sorted(lots, key=lambda lot: (not expired(lot.expiry_date, today), lot.expiry_date or date.max, lot.id or 0))
     free = sum((_free(lot) for lot in ordered), ZERO)
     wanted = free if quantity is None else quantity
-    check_quantity(wanted, f"{product.name} 的报损数量", product.base_unit)
+    check_quantity(wanted, f"{product_label(product)} 的报损数量", product.base_unit)
     if wanted > free:
         reserved = sum((lot.reserved for lot in ordered), ZERO)
         held = f"（另有 {await describe_quantity(session, product, reserved)} 已被订单预留，不能报损）" if reserved else ""
         raise InsufficientStock(
-            f"{product.name} 在{warehouse.name}可报损 {await describe_quantity(session, product, free)}，"
+            f"{product_label(product)} 在{warehouse.name}可报损 {await describe_quantity(session, product, free)}，"
             f"要报损 {await describe_quantity(session, product, wanted)}{held}",
             product_id=product.id,
             available=free,
@@ -133,7 +133,7 @@ async def write_off(
             raise InvalidInput("批次与商品或仓库不符")
         if take.quantity > _free(lot):
             raise InsufficientStock(
-                f"{product.name} 批次 {lot.lot_no or '（无批次）'} 现在只有 "
+                f"{product_label(product)} 批次 {lot.lot_no or '（无批次）'} 现在只有 "
                 f"{await describe_quantity(session, product, max(_free(lot), ZERO))} 可报损，请重新发起",
                 product_id=product_id,
                 available=_free(lot),

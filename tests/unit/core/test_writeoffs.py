@@ -46,7 +46,7 @@ async def test_plan_takes_expired_stock_first_then_earliest_expiry(db):
 async def test_plan_without_quantity_needs_expired_stock_and_never_takes_reserved(db):
     shop = await make_shop(db)
     await add_milk_lot(db, shop, "A", date(2027, 1, 1), "12")
-    with pytest.raises(InvalidInput, match="没有过期的批次"):
+    with pytest.raises(InvalidInput, match="纯牛奶 250ml 在主仓没有过期批次，请写明报损数量"):
         await _plan(db, shop, None)
     order_id = await draft_order(db, shop, OrderLineInput(shop.milk.id, D(10)))
     await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, order_id, clock=CLOCK))
