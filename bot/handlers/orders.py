@@ -3,7 +3,8 @@
 
 The draft lives in the key-value store under its card's id (with a TTL), not in the database: an
 abandoned draft costs nothing, and a button on an expired card says so. Confirming creates and
-confirms the order in one transaction (stock reserved FEFO by core.sales), exactly once per card.
+confirms the order in one transaction (stock reserved FEFO by core.sales), exactly once per card; what
+became of a card (`_outcome`) is kept a day longer, so a retried click or a second tab hears it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from core.stock import stock_of
 from core.users import require_role
 
 DRAFT_TTL_SECONDS = 30 * 60
+OUTCOME_TTL_SECONDS = 24 * 3600  # as long as platforms redeliver a click
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +94,45 @@ async def _load_draft(turn: Turn, card_id: str) -> Draft | None:
     )
 
 
+def _outcome_key(card_id: str) -> str:
+    return f"done:{card_id}"
+
+
+_OUTCOME_TEXT = {
+    "working": "这张单正在处理，请稍候。",
+    "confirmed": "这张订单已确认为 {number}。",
+}
+
+
+async def _outcome(turn: Turn, card_id: str) -> str | None:
+    """What became of a draft card, as said to a later press; None while its draft is open."""
+    raw = await turn.services.store.get(_outcome_key(card_id))
+    if raw is None:
+        return None
+    kind, _, number = raw.partition(":")
+    return _OUTCOME_TEXT[kind].format(number=number)
+
+
+async def _claim(turn: Turn, card_id: str) -> bool:
+    """Only one press of a draft's buttons is at work at a time; another hears so."""
+    if await turn.services.store.set_if_absent(_outcome_key(card_id), "working", DRAFT_TTL_SECONDS):
+        return True
+    turn.say(Text(await _outcome(turn, card_id) or _OUTCOME_TEXT["working"]))
+    return False
+
+
+async def _settle(turn: Turn, card_id: str, outcome: str) -> None:
+    """The draft is over: its presses from now on hear `outcome` (a key of `_OUTCOME_TEXT`, `:number`)."""
+    await turn.services.store.set(_outcome_key(card_id), outcome, OUTCOME_TTL_SECONDS)
+    await turn.services.store.delete(_draft_key(card_id))
+
+
 async def _draft_for(turn: Turn, card_id: str, doing: str) -> Draft | None:
     """The draft behind a pressed button if the presser made it; otherwise says why not."""
+    outcome = await _outcome(turn, card_id)
+    if outcome is not None:
+        turn.say(Text(outcome))
+        return None
     draft = await _load_draft(turn, card_id)
     if draft is None:
         turn.say(Text(expired_text()))
@@ -326,8 +365,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
     draft = await _draft_for(turn, card_id, "确认")
     if draft is None:
         return
-    if not await turn.services.store.set_if_absent(f"done:{card_id}", "1", DRAFT_TTL_SECONDS):
-        turn.say(Text("这张单已经处理过了。"))
+    if not await _claim(turn, card_id):
         return
     clock = turn.clock()
 
@@ -347,14 +385,14 @@ async def confirm(turn: Turn, action: CardAction) -> None:
     try:
         order = await turn.transact(work)
     except InsufficientStock as short:
-        await turn.services.store.delete(f"done:{card_id}")
+        await turn.services.store.delete(_outcome_key(card_id))
         reason = await turn.lookup(partial(_refused_for_stock, short=short))
         turn.say(Text(f"没有下单，库存不足：{reason}。可以点“修改”调整数量。"))
         return
     except Exception:
-        await turn.services.store.delete(f"done:{card_id}")
+        await turn.services.store.delete(_outcome_key(card_id))
         raise
-    await turn.services.store.delete(_draft_key(card_id))
+    await _settle(turn, card_id, f"confirmed:{order.number}")
     turn.say(Text(f"已下单 {order.number}，合计 {format_money(order.total)}，库存已预留。"))
 
 
