@@ -101,6 +101,8 @@ def _outcome_key(card_id: str) -> str:
 _OUTCOME_TEXT = {
     "working": "这张单正在处理，请稍候。",
     "confirmed": "这张订单已确认为 {number}。",
+    "edited": "这张草稿已修改，请在新草稿上操作。",
+    "cancelled": "这张草稿已取消。",
 }
 
 
@@ -280,8 +282,14 @@ async def _draft_card(session: AsyncSession, card_id: str, draft: Draft, clock: 
 
 
 async def _propose(
-    turn: Turn, customer_text: str, items: tuple[ItemText, ...], chosen: Mapping[int, int] | None = None
+    turn: Turn,
+    customer_text: str,
+    items: tuple[ItemText, ...],
+    chosen: Mapping[int, int] | None = None,
+    replaces: str = "",
 ) -> None:
+    """A draft card for the lines, or a card to pick the product of an ambiguous line first. `replaces`:
+    the card of the draft being edited, closed once the new draft is out."""
     require_role(turn.user, SELLING_ROLES, "下单")
     clock = turn.clock()
 
@@ -299,17 +307,21 @@ async def _propose(
 
     card, draft, problems, ambiguous = await turn.lookup(build)
     if ambiguous and len(ambiguous) == len(problems):
-        await _offer_choice(turn, customer_text, items, dict(chosen or {}), ambiguous[0])
+        await _offer_choice(turn, customer_text, items, dict(chosen or {}), ambiguous[0], replaces)
         return
     if card is None or draft is None:
         turn.say(Text("这张单还不能开：\n" + "\n".join(problems) + "\n改好后请重新发送。"))
         return
     await _save_draft(turn, card.card_id, draft)
+    if replaces:
+        old = await _load_draft(turn, replaces)
+        if old is not None:
+            await _close_draft(turn, replaces, old, "已修改，见新草稿", "edited")
     turn.say(card)
 
 
 async def _offer_choice(
-    turn: Turn, customer: str, items: tuple[ItemText, ...], chosen: dict[int, int], line: Ambiguous
+    turn: Turn, customer: str, items: tuple[ItemText, ...], chosen: dict[int, int], line: Ambiguous, replaces: str
 ) -> None:
     """`可乐 10箱` fits several products: a card to pick one; the order goes on once picked."""
     card = pick_card(line.item.product, line.candidates, action="order.choose")
@@ -322,6 +334,7 @@ async def _offer_choice(
         "items": [f"{item.product} {item.quantity or item.unread}".strip() for item in items],
         "chosen": {str(number): product_id for number, product_id in chosen.items()},
         "line": line.number,
+        "replaces": replaces,
     }
     await turn.services.store.set(_choice_key(card.card_id), json.dumps(pending, ensure_ascii=False), DRAFT_TTL_SECONDS)
     turn.say(card)
@@ -350,7 +363,7 @@ async def choose(turn: Turn, action: CardAction) -> None:
         )
     )
     items = tuple(split_item(text) for text in pending["items"])
-    await _propose(turn, pending["customer"], items, chosen)
+    await _propose(turn, pending["customer"], items, chosen, pending.get("replaces", ""))
 
 
 async def place_order(turn: Turn, command: PlaceOrder) -> None:
@@ -378,7 +391,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         await session.flush()
         confirmed = await confirm_sales_order(session, turn.user, order.id or 0, clock=clock)
         card = await _draft_card(session, card_id, draft, clock)
-        done = _decided(card, f"已确认 {confirmed.number}", turn, f"销售单 {confirmed.number}")
+        done = _decided(card, f"已确认 {confirmed.number}", turn, Tone.SUCCESS, f"销售单 {confirmed.number}")
         await enqueue_card_update(session, done, action)
         return confirmed
 
@@ -406,11 +419,11 @@ async def _refused_for_stock(session: AsyncSession, short: InsufficientStock) ->
     return await _shortage_text(session, product, available, needed)
 
 
-def _decided(card: Card, verb: str, turn: Turn, title: str | None = None) -> Card:
+def _decided(card: Card, verb: str, turn: Turn, tone: Tone, title: str | None = None) -> Card:
     return Card(
         card_id=card.card_id,
         title=title or card.title,
-        tone=Tone.NEUTRAL if verb.startswith("已取消") else Tone.SUCCESS,
+        tone=tone,
         fields=card.fields,
         tables=card.tables,
         status=decided_status(verb, turn.user.name, turn.now()),
@@ -436,24 +449,28 @@ async def continue_edit(turn: Turn, state: dict[str, Any], text: str) -> bool:
     if draft is None:
         turn.say(Text(expired_text()))
         return True
-    await turn.services.store.delete(_draft_key(old_card_id))
-    await _propose(turn, draft.customer, items)
+    await _propose(turn, draft.customer, items, replaces=old_card_id)
     return True
 
 
 async def cancel(turn: Turn, action: CardAction) -> None:
     draft = await _draft_for(turn, action.card_id, "取消")
-    if draft is None:
-        return
-    await turn.services.store.delete(_draft_key(action.card_id))
+    if draft is not None:
+        await _close_draft(turn, action.card_id, draft, "已取消", "cancelled", action)
 
+
+async def _close_draft(
+    turn: Turn, card_id: str, draft: Draft, verb: str, outcome: str, action: CardAction | None = None
+) -> None:
+    """A draft given up (cancelled, or replaced by its edit): its card shows `verb` instead of buttons."""
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> None:
-        card = await _draft_card(session, action.card_id, draft, clock)
-        await enqueue_card_update(session, _decided(card, "已取消", turn), action)
+        card = await _draft_card(session, card_id, draft, clock)
+        await enqueue_card_update(session, _decided(card, verb, turn, Tone.NEUTRAL), action)
 
     await turn.transact(work)
+    await _settle(turn, card_id, outcome)
 
 
 async def start_for_product(turn: Turn, action: CardAction) -> None:

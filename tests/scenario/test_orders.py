@@ -109,11 +109,26 @@ async def test_problems_are_named_by_line(console: Console) -> None:
 async def test_edit_replaces_the_lines_and_cancel_closes_the_card(console: Console) -> None:
     draft = card(await console.say("wang", "下单 华联 雪碧 2瓶"))
     assert "请发新的商品和数量" in texts(await console.press("wang", draft, "修改"))
-    second = card(await console.say("wang", "雪碧 3瓶"))
-    assert second["tables"][0]["rows"][0][1] == "3瓶"
-    assert "过期" in texts(await console.press("wang", draft, "确认"))
+    replies = await console.say("wang", "雪碧 3瓶")
+    old = next(r for r in replies if r["type"] == "card" and r["card_id"] == draft["card_id"])
+    assert old["buttons"] == [] and old["status"].startswith("已修改，见新草稿 · 小王 · ")  # no live buttons left
+    second = next(r for r in replies if r["type"] == "card" and r["card_id"] != draft["card_id"])
+    assert second["tables"][0]["rows"][0][1] == "3瓶" and second["buttons"]
+    assert texts(await console.press("wang", draft, "确认")) == "这张草稿已修改，请在新草稿上操作。"
     cancelled = await console.press("wang", second, "取消")
-    assert card(cancelled)["status"].startswith("已取消 · 小王")
+    assert card(cancelled)["status"].startswith("已取消 · 小王") and card(cancelled)["buttons"] == []
+    assert texts(await console.press("wang", second, "确认")) == "这张草稿已取消。"
+
+
+async def test_an_edit_whose_product_is_picked_from_a_card_closes_the_old_draft_once_picked(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 雪碧 2瓶"))
+    await console.press("wang", draft, "修改")
+    choice = card(await console.say("wang", "可口可乐 2箱"))
+    assert choice["title"] == "第1行“可口可乐”是哪一个？"
+    after = await console.press("wang", choice, "可口可乐 330ml")
+    old = next(r for r in after if r["type"] == "card" and r["card_id"] == draft["card_id"])
+    assert old["status"].startswith("已修改，见新草稿 · 小王 · ") and old["buttons"] == []
+    assert any(r["type"] == "card" and r["title"] == "销售单草稿 · 华联超市" and r["buttons"] for r in after)
 
 
 async def test_order_from_the_stock_card_button(console: Console) -> None:
