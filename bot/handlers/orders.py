@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from functools import partial
@@ -202,17 +202,27 @@ async def resolve_lines(
     return lines, problems, ambiguous
 
 
+def _needs(lines: Sequence[DraftLine]) -> dict[int, tuple[Decimal, list[int]]]:
+    """Product id → what its lines need together (base units) and their line numbers: two lines of one
+    product draw on one stock."""
+    needs: dict[int, tuple[Decimal, list[int]]] = {}
+    for number, line in enumerate(lines, start=1):
+        quantity, numbers = needs.get(line.product_id, (Decimal(0), []))
+        needs[line.product_id] = (quantity + Decimal(line.quantity), [*numbers, number])
+    return needs
+
+
 async def _pick_warehouse(session: AsyncSession, lines: list[DraftLine], clock: Clock) -> int:
     """The warehouse that can fill the most lines from stock it could sell today (the first one on a tie)."""
     warehouses = await list_warehouses(session)
     if not warehouses:
         raise NotFound("还没有仓库，请先让经理建仓库")
     filled = {w.id: 0 for w in warehouses}
-    for line in lines:
-        stock = await stock_of(session, line.product_id, clock=clock)
+    for product_id, (needed, numbers) in _needs(lines).items():
+        stock = await stock_of(session, product_id, clock=clock)
         for warehouse in stock.warehouses:
-            if warehouse.warehouse_id in filled and warehouse.available >= Decimal(line.quantity):
-                filled[warehouse.warehouse_id] += 1
+            if warehouse.warehouse_id in filled and warehouse.available >= needed:
+                filled[warehouse.warehouse_id] += len(numbers)
     return max(warehouses, key=lambda w: (filled[w.id], -(w.id or 0))).id or 0
 
 
@@ -231,37 +241,51 @@ async def line_input(session: AsyncSession, line: DraftLine) -> OrderLineInput:
     return OrderLineInput(line.product_id, quantity, None)
 
 
-async def _shortage_text(session: AsyncSession, product: Product, available: Decimal, needed: Decimal) -> str:
-    """"怡宝 可用 2箱，缺 1箱": the draft card's note and a refused confirmation say it alike."""
+async def _shortage_text(
+    session: AsyncSession, product: Product, available: Decimal, needed: Decimal, numbers: Sequence[int]
+) -> str:
+    """"怡宝 可用 2箱，缺 1箱", or "怡宝 第1、3行合计 3箱，可用 2箱，缺 1箱" for a product on several lines
+    (`numbers`): the draft card's note and a refused confirmation say it alike."""
+    together = (
+        f" 第{'、'.join(map(str, numbers))}行合计 {await describe_quantity(session, product, needed)}，"
+        if len(numbers) > 1 else " "
+    )
     return (
-        f"{product_label(product)} 可用 {await describe_quantity(session, product, available)}，"
+        f"{product_label(product)}{together}可用 {await describe_quantity(session, product, available)}，"
         f"缺 {await describe_quantity(session, product, needed - available)}"
     )
 
 
 async def _draft_card(session: AsyncSession, card_id: str, draft: Draft, clock: Clock) -> Card:
-    """The draft with each line's available stock: what the warehouse could sell today, as confirming counts it."""
-    rows, shortages, total = [], [], Decimal(0)
+    """The draft with each line's available stock: what the warehouse could sell today, as confirming counts
+    it, the lines of one product together."""
+    rows, total = [], Decimal(0)
+    available: dict[int, Decimal] = {}
+    products: dict[int, Product] = {}
     warehouse_name = ""
     for line in draft.lines:
         priced = await price_line(session, await line_input(session, line), "sale_price")
-        stock = await stock_of(session, line.product_id, clock=clock)
-        here = next((w for w in stock.warehouses if w.warehouse_id == draft.warehouse_id), None)
-        available = here.available if here else Decimal(0)
-        warehouse_name = warehouse_name or (here.warehouse_name if here else "")
-        product = priced.product
+        product = products[line.product_id] = priced.product
+        if line.product_id not in available:
+            stock = await stock_of(session, line.product_id, clock=clock)
+            here = next((w for w in stock.warehouses if w.warehouse_id == draft.warehouse_id), None)
+            available[line.product_id] = here.available if here else Decimal(0)
+            warehouse_name = warehouse_name or (here.warehouse_name if here else "")
         rows.append(
             (
                 product_label(product),
                 await describe_quantity(session, product, priced.quantity),
                 f"{format_money(priced.unit_price)}/{priced.unit}",
                 format_money(priced.amount),
-                await describe_quantity(session, product, available),
+                await describe_quantity(session, product, available[line.product_id]),
             )
         )
-        if available < priced.quantity:
-            shortages.append(await _shortage_text(session, product, available, priced.quantity))
         total += priced.amount
+    shortages = [
+        await _shortage_text(session, products[product_id], available[product_id], needed, numbers)
+        for product_id, (needed, numbers) in _needs(draft.lines).items()
+        if available[product_id] < needed
+    ]
     if not warehouse_name:
         warehouse = await session.get(Warehouse, draft.warehouse_id)
         warehouse_name = warehouse.name if warehouse else ""
@@ -399,7 +423,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         order = await turn.transact(work)
     except InsufficientStock as short:
         await turn.services.store.delete(_outcome_key(card_id))
-        reason = await turn.lookup(partial(_refused_for_stock, short=short))
+        reason = await turn.lookup(partial(_refused_for_stock, short=short, lines=draft.lines))
         turn.say(Text(f"没有下单，库存不足：{reason}。可以点“修改”调整数量。"))
         return
     except Exception:
@@ -409,14 +433,14 @@ async def confirm(turn: Turn, action: CardAction) -> None:
     turn.say(Text(f"已下单 {order.number}，合计 {format_money(order.total)}，库存已预留。"))
 
 
-async def _refused_for_stock(session: AsyncSession, short: InsufficientStock) -> str:
+async def _refused_for_stock(session: AsyncSession, short: InsufficientStock, lines: Sequence[DraftLine]) -> str:
     """The product confirming found short, worded as the draft card words a shortage (core gives the
     product, what was available and what the order's lines of it needed)."""
     product = await session.get(Product, short.details["product_id"])
     assert product is not None
     available, needed = short.details["available"], short.details["needed"]
     assert isinstance(available, Decimal) and isinstance(needed, Decimal)
-    return await _shortage_text(session, product, available, needed)
+    return await _shortage_text(session, product, available, needed, _needs(lines)[product.id or 0][1])
 
 
 def _decided(card: Card, verb: str, turn: Turn, tone: Tone, title: str | None = None) -> Card:

@@ -131,6 +131,28 @@ async def test_an_edit_whose_product_is_picked_from_a_card_closes_the_old_draft_
     assert any(r["type"] == "card" and r["title"] == "销售单草稿 · 华联超市" and r["buttons"] for r in after)
 
 
+async def test_two_lines_of_one_product_are_checked_against_its_stock_together(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 可乐 90罐，可乐 30罐"))  # 主仓 has 100
+    assert draft["note"] == "库存不足：可口可乐 330ml 第1、2行合计 5箱，可用 4箱4罐，缺 20罐"
+    assert draft["tone"] == "warning"
+    refused = texts(await console.press("wang", draft, "确认"))
+    assert refused == "没有下单，库存不足：可口可乐 330ml 第1、2行合计 5箱，可用 4箱4罐，缺 20罐。可以点“修改”调整数量。"
+    assert "已预留" not in texts(await console.say("li", "库存 可口可乐330"))
+
+    fits = card(await console.say("wang", "下单 华联 可乐 70罐，雪碧 1瓶，可乐 30罐"))
+    assert fits["note"] == "确认后预留库存"
+    assert "已下单 SO-" in texts(await console.press("wang", fits, "确认"))
+    assert "已预留: 4箱4罐" in texts(await console.say("li", "库存 可口可乐330"))
+
+
+async def test_the_warehouse_is_picked_by_what_it_holds_for_all_lines_of_a_product(
+    console: Console, db: Database
+) -> None:
+    await add_cola_lot(db, console.world, 130, "L3", days_from_today(200), console.world.store)
+    draft = card(await console.say("wang", "下单 华联 可乐 90罐，可乐 30罐"))  # each fits 主仓's 100, both only 门店仓's 150
+    assert ("仓库", "门店仓") in [tuple(f) for f in draft["fields"]] and draft["note"] == "确认后预留库存"
+
+
 async def test_order_from_the_stock_card_button(console: Console) -> None:
     stock = card(await console.say("wang", "库存 雪碧"))
     assert "给哪个客户" in texts(await console.press("wang", stock, "下单"))

@@ -104,6 +104,24 @@ async def test_confirm_refuses_the_whole_order_when_a_product_has_no_lot_here(db
         assert (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "sales_order"))).all() == ["create"]
 
 
+async def test_two_lines_of_one_product_reserve_no_more_than_is_available_together(db):
+    """90 + 30 of 100 cans: each line fits alone, together they do not; 70 + 30 takes exactly the 100."""
+    shop = await make_shop(db)
+    too_much = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(90)), OrderLineInput(shop.cola.id, D(30)))
+    with pytest.raises(InsufficientStock, match="可口可乐 330ml 库存不足: 可用 100罐，需要 120罐") as refused:
+        await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, too_much, clock=CLOCK))
+    assert (refused.value.details["available"], refused.value.details["needed"]) == (D(100), D(120))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, too_much)).status == SalesOrderStatus.DRAFT
+        assert await reserved_total(s) == 0
+    fits = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(70)), OrderLineInput(shop.cola.id, D(30)))
+    await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, fits, clock=CLOCK))
+    async with db.session() as s:
+        assert await reserved_total(s) == D(100)
+        held = (await s.scalars(select(Reservation.quantity).order_by(Reservation.order_line_id))).all()
+        assert held == [D(70), D(30)]
+
+
 async def test_confirm_writes_one_audit_entry(db):
     shop = await make_shop(db)
     order_id = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(3)))
