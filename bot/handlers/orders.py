@@ -311,9 +311,10 @@ async def _propose(
     items: tuple[ItemText, ...],
     chosen: Mapping[int, int] | None = None,
     replaces: str = "",
-) -> None:
-    """A draft card for the lines, or a card to pick the product of an ambiguous line first. `replaces`:
-    the card of the draft being edited, closed once the new draft is out."""
+) -> list[str]:
+    """A draft card for the lines, or a card to pick the product of an ambiguous line first; otherwise
+    the problems, line by line, for the caller to word. `replaces`: the card of the draft being edited,
+    closed once the new draft is out."""
     require_role(turn.user, SELLING_ROLES, "下单")
     clock = turn.clock()
 
@@ -332,16 +333,29 @@ async def _propose(
     card, draft, problems, ambiguous = await turn.lookup(build)
     if ambiguous and len(ambiguous) == len(problems):
         await _offer_choice(turn, customer_text, items, dict(chosen or {}), ambiguous[0], replaces)
-        return
+        return []
     if card is None or draft is None:
-        turn.say(Text("这张单还不能开：\n" + "\n".join(problems) + "\n改好后请重新发送。"))
-        return
+        return problems
     await _save_draft(turn, card.card_id, draft)
     if replaces:
         old = await _load_draft(turn, replaces)
         if old is not None:
             await _close_draft(turn, replaces, old, "已修改，见新草稿", "edited")
     turn.say(card)
+    return []
+
+
+async def _propose_or_refuse(
+    turn: Turn,
+    customer_text: str,
+    items: tuple[ItemText, ...],
+    chosen: Mapping[int, int] | None = None,
+    replaces: str = "",
+) -> None:
+    """`_propose`, its problems said as a refusal: the order is sent again once they are put right."""
+    problems = await _propose(turn, customer_text, items, chosen, replaces)
+    if problems:
+        turn.say(Text("这张单还不能开：\n" + "\n".join(problems) + "\n改好后请重新发送。"))
 
 
 async def _offer_choice(
@@ -387,11 +401,11 @@ async def choose(turn: Turn, action: CardAction) -> None:
         )
     )
     items = tuple(split_item(text) for text in pending["items"])
-    await _propose(turn, pending["customer"], items, chosen, pending.get("replaces", ""))
+    await _propose_or_refuse(turn, pending["customer"], items, chosen, pending.get("replaces", ""))
 
 
 async def place_order(turn: Turn, command: PlaceOrder) -> None:
-    await _propose(turn, command.customer, command.items)
+    await _propose_or_refuse(turn, command.customer, command.items)
 
 
 # ---------------------------------------------------------------- the buttons
@@ -459,21 +473,23 @@ async def edit(turn: Turn, action: CardAction) -> None:
     if draft is None:
         return
     await turn.services.conversations.set(turn.origin, {"flow": "order.edit", "card_id": action.card_id})
-    turn.say(Text(f"请发新的商品和数量，例如：可乐 10箱，雪碧 5瓶（客户 {draft.customer} 不变）。发“取消”放弃修改。"))
+    turn.say(Text(_edit_question(draft)))
+
+
+def _edit_question(draft: Draft) -> str:
+    return f"请发新的商品和数量，例如：可乐 10箱，雪碧 5瓶（客户 {draft.customer} 不变）。发“取消”放弃修改。"
 
 
 async def continue_edit(turn: Turn, state: dict[str, Any], text: str) -> bool:
-    """New lines for the draft being edited; text that is not lines goes to other commands."""
-    items = split_items(text)
-    if not items or any(item.quantity is None for item in items):
-        return False
-    old_card_id = state["card_id"]
-    draft = await _load_draft(turn, old_card_id)
+    """New lines for the draft being edited. Lines that make no draft are refused by name and asked for
+    again, the draft kept, as a count answer is: one slip does not end the edit."""
+    draft = await _draft_for(turn, state["card_id"], "修改")
+    if draft is not None:
+        problems = await _propose(turn, draft.customer, split_items(text), replaces=state["card_id"])
+        if problems:
+            turn.say(Text(f"没改成：{'；'.join(problems)}\n{_edit_question(draft)}"))
+            return True
     await turn.services.conversations.clear(turn.origin)
-    if draft is None:
-        turn.say(Text(expired_text()))
-        return True
-    await _propose(turn, draft.customer, items, replaces=old_card_id)
     return True
 
 
@@ -512,7 +528,7 @@ async def continue_for_product(turn: Turn, state: dict[str, Any], text: str) -> 
         return False
     await turn.services.conversations.clear(turn.origin)
     product = await turn.lookup(lambda session: product_by_id(session, str(state["product_id"])))
-    await _propose(turn, customer, (ItemText(product.sku, quantity),))
+    await _propose_or_refuse(turn, customer, (ItemText(product.sku, quantity),))
     return True
 
 

@@ -131,6 +131,23 @@ async def test_an_edit_whose_product_is_picked_from_a_card_closes_the_old_draft_
     assert any(r["type"] == "card" and r["title"] == "销售单草稿 · 华联超市" and r["buttons"] for r in after)
 
 
+async def test_an_edit_answer_that_cannot_be_read_is_asked_again_and_the_draft_kept(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 雪碧 2瓶"))
+    await console.press("wang", draft, "修改")
+    question = "请发新的商品和数量，例如：可乐 10箱，雪碧 5瓶（客户 华联超市 不变）。发“取消”放弃修改。"
+    for answer, wrong in [
+        ("雪碧 一些", "第1行没有找到“雪碧 一些”"),
+        ("雪碧", "第1行“雪碧”缺少数量（例：雪碧 500ml 10瓶）"),
+        ("雪碧 -1瓶", "第1行：数量不能为负数"),
+        ("雪碧 2瓶，芬达 3瓶", "第2行没有找到“芬达”"),
+    ]:
+        replies = await console.say("wang", answer)
+        assert texts(replies).startswith(f"没改成：{wrong}"), answer
+        assert texts(replies).endswith(question) and [r["type"] for r in replies] == ["text"], answer
+    replies = await console.say("wang", "雪碧 3瓶")  # the flow is still on, the first draft still there
+    assert card([r for r in replies if r.get("card_id") != draft["card_id"]])["tables"][0]["rows"][0][1] == "3瓶"
+
+
 async def test_two_lines_of_one_product_are_checked_against_its_stock_together(console: Console) -> None:
     draft = card(await console.say("wang", "下单 华联 可乐 90罐，可乐 30罐"))  # 主仓 has 100
     assert draft["note"] == "库存不足：可口可乐 330ml 第1、2行合计 5箱，可用 4箱4罐，缺 20罐"
