@@ -1,5 +1,7 @@
 """Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消; `发货 SO-…`
 (all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button closes a partly shipped order.
+Over the customer's credit limit the draft card offers 申请特批 (the order waits in the database and its
+card goes to the managers: 批准特批 / 驳回, decided once in core.sales), or 特批确认 to a manager.
 
 The draft lives in the key-value store under its card's id (with a TTL), not in the database: an
 abandoned draft costs nothing, and a button on an expired card says so. Confirming creates and
@@ -35,22 +37,26 @@ from core.documents import (
     SalesOrderStatus,
     price_line,
 )
-from core.errors import InsufficientStock, InvalidInput, NotFound
+from core.errors import CreditLimitExceeded, InsufficientStock, InvalidInput, NotFound
 from core.lines import order_lines
 from core.models import Customer, Product, Role, User, Warehouse
 from core.numbering import Clock
 from core.quantity import format_money
 from core.sales import (
     CLOSING_ROLES,
+    CREDIT_OVERRIDE_ROLES,
     SELLING_ROLES,
     ConfirmedOrder,
+    allow_over_credit,
     close_sales_order,
     confirm_sales_order,
     create_sales_order,
+    credit_approvers,
+    refuse_over_credit,
     ship_sales_order,
 )
 from core.stock import stock_of
-from core.users import require_role
+from core.users import has_role, require_role
 
 DRAFT_TTL_SECONDS = 30 * 60
 OUTCOME_TTL_SECONDS = 24 * 3600  # as long as platforms redeliver a click
@@ -71,6 +77,7 @@ class Draft:
     lines: tuple[DraftLine, ...]
     owner_id: int  # who made it: only they may confirm, change or cancel it (a card in a group is seen by all)
     owner: str
+    credit: str = ""  # why confirming it was refused for credit (core's words): its card then offers a 特批
 
 
 def _draft_key(card_id: str) -> str:
@@ -90,7 +97,7 @@ async def _load_draft(turn: Turn, card_id: str) -> Draft | None:
         return None  # saved before drafts recorded their maker: answered as expired
     return Draft(
         data["customer_id"], data["customer"], data["warehouse_id"], tuple(DraftLine(**line) for line in data["lines"]),
-        data["owner_id"], data["owner"],
+        data["owner_id"], data["owner"], data.get("credit", ""),
     )
 
 
@@ -103,6 +110,7 @@ _OUTCOME_TEXT = {
     "confirmed": "这张订单已确认为 {number}。",
     "edited": "这张草稿已修改，请在新草稿上操作。",
     "cancelled": "这张草稿已取消。",
+    "requested": "这张单已申请特批（{number}），结果会通知您。",
 }
 
 
@@ -290,17 +298,24 @@ async def _draft_card(session: AsyncSession, card_id: str, draft: Draft, clock: 
         warehouse = await session.get(Warehouse, draft.warehouse_id)
         warehouse_name = warehouse.name if warehouse else ""
     value = {"card_id": card_id}
+    notes = [("库存不足：" + "；".join(shortages)) if shortages else "", draft.credit]
+    first = Button("确认", "order.confirm", value, ButtonStyle.PRIMARY)
+    if draft.credit:
+        owner = await session.get(User, draft.owner_id)
+        first = (
+            Button("特批确认", "order.credit_confirm", value, ButtonStyle.PRIMARY)
+            if owner is not None and has_role(owner, CREDIT_OVERRIDE_ROLES)
+            else Button("申请特批", "order.credit_request", value, ButtonStyle.PRIMARY)
+        )
     return Card(
         card_id=card_id,
         title=f"销售单草稿 · {draft.customer}",
-        tone=Tone.WARNING if shortages else Tone.INFO,
+        tone=Tone.WARNING if shortages or draft.credit else Tone.INFO,
         fields=(("客户", draft.customer), ("仓库", warehouse_name), ("合计", format_money(total))),
         tables=(Table(("商品", "数量", "单价", "金额", "可用"), tuple(rows)),),
-        note=("库存不足：" + "；".join(shortages)) if shortages else "确认后预留库存",
+        note="\n".join(note for note in notes if note) or "确认后预留库存",
         buttons=(
-            Button("确认", "order.confirm", value, ButtonStyle.PRIMARY),
-            Button("修改", "order.edit", value),
-            Button("取消", "order.cancel", value, ButtonStyle.DANGER),
+            first, Button("修改", "order.edit", value), Button("取消", "order.cancel", value, ButtonStyle.DANGER)
         ),
     )
 
@@ -412,6 +427,25 @@ async def place_order(turn: Turn, command: PlaceOrder) -> None:
 
 
 async def confirm(turn: Turn, action: CardAction) -> None:
+    await _confirm(turn, action, over_credit=False)
+
+
+async def confirm_over_credit(turn: Turn, action: CardAction) -> None:
+    """特批确认: a manager's own draft over the customer's credit limit, confirmed allowing the excess."""
+    require_role(turn.user, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
+    await _confirm(turn, action, over_credit=True)
+
+
+async def _new_order(session: AsyncSession, turn: Turn, draft: Draft, clock: Clock) -> SalesOrder:
+    inputs = [await line_input(session, line) for line in draft.lines]
+    order = await create_sales_order(
+        session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs, clock=clock,
+    )
+    await session.flush()
+    return order
+
+
+async def _confirm(turn: Turn, action: CardAction, *, over_credit: bool) -> None:
     card_id = action.card_id
     draft = await _draft_for(turn, card_id, "确认")
     if draft is None:
@@ -421,15 +455,13 @@ async def confirm(turn: Turn, action: CardAction) -> None:
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> ConfirmedOrder:
-        inputs = [await line_input(session, line) for line in draft.lines]
-        order = await create_sales_order(
-            session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs,
-            clock=clock,
+        order = await _new_order(session, turn, draft, clock)
+        confirmed = await confirm_sales_order(
+            session, turn.user, order.id or 0, credit_override_by=turn.user if over_credit else None, clock=clock
         )
-        await session.flush()
-        confirmed = await confirm_sales_order(session, turn.user, order.id or 0, clock=clock)
         card = await _draft_card(session, card_id, draft, clock)
-        done = _decided(card, f"已确认 {confirmed.number}", turn, Tone.SUCCESS, f"销售单 {confirmed.number}")
+        verb = "已特批确认" if confirmed.credit_override_by else "已确认"
+        done = _decided(card, f"{verb} {confirmed.number}", turn, Tone.SUCCESS, f"销售单 {confirmed.number}")
         await enqueue_card_update(session, done, action)
         return confirmed
 
@@ -437,24 +469,32 @@ async def confirm(turn: Turn, action: CardAction) -> None:
         order = await turn.transact(work)
     except InsufficientStock as short:
         await turn.services.store.delete(_outcome_key(card_id))
-        reason = await turn.lookup(partial(_refused_for_stock, short=short, lines=draft.lines))
+        lines = [line.product_id for line in draft.lines]
+        reason = await turn.lookup(partial(_refused_for_stock, short=short, line_products=lines))
         turn.say(Text(f"没有下单，库存不足：{reason}。可以点“修改”调整数量。"))
+        return
+    except CreditLimitExceeded as over:
+        await turn.services.store.delete(_outcome_key(card_id))
+        await _offer_credit(turn, action, replace(draft, credit=over.message))
         return
     except Exception:
         await turn.services.store.delete(_outcome_key(card_id))
         raise
     await _settle(turn, card_id, f"confirmed:{order.number}")
-    turn.say(Text(f"已下单 {order.number}，合计 {format_money(order.total)}，库存已预留。"))
+    allowed = "（特批）" if order.credit_override_by else ""
+    turn.say(Text(f"已下单 {order.number}{allowed}，合计 {format_money(order.total)}，库存已预留。"))
 
 
-async def _refused_for_stock(session: AsyncSession, short: InsufficientStock, lines: Sequence[DraftLine]) -> str:
+async def _refused_for_stock(session: AsyncSession, short: InsufficientStock, line_products: Sequence[int]) -> str:
     """The product confirming found short, worded as the draft card words a shortage (core gives the
-    product, what was available and what the order's lines of it needed)."""
+    product, what was available and what the order's lines of it needed; `line_products`, the product of
+    each line, tell its line numbers)."""
     product = await session.get(Product, short.details["product_id"])
     assert product is not None
     available, needed = short.details["available"], short.details["needed"]
     assert isinstance(available, Decimal) and isinstance(needed, Decimal)
-    return await _shortage_text(session, product, available, needed, _needs(lines)[product.id or 0][1])
+    numbers = [number for number, product_id in enumerate(line_products, start=1) if product_id == product.id]
+    return await _shortage_text(session, product, available, needed, numbers)
 
 
 def _decided(card: Card, verb: str, turn: Turn, tone: Tone, title: str | None = None) -> Card:
@@ -466,6 +506,161 @@ def _decided(card: Card, verb: str, turn: Turn, tone: Tone, title: str | None = 
         tables=card.tables,
         status=decided_status(verb, turn.user.name, turn.now()),
     )
+
+
+# ---------------------------------------------------------------- over the credit limit
+
+
+async def _offer_credit(turn: Turn, action: CardAction, draft: Draft) -> None:
+    """Confirming was refused for credit: the draft card now offers the way on, 申请特批 to a salesperson,
+    特批确认 to a manager."""
+    await _save_draft(turn, action.card_id, draft)
+    way = "您可以点“特批确认”直接下单" if has_role(turn.user, CREDIT_OVERRIDE_ROLES) else "可以点“申请特批”请经理批准"
+    turn.say(Text(f"没有下单：{draft.credit}。{way}，或点“修改”调整数量。"))
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> None:
+        await enqueue_card_update(session, await _draft_card(session, action.card_id, draft, clock), action)
+
+    await turn.transact(work)
+
+
+def _credit_card_id(order_id: int) -> str:
+    return f"so:{order_id}:credit"
+
+
+async def _credit_card(session: AsyncSession, order: SalesOrder, why: str) -> Card:
+    """A draft order over its customer's credit limit as the managers see it, with 批准特批 / 驳回 while it
+    waits (sale prices only, as its salesperson saw them)."""
+    customer = await session.get(Customer, order.customer_id)
+    warehouse = await session.get(Warehouse, order.warehouse_id)
+    salesperson = await session.get(User, order.salesperson_id)
+    rows = []
+    for line in await order_lines(session, SalesOrderLine, order.id or 0):
+        product = await session.get(Product, line.product_id)
+        assert product is not None
+        rows.append(
+            (
+                product_label(product),
+                await describe_quantity(session, product, line.quantity),
+                f"{format_money(line.unit_price)}/{line.unit}",
+                format_money(line.amount),
+            )
+        )
+    value = {"order_id": str(order.id)}
+    waiting = order.status == SalesOrderStatus.DRAFT
+    return Card(
+        card_id=_credit_card_id(order.id or 0),
+        title=f"信用特批 · {order.number}",
+        tone=Tone.WARNING,
+        fields=(
+            ("销售", salesperson.name if salesperson else ""),
+            ("客户", customer.name if customer else ""),
+            ("仓库", warehouse.name if warehouse else ""),
+            ("合计", format_money(order.total)),
+        ),
+        tables=(Table(("商品", "数量", "单价", "金额"), tuple(rows)),),
+        note=why,
+        buttons=(
+            Button("批准特批", "order.credit_approve", value, ButtonStyle.PRIMARY),
+            Button("驳回", "order.credit_reject", value, ButtonStyle.DANGER),
+        ) if waiting else (),
+    )
+
+
+async def request_credit(turn: Turn, action: CardAction) -> None:
+    """申请特批: the draft becomes an order waiting in the database, and its card goes to the managers."""
+    card_id = action.card_id
+    draft = await _draft_for(turn, card_id, "申请特批")
+    if draft is None or not await _claim(turn, card_id):
+        return
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> tuple[str, list[str]]:
+        order = await _new_order(session, turn, draft, clock)
+        approvers = await credit_approvers(session)
+        asked = await _credit_card(session, order, draft.credit)
+        await enqueue_for_users(session, [u.id or 0 for u in approvers], asked)
+        card = await _draft_card(session, card_id, draft, clock)
+        await enqueue_card_update(session, _decided(card, f"已申请特批 {order.number}", turn, Tone.WARNING), action)
+        return order.number, [u.name for u in approvers]
+
+    try:
+        number, names = await turn.transact(work)
+    except Exception:
+        await turn.services.store.delete(_outcome_key(card_id))
+        raise
+    await _settle(turn, card_id, f"requested:{number}")
+    if names:
+        turn.say(Text(f"已申请特批 {number}，等待 {'、'.join(names)} 特批；批准后就下单并预留库存，结果会通知您。"))
+    else:
+        turn.say(Text(f"已申请特批 {number}，但还没有经理可以特批，请联系管理员。"))
+
+
+def _credit_order_of(action: CardAction) -> int:
+    try:
+        return int(action.value["order_id"])
+    except (KeyError, ValueError):
+        raise InvalidInput("按钮数据不对，请让销售重新申请特批") from None
+
+
+async def _credit_decided(
+    session: AsyncSession, turn: Turn, action: CardAction, order: SalesOrder, verb: str, news: str
+) -> str:
+    """A decision on a 特批: `verb` on the managers' card for all of them, `news` told to the salesperson,
+    whose name is returned for the manager's answer."""
+    card = await _credit_card(session, order, "")
+    status = decided_status(verb, turn.user.name, turn.now())
+    tone = Tone.SUCCESS if order.status != SalesOrderStatus.CANCELLED else Tone.DANGER
+    await enqueue_card_update(session, replace(card, tone=tone, status=status), action)
+    customer = await session.get(Customer, order.customer_id)
+    await enqueue_for_users(
+        session, [order.salesperson_id], Text(f"销售单 {order.number}（{customer.name if customer else ''}）{news}")
+    )
+    salesperson = await session.get(User, order.salesperson_id)
+    return salesperson.name if salesperson else ""
+
+
+async def approve_credit(turn: Turn, action: CardAction) -> None:
+    """批准特批: the order is confirmed with this manager's override, in one transaction with its news."""
+    order_id = _credit_order_of(action)
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        confirmed = await allow_over_credit(session, turn.user, order_id, clock=clock)
+        order = await session.get(SalesOrder, order_id)
+        assert order is not None
+        news = f"已由 {turn.user.name} 特批，已下单，合计 {format_money(confirmed.total)}，库存已预留。"
+        salesperson = await _credit_decided(session, turn, action, order, "已特批", news)
+        return f"已特批 {order.number}，已下单并预留库存，已通知{salesperson}。"
+
+    try:
+        turn.say(Text(await turn.transact(work)))
+    except InsufficientStock as short:  # taken by other orders while this one waited: nothing changes
+        reason = await turn.lookup(partial(_short_on_order, order_id=order_id, short=short))
+        turn.say(Text(f"没有特批，现在库存不够：{reason}。可以补货后再批准，或点“驳回”。"))
+
+
+async def _short_on_order(session: AsyncSession, order_id: int, short: InsufficientStock) -> str:
+    lines = await order_lines(session, SalesOrderLine, order_id)
+    return await _refused_for_stock(session, short, [line.product_id for line in lines])
+
+
+async def reject_credit(turn: Turn, action: CardAction) -> None:
+    """驳回: the waiting order is cancelled and its salesperson told."""
+    order_id = _credit_order_of(action)
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        order = await refuse_over_credit(session, turn.user, order_id, clock=clock)
+        news = f"的信用特批被 {turn.user.name} 驳回，没有下单。"
+        salesperson = await _credit_decided(session, turn, action, order, "已驳回", news)
+        return f"已驳回 {order.number}，已通知{salesperson}。"
+
+    turn.say(Text(await turn.transact(work)))
+
+
+# ---------------------------------------------------------------- changing and cancelling
 
 
 async def edit(turn: Turn, action: CardAction) -> None:
