@@ -120,6 +120,8 @@ async def _outcome(turn: Turn, card_id: str) -> str | None:
     if raw is None:
         return None
     kind, _, number = raw.partition(":")
+    if kind not in _OUTCOME_TEXT:  # "1": a confirmation's mark before 348c23a, kept 30 minutes, worded as then
+        return "这张单已经处理过了。"
     return _OUTCOME_TEXT[kind].format(number=number)
 
 
