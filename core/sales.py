@@ -1,7 +1,9 @@
 """Sales orders: draft → confirmed (stock reserved) → (partially) shipped → completed; or cancelled.
 
 Confirming reserves stock lot by lot, earliest expiry first, in the order's warehouse, and records each
-reservation, so shipping consumes exactly those lots and cancelling releases exactly them. The lots of
+reservation, so shipping consumes exactly those lots and cancelling releases exactly them. An order over
+its customer's credit limit waits as a draft for a manager's 特批 (`allow_over_credit`) or 驳回
+(`refuse_over_credit`), each decided once. The lots of
 the order's products are locked as they are read (`_LINES_WITH_LOTS`): concurrent confirmations of the
 last units queue on those rows, and each sees what the previous one left.
 """
@@ -35,6 +37,7 @@ from core.documents import (
     lock_document,
 )
 from core.errors import (
+    AlreadyDecided,
     CreditLimitExceeded,
     Forbidden,
     InsufficientStock,
@@ -44,10 +47,10 @@ from core.errors import (
 )
 from core.ledger import LotStock, fefo_key, lock_lot, lock_product, post, reserve, usable_lots
 from core.lines import book_return, order_lines, price_order, save_order, start_return
-from core.models import ZERO, Customer, Lot, MovementKind, Product, Role, User
+from core.models import ZERO, AuditEntry, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.quantity import format_money, format_quantity
-from core.users import can_see_costs, has_role, require_role
+from core.users import can_see_costs, has_role, require_role, users_with_roles
 
 SELLING_ROLES = {Role.SALES, Role.MANAGER}
 SHIPPING_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -540,6 +543,62 @@ async def cancel_sales_order(
     order.closed_at = clock.now()
     await record(session, actor, "sales_order", order.id, "cancel", {"status": before}, {"status": order.status, "reason": reason})
     return order
+
+
+async def credit_approvers(session: AsyncSession) -> list[User]:
+    """Who is asked for a 特批: the managers, or the owners where there is none (as for purchase approval)."""
+    return await users_with_roles(session, CREDIT_OVERRIDE_ROLES) or await users_with_roles(session, [Role.OWNER])
+
+
+async def allow_over_credit(
+    session: AsyncSession, manager: User, order_id: int, *, clock: Clock = DEFAULT_CLOCK
+) -> ConfirmedOrder:
+    """特批: a manager confirms a draft order over its customer's credit limit, allowing the excess.
+
+    Decided once: the order is locked first, and a later 特批 or 驳回 learns who decided it and when."""
+    require_role(manager, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.status != SalesOrderStatus.DRAFT:
+        raise await _decided_before(session, order, clock)
+    return await confirm_sales_order(session, manager, order_id, credit_override_by=manager, clock=clock)
+
+
+async def refuse_over_credit(
+    session: AsyncSession, manager: User, order_id: int, *, clock: Clock = DEFAULT_CLOCK
+) -> SalesOrder:
+    """驳回 of a 特批: the draft order is cancelled; decided once, as `allow_over_credit` is."""
+    require_role(manager, CREDIT_OVERRIDE_ROLES, "驳回特批")
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.status != SalesOrderStatus.DRAFT:
+        raise await _decided_before(session, order, clock)
+    return await cancel_sales_order(session, manager, order_id, reason="信用特批驳回", clock=clock)
+
+
+_FIRST_DECISION = (
+    select(AuditEntry)
+    .where(
+        col(AuditEntry.entity) == "sales_order",
+        col(AuditEntry.entity_id) == bindparam("order_id"),
+        col(AuditEntry.action).in_(["confirm", "cancel"]),
+    )
+    .order_by(col(AuditEntry.id))
+    .limit(1)
+)
+
+
+async def _decided_before(session: AsyncSession, order: SalesOrder, clock: Clock) -> AlreadyDecided:
+    """How a late 特批 or 驳回 is refused: "已由 张经理 于 10:42 特批", from the audit entry of the first
+    decision on the draft (an order leaves draft only by confirm or cancel, both audited with their actor)."""
+    entry = await session.scalar(_FIRST_DECISION, {"order_id": order.id})
+    assert entry is not None and entry.user_id is not None
+    decider = await session.get(User, entry.user_id)
+    local = clock.local(entry.at)
+    when = f"{local:%H:%M}" if local.date() == clock.today() else f"{local:%Y-%m-%d %H:%M}"
+    verb = "驳回" if entry.action == "cancel" else "特批" if order.credit_override_by else "确认"
+    return AlreadyDecided(
+        f"已由 {decider.name if decider else entry.user_id} 于 {when} {verb}", status=order.status.value,
+        decided_by=entry.user_id,
+    )
 
 
 CLOSING_ROLES = SELLING_ROLES  # who may cancel an order may also give up the rest of it

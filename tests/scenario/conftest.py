@@ -25,7 +25,7 @@ from core.catalog import save_customer, save_supplier
 from core.config import Settings
 from core.db import Database
 from core.ledger import opening_stock
-from core.models import Identity, Product, User
+from core.models import Identity, Product, User, Warehouse
 from tests.factories import World, make_product, make_world
 
 # The bot dates with the real clock, so the seeded lots are dated from today, not from a fixed year:
@@ -39,14 +39,16 @@ def days_from_today(days: int) -> date:
     return TODAY + timedelta(days=days)
 
 
-async def add_cola_lot(db: Database, world: World, quantity: int, lot_no: str, expiry: date) -> None:
-    """More 可口可乐 330ml in 主仓, in a lot of its own; an expiry in the past makes expired stock (as the
-    demo seeds)."""
+async def add_cola_lot(
+    db: Database, world: World, quantity: int, lot_no: str, expiry: date, warehouse: Warehouse | None = None
+) -> None:
+    """More 可口可乐 330ml in 主仓 (or `warehouse`), in a lot of its own; an expiry in the past makes expired
+    stock (as the demo seeds)."""
     async with db.session() as session:
         cola = await session.scalar(select(Product).where(col(Product.sku) == "P001"))
         assert cola is not None
         await opening_stock(
-            session, world.warehouse_user, product_id=cola.id or 0, warehouse_id=world.main.id or 0,
+            session, world.warehouse_user, product_id=cola.id or 0, warehouse_id=(warehouse or world.main).id or 0,
             quantity=Decimal(quantity), lot_no=lot_no, expiry_date=expiry,
         )
 

@@ -16,13 +16,23 @@ from core.documents import (
     SalesOrderStatus,
     ShipmentLine,
 )
-from core.errors import CreditLimitExceeded, Forbidden, InsufficientStock, InvalidInput, InvalidState
-from core.models import AuditEntry, Movement, MovementKind, Product
+from core.errors import (
+    AlreadyDecided,
+    CreditLimitExceeded,
+    Forbidden,
+    InsufficientStock,
+    InvalidInput,
+    InvalidState,
+)
+from core.models import AuditEntry, Movement, MovementKind, Product, User
 from core.sales import (
+    allow_over_credit,
     cancel_sales_order,
     confirm_sales_order,
     create_sales_order,
+    credit_approvers,
     order_margin,
+    refuse_over_credit,
     return_sale,
     ship_sales_order,
 )
@@ -102,6 +112,24 @@ async def test_confirm_refuses_the_whole_order_when_a_product_has_no_lot_here(db
         assert (await lot_of(s, shop.milk.id, "A")).reserved == 0
         assert await reserved_total(s) == 0
         assert (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "sales_order"))).all() == ["create"]
+
+
+async def test_two_lines_of_one_product_reserve_no_more_than_is_available_together(db):
+    """90 + 30 of 100 cans: each line fits alone, together they do not; 70 + 30 takes exactly the 100."""
+    shop = await make_shop(db)
+    too_much = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(90)), OrderLineInput(shop.cola.id, D(30)))
+    with pytest.raises(InsufficientStock, match="可口可乐 330ml 库存不足: 可用 100罐，需要 120罐") as refused:
+        await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, too_much, clock=CLOCK))
+    assert (refused.value.details["available"], refused.value.details["needed"]) == (D(100), D(120))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, too_much)).status == SalesOrderStatus.DRAFT
+        assert await reserved_total(s) == 0
+    fits = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(70)), OrderLineInput(shop.cola.id, D(30)))
+    await db.transact(lambda s: confirm_sales_order(s, shop.world.sales, fits, clock=CLOCK))
+    async with db.session() as s:
+        assert await reserved_total(s) == D(100)
+        held = (await s.scalars(select(Reservation.quantity).order_by(Reservation.order_line_id))).all()
+        assert held == [D(70), D(30)]
 
 
 async def test_confirm_writes_one_audit_entry(db):
@@ -242,6 +270,37 @@ async def test_credit_limit_needs_a_managers_override(db):
     await db.transact(lambda s: confirm_sales_order(s, w.sales, second, credit_override_by=w.manager, clock=CLOCK))
     async with db.session() as s:
         assert (await s.get(SalesOrder, second)).credit_override_by == w.manager.id
+
+
+async def test_a_managers_decision_on_an_order_over_credit_is_applied_once(db):
+    """特批 confirms with the manager's override, 驳回 cancels the draft; whatever comes later is told who
+    decided first, and a 驳回 after a 特批 cancels nothing."""
+    shop = await make_shop(db)
+    w = shop.world
+    async with db.session() as s:
+        customer, _ = await save_customer(s, None, name="小卖部", credit_limit=D("10.00"))
+    allowed = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(20)), customer_id=customer.id)  # 70.00
+    with pytest.raises(Forbidden):
+        await db.transact(lambda s: allow_over_credit(s, w.sales, allowed, clock=CLOCK))
+    confirmed = await db.transact(lambda s: allow_over_credit(s, w.manager, allowed, clock=CLOCK))
+    assert confirmed.credit_override_by == w.manager.id
+    for decide in (allow_over_credit, refuse_over_credit):
+        with pytest.raises(AlreadyDecided, match=r"^已由 张经理 于 .+ 特批$"):
+            await db.transact(lambda s, decide=decide: decide(s, w.manager2, allowed, clock=CLOCK))
+
+    refused = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(20)), customer_id=customer.id)
+    order = await db.transact(lambda s: refuse_over_credit(s, w.manager2, refused, clock=CLOCK))
+    assert order.status == SalesOrderStatus.CANCELLED
+    with pytest.raises(AlreadyDecided, match=r"^已由 李经理 于 .+ 驳回$"):
+        await db.transact(lambda s: allow_over_credit(s, w.manager, refused, clock=CLOCK))
+    async with db.session() as s:
+        assert (await s.get(SalesOrder, allowed)).status == SalesOrderStatus.CONFIRMED
+        assert await reserved_total(s) == D(20)
+        assert [u.name for u in await credit_approvers(s)] == ["张经理", "李经理"]
+        for manager in (w.manager, w.manager2):
+            (await s.get(User, manager.id)).active = False
+    async with db.session() as s:
+        assert [u.name for u in await credit_approvers(s)] == ["赵老板"]  # no manager: the owners are asked
 
 
 async def test_sales_return_goes_back_into_its_lot_and_credits_the_customer(db):

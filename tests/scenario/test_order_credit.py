@@ -1,0 +1,148 @@
+"""Orders over the customer's credit limit: 申请特批 sends them to the managers (批准特批 / 驳回), a
+manager's own order gets 特批确认; every decision is applied once."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import col, select
+
+from core.catalog import save_customer
+from core.db import Database
+from core.documents import SalesOrder, SalesOrderStatus
+from core.models import Customer
+from tests.scenario.conftest import Console, card, texts
+
+# 雪碧 3箱 = 36瓶 × ¥4.00 against a limit of ¥100.00
+OVER = "华联超市 信用额度 ¥100.00，已欠 ¥0.00，未发货订单 ¥0.00，本单 ¥144.00，超出 ¥44.00，需要经理特批"
+
+
+async def limit_credit(db: Database) -> None:
+    async with db.session() as session:
+        customer = await session.scalar(select(Customer).where(col(Customer.name) == "华联超市"))
+        assert customer is not None
+        customer.credit_limit = Decimal("100.00")
+
+
+def said(replies: list[dict[str, Any]]) -> str:
+    """The text replies only (a pressed card's update comes along with them)."""
+    return texts([r for r in replies if r["type"] == "text"])
+
+
+def so_number(text: str) -> str:
+    found = re.search(r"SO-\d{8}-\d{4}", text)
+    assert found, text
+    return found.group(0)
+
+
+async def request(console: Console, who: str = "wang") -> tuple[dict[str, Any], str]:
+    """A draft of 雪碧 3箱 for 华联, refused for credit, sent to the managers: the offer card and the order."""
+    draft = card(await console.say(who, "下单 华联 雪碧 3箱"))
+    offered = card(await console.press(who, draft, "确认"))
+    return offered, so_number(texts(await console.press(who, offered, "申请特批")))
+
+
+async def test_a_salesperson_asks_the_managers_and_the_first_approval_confirms_the_order(
+    console: Console, db: Database
+) -> None:
+    await limit_credit(db)
+    draft = card(await console.say("wang", "下单 华联 雪碧 3箱"))
+    refused = await console.press("wang", draft, "确认")
+    assert said(refused) == f"没有下单：{OVER}。可以点“申请特批”请经理批准，或点“修改”调整数量。"
+    offered = card(refused)
+    assert offered["card_id"] == draft["card_id"] and offered["note"] == OVER
+    assert [b["label"] for b in offered["buttons"]] == ["申请特批", "修改", "取消"]
+    forged = {"user": "wang", "card_id": offered["card_id"], "action": "order.credit_confirm",
+              "value": offered["buttons"][0]["value"]}
+    assert (await console.client.post("/console/api/actions", json=forged)).status == 202
+    assert said(await console.replies("wang")) == "销售没有权限特批超信用额度"
+
+    asked = await console.press("wang", offered, "申请特批")
+    number = so_number(said(asked))
+    assert said(asked) == f"已申请特批 {number}，等待 张经理、李经理 特批；批准后就下单并预留库存，结果会通知您。"
+    assert card(asked)["status"].startswith(f"已申请特批 {number} · 小王 · ") and card(asked)["buttons"] == []
+    assert said(await console.press("wang", offered, "申请特批")) == f"这张单已申请特批（{number}），结果会通知您。"
+
+    first, second = card(await console.replies("zhang")), card(await console.replies("zhang2"))
+    assert first["card_id"] == second["card_id"] and first["title"] == f"信用特批 · {number}"
+    assert [b["label"] for b in first["buttons"]] == ["批准特批", "驳回"] and first["note"] == OVER
+    assert {("销售", "小王"), ("客户", "华联超市"), ("合计", "¥144.00")} <= {tuple(f) for f in first["fields"]}
+    assert first["tables"][0]["rows"] == [["雪碧 500ml", "3箱", "¥48.00/箱", "¥144.00"]]
+    assert "没有权限" in said(await console.press("wang", first, "批准特批"))
+
+    approved = await console.press("zhang", first, "批准特批")
+    assert said(approved) == f"已特批 {number}，已下单并预留库存，已通知小王。"
+    status = card(approved)["status"]
+    assert status.startswith("已特批 · 张经理 · ") and card(approved)["buttons"] == []
+    other = card(await console.replies("zhang2"))
+    assert other["status"] == status and other["buttons"] == []  # replaced for every manager
+    late = said(await console.press("zhang2", second, "批准特批"))
+    assert late.startswith("已由 张经理 于 ") and late.endswith(" 特批")
+    assert said(await console.press("zhang2", second, "驳回")) == late  # a late 驳回 cancels nothing
+
+    told = await console.replies("wang")
+    assert said(told) == f"销售单 {number}（华联超市）已由 张经理 特批，已下单，合计 ¥144.00，库存已预留。"
+    seen = texts([*refused, *asked, *told])
+    assert not any(word in seen for word in ("成本", "进价", "毛利", "¥2.50", "¥30.00"))  # 雪碧 costs ¥2.50 a bottle
+    assert "可用: 2箱" in texts(await console.say("li", "库存 雪碧"))
+    async with db.session() as session:
+        orders = (await session.scalars(select(SalesOrder))).all()
+        assert [(o.number, o.status, o.credit_override_by) for o in orders] == [
+            (number, SalesOrderStatus.CONFIRMED, console.world.manager.id)
+        ]
+
+
+async def test_a_rejection_tells_the_salesperson_and_reserves_nothing(console: Console, db: Database) -> None:
+    await limit_credit(db)
+    _, number = await request(console)
+    approval = card(await console.replies("zhang2"))
+    await console.replies("zhang")
+    rejected = await console.press("zhang2", approval, "驳回")
+    assert said(rejected) == f"已驳回 {number}，已通知小王。"
+    assert card(rejected)["status"].startswith("已驳回 · 李经理 · ") and card(rejected)["buttons"] == []
+    assert card(await console.replies("zhang"))["status"] == card(rejected)["status"]
+    told = said(await console.replies("wang"))
+    assert told == f"销售单 {number}（华联超市）的信用特批被 李经理 驳回，没有下单。"
+    late = said(await console.press("zhang", approval, "批准特批"))
+    assert late.startswith("已由 李经理 于 ") and late.endswith(" 驳回")
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+    async with db.session() as session:
+        assert (await session.scalars(select(SalesOrder.status))).all() == [SalesOrderStatus.CANCELLED]
+
+
+async def test_stock_taken_while_a_request_waits_is_named_when_approving(console: Console, db: Database) -> None:
+    await limit_credit(db)
+    async with db.session() as session:
+        await save_customer(session, None, name="好又多")
+    _, number = await request(console)
+    approval = card(await console.replies("zhang"))
+    other = card(await console.say("wang", "下单 好又多 雪碧 4箱"))  # 48 of the 60 bottles
+    assert "已下单" in said(await console.press("wang", other, "确认"))
+
+    refused = said(await console.press("zhang", approval, "批准特批"))
+    assert refused == "没有特批，现在库存不够：雪碧 500ml 可用 1箱，缺 2箱。可以补货后再批准，或点“驳回”。"
+    assert f"已驳回 {number}" in said(await console.press("zhang", approval, "驳回"))  # still waiting until then
+
+
+async def test_a_managers_own_order_over_the_limit_is_confirmed_with_their_override(
+    console: Console, db: Database
+) -> None:
+    await limit_credit(db)
+    draft = card(await console.say("zhang", "下单 华联 雪碧 3箱"))
+    refused = await console.press("zhang", draft, "确认")
+    assert said(refused) == f"没有下单：{OVER}。您可以点“特批确认”直接下单，或点“修改”调整数量。"
+    offered = card(refused)
+    assert [b["label"] for b in offered["buttons"]] == ["特批确认", "修改", "取消"]
+
+    done = await console.press("zhang", offered, "特批确认")
+    number = so_number(said(done))
+    assert said(done) == f"已下单 {number}（特批），合计 ¥144.00，库存已预留。"
+    assert card(done)["status"].startswith(f"已特批确认 {number} · 张经理 · ")
+    assert said(await console.press("zhang", offered, "特批确认")) == f"这张订单已确认为 {number}。"
+    assert await console.inbox("zhang2") == []  # nobody else was asked
+    async with db.session() as session:
+        order = await session.scalar(select(SalesOrder))
+        assert order is not None and order.credit_override_by == console.world.manager.id
+
