@@ -22,6 +22,7 @@ from sqlmodel import SQLModel, col
 
 from core import accounts
 from core.audit import record
+from core.catalog import describe_quantity, get_product, product_label
 from core.columns import AwareDateTime, Money, Quantity, money, utcnow
 from core.documents import (
     SALES_STATUS_ZH,
@@ -444,10 +445,12 @@ async def ship_sales_order(
     for line_id, quantity in to_ship.items():
         line = by_id[line_id]
         if quantity < 0 or quantity > line.quantity - line.shipped:
-            raise InvalidInput(
-                f"第 {line.line_no} 行最多还能发 {format_quantity(line.quantity - line.shipped)}，"
-                f"不能发 {format_quantity(quantity)}"
-            )
+            product = await get_product(session, line.product_id)
+            left, asked = [
+                await describe_quantity(session, product, value, with_base=True)
+                for value in (line.quantity - line.shipped, quantity)
+            ]
+            raise InvalidInput(f"第 {line.line_no} 行 {product_label(product)} 最多还能发 {left}，不能发 {asked}")
     if not any(to_ship.values()):
         raise InvalidInput(f"销售单 {order.number} 这次没有要发的数量")
 

@@ -242,3 +242,10 @@ async def test_a_partial_shipment_of_a_negative_quantity_is_refused(console: Con
     number = texts(await console.press("wang", draft, "确认")).split("已下单 ")[1].split("，")[0]
     assert "数量不能为负数" in texts(await console.say("li", f"发货 {number} 雪碧 -1箱"))
     assert "可用: 3箱" in texts(await console.say("li", "库存 雪碧"))  # 5箱, 2 reserved, none shipped
+
+
+async def test_shipping_more_than_is_left_says_how_much_with_units(console: Console) -> None:
+    confirmed = texts(await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认"))
+    number = confirmed.split("已下单 ")[1].split("，")[0]
+    refused = texts(await console.say("li", f"发货 {number} 雪碧 4箱"))
+    assert "第 1 行 雪碧 500ml 最多还能发 3箱（36瓶），不能发 4箱（48瓶）" in refused
