@@ -337,6 +337,21 @@ class CancelFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class Greeting:
+    """你好, 在吗, hi: answered with a hello, not with 没看懂."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thanks:
+    """谢谢, 辛苦了: answered with 不客气."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """好的, 收到, ok: the person heard the last answer; a short reply, not the help card."""
+
+
+@dataclass(frozen=True, slots=True)
 class Bind:
     person: str  # the name as written after @ (the platform id comes from the event's mentions)
     role: str
@@ -376,9 +391,12 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | ShowAlertRoutes | AddAlertRoute
-    | RemoveAlertRoute | Usage | Unknown
+    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Greeting | Thanks | Ack | Bind | ShowAlertRoutes
+    | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
 )
+
+# What `parse` reads as no command: a flow waiting for an answer is offered it (a 好的 answers no count).
+FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack)
 
 USAGE: dict[str, str] = {
     "stock": "库存 可乐 / 查 6901234567890 / stock cola",
@@ -429,6 +447,25 @@ _NO_ARGUMENT: dict[str, Command] = {
     "cancel": CancelFlow(),
 }
 
+# The whole message, folded, without trailing punctuation and particles (你好呀, 谢谢啦~, ok！).
+_COURTESY: dict[str, Command] = {
+    **dict.fromkeys(
+        ("你好", "您好", "你们好", "大家好", "在吗", "在么", "在嘛", "在不在", "哈喽", "哈啰", "嗨", "早", "早安",
+         "早上好", "上午好", "中午好", "下午好", "晚上好", "hi", "hello", "hey", "good morning"),
+        Greeting(),
+    ),
+    **dict.fromkeys(
+        ("谢谢", "谢谢你", "谢谢您", "谢了", "多谢", "感谢", "非常感谢", "辛苦了", "辛苦", "thanks", "thank you", "thx"),
+        Thanks(),
+    ),
+    **dict.fromkeys(
+        ("好的", "好", "好滴", "好嘞", "好哒", "行", "收到", "知道了", "明白", "明白了", "了解", "嗯", "嗯嗯", "ok", "okay",
+         "okk"),
+        Ack(),
+    ),
+}
+_COURTESY_TAIL = re.compile(r"[\s!?.,~。啊呀啦哈]+$")
+
 _DOCUMENT_NO = re.compile(r"[a-z]{2,4}-?\d{6,8}-?\d{1,6}", re.IGNORECASE)
 _BARCODE = re.compile(r"\d{8,14}")
 _STOCK_QUESTION = re.compile(r"^(?P<product>.+?)\s*(?:还有多少|有多少|还有货吗|有货吗|有没有货|库存多少|库存|剩多少|还剩多少)[?？。!]*$")
@@ -460,6 +497,9 @@ def parse(text: str) -> Command:
         return Unknown(text)
     if _BARCODE.fullmatch(folded):
         return StockQuery(folded)
+    courtesy = _COURTESY.get(_COURTESY_TAIL.sub("", folded))
+    if courtesy is not None:
+        return courtesy
     split = _split_word(folded)
     if split is None:
         question = _STOCK_QUESTION.match(folded)

@@ -11,8 +11,10 @@ from bot.parser import (
     AddAlertRoute,
     Bind,
     CancelFlow,
+    Ack,
     CloseOrder,
     Count,
+    Greeting,
     Help,
     LowStock,
     NearExpiry,
@@ -24,6 +26,7 @@ from bot.parser import (
     Ship,
     ShowAlertRoutes,
     StockQuery,
+    Thanks,
     TodaySales,
     Transfer,
     Unknown,
@@ -316,10 +319,24 @@ def test_wrong_or_incomplete_commands_get_their_usage(text: str, family: str) ->
 
 @pytest.mark.parametrize(
     "text",
-    ["你好", "在吗", "今天天气怎么样", "", "   ", "ordering pizza", "stocks", "谢谢", "😀", "临期了吗什么时候"],
+    ["今天天气怎么样", "", "   ", "ordering pizza", "stocks", "😀", "临期了吗什么时候", "你好 库存多少钱", "谢谢你们的可乐"],
 )
 def test_anything_else_is_unknown(text: str) -> None:
     assert isinstance(parse(text), Unknown)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你好", Greeting()), ("您好！", Greeting()), ("在吗？", Greeting()), ("在吗", Greeting()), ("hi", Greeting()),
+        ("Hello", Greeting()), ("你好呀", Greeting()), ("早上好", Greeting()),
+        ("谢谢", Thanks()), ("多谢！", Thanks()), ("辛苦了", Thanks()), ("谢谢啦~", Thanks()), ("thanks", Thanks()),
+        ("好的", Ack()), ("收到", Ack()), ("OK", Ack()), ("ok！", Ack()), ("嗯嗯", Ack()), ("好的。", Ack()),
+    ],
+)
+def test_greetings_thanks_and_acknowledgements_are_told_apart_from_the_unknown(text: str, expected: object) -> None:
+    """They once got 没看懂 and the help card: a hello deserves a hello, a thank-you a 不客气."""
+    assert parse(text) == expected
 
 
 @pytest.mark.parametrize(
