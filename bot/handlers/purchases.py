@@ -27,6 +27,7 @@ from bot.parser import (
     PendingApprovals,
     Receive,
     RequestPurchase,
+    fold,
     parse,
     parse_lot_details,
 )
@@ -271,7 +272,7 @@ async def continue_reject(turn: Turn, state: dict[str, Any], text: str) -> bool:
     if waiting is None or waiting.step_no != step_no:
         return False
     reason, asked = text.strip(), state.get("asked_about", "")
-    if asked and reason in CONFIRMING_WORDS:
+    if asked and fold(reason).strip() in CONFIRMING_WORDS:
         reason = asked
     elif not isinstance(parse(reason), FREE_TEXT):
         # 库存还够 is a fine reason and a stock query: asked once, never taken either way unannounced.

@@ -114,6 +114,15 @@ async def test_edit_replaces_the_lines_and_cancel_closes_the_card(console: Conso
     assert card(cancelled)["status"].startswith("已取消 · 小王")
 
 
+async def test_an_order_in_traditional_chinese_finds_customer_and_products(console: Console) -> None:
+    draft = card(await console.say("wang", "下單 華聯超市 可口可樂330 2箱，雪碧 5瓶"))
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "2箱"], ["雪碧 500ml", "5瓶"]]
+    stock = card(await console.say("wang", "库存 雪碧"))
+    await console.press("wang", stock, "下单")
+    assert card(await console.say("wang", "華聯 兩箱"))["title"] == "销售单草稿 · 华联超市"
+
+
 async def test_order_from_the_stock_card_button(console: Console) -> None:
     stock = card(await console.say("wang", "库存 雪碧"))
     assert "给哪个客户" in texts(await console.press("wang", stock, "下单"))

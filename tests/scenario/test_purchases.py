@@ -121,6 +121,14 @@ async def test_a_reason_that_reads_as_a_command_is_asked_about_never_taken_unann
     assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：库存还够" in told
 
 
+async def test_a_reason_asked_about_is_confirmed_in_traditional_chinese_too(console: Console) -> None:
+    await console.say("chen", "采购 雪碧 10箱 供应商 太古")
+    approval = card(await console.replies("zhang"))
+    await console.press("zhang", approval, "驳回")
+    assert "是驳回理由吗" in texts(await console.say("zhang", "库存还够"))
+    assert card(await console.say("zhang", "確認"))["status"].endswith("理由：库存还够")
+
+
 async def test_free_text_during_a_reject_prompt_is_the_reason(console: Console) -> None:
     number = po_number(texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古")))
     approval = card(await console.replies("zhang"))

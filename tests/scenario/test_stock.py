@@ -54,6 +54,11 @@ async def test_expired_stock_is_not_available_to_sell_and_staff_see_it_marked(co
     assert f"主仓 | L1 | {L1_EXPIRY} | 4箱4罐 | 4箱4罐" in staff
 
 
+async def test_traditional_chinese_finds_the_product(console: Console) -> None:
+    assert card(await console.say("wang", "庫存 可口可樂330"))["title"] == "库存 · 可口可乐 330ml"
+    assert "找到 2 个商品" in card(await console.say("wang", "庫存 可口可樂"))["title"]
+
+
 async def test_english_and_pinyin_initials_find_the_product(console: Console) -> None:
     assert "雪碧 500ml" in texts(await console.say("li", "stock xb"))
 

@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 
 from bot.parser import (
+    _UNIT_WORDS,
+    _WORDS,
+    Ack,
     AddAlertRoute,
     Bind,
     CancelFlow,
-    Ack,
     CloseOrder,
     Count,
     Greeting,
@@ -20,6 +22,8 @@ from bot.parser import (
     NearExpiry,
     PendingApprovals,
     PlaceOrder,
+    QuantityPart,
+    QuantityText,
     Receive,
     RemoveAlertRoute,
     RequestPurchase,
@@ -32,6 +36,7 @@ from bot.parser import (
     Unknown,
     Usage,
     chinese_number,
+    fold,
     parse,
     parse_lot_details,
     parse_quantity,
@@ -337,6 +342,29 @@ def test_anything_else_is_unknown(text: str) -> None:
 def test_greetings_thanks_and_acknowledgements_are_told_apart_from_the_unknown(text: str, expected: object) -> None:
     """They once got 没看懂 and the help card: a hello deserves a hello, a thank-you a 不客气."""
     assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("庫存 可樂", StockQuery("可乐")),
+        ("下單 華聯超市 可樂 10箱", PlaceOrder("华联超市", (split_item("可乐 10箱"),))),
+        ("採購 可樂 200箱 供應商 太古", RequestPurchase((split_item("可乐 200箱"),), "太古")),
+        ("盤點 可樂 118", Count("可乐", parse_quantity("118"))),
+        ("調撥 可樂 20箱 主倉 到 門店", Transfer("可乐", QuantityText((QuantityPart(Decimal(20), "箱"),)), "主仓", "门店")),
+        ("臨期", NearExpiry()), ("缺貨", LowStock()), ("今日銷售", TodaySales()), ("幫助", Help()),
+        ("待審批", PendingApprovals()), ("謝謝", Thanks()),
+    ],
+)
+def test_traditional_chinese_reads_as_simplified(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+def test_the_traditional_to_simplified_step_leaves_simplified_words_as_they_are() -> None:
+    """Every command word and unit, and words t2s might take for traditional (干, 面, 后, 发), are kept."""
+    words = [word for _family, family_words in _WORDS for word in family_words if word != "？"] + list(_UNIT_WORDS)
+    words += ["干果", "方便面", "后付", "发货", "只", "斤", "着色", "里脊", "台灯", "系带", "松子", "卷纸"]
+    assert [fold(word) for word in words] == [word.lower() for word in words]
 
 
 @pytest.mark.parametrize(
