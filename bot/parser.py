@@ -1,8 +1,10 @@
 """Chat text → commands: the words people type in a sales chat, Chinese first, English too.
 
 Pure functions, no database: product, customer and unit names stay text here and are resolved by the
-handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`, Chinese
-numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's base unit.
+handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
+and emoji are dropped. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`,
+Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's
+base unit.
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -417,12 +419,30 @@ USAGE: dict[str, str] = {
 
 # Built once: a converter loads its dictionaries (~0.2 ms); converting a message then costs about a microsecond.
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
+# Emoji and other pictographs (So), skin tones (Sk), keycaps (Me), joiners and tags (Cf), private use (Co):
+# never part of a product's or customer's name. The degree sign may be, and stays (52° 白酒; ℃ folds to °c).
+_SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Me", "Cf", "Co"})
+_VARIATION_SELECTORS = frozenset(chr(code) for code in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
+_SPACES = re.compile(r" {2,}")
+
+
+def _is_symbol(char: str) -> bool:
+    return char != "°" and (unicodedata.category(char) in _SYMBOL_CATEGORIES or char in _VARIATION_SELECTORS)
+
+
+def _without_symbols(text: str) -> str:
+    """Each run of symbols becomes one space: `可乐👍` is 可乐, and `可乐10箱👍雪碧5瓶` is still two lines."""
+    if text.isascii():
+        return text
+    spaced = "".join(" " if _is_symbol(char) else char for char in text)
+    return text if spaced == text else _SPACES.sub(" ", spaced)
 
 
 def fold(text: str) -> str:
-    """Full-width to half-width, traditional to simplified Chinese (庫存 → 库存), ideographic spaces to
-    spaces, lower case: one spelling per meaning."""
-    return _TO_SIMPLIFIED.convert(unicodedata.normalize("NFKC", text)).replace("\u3000", " ").lower()
+    """Full-width to half-width, traditional to simplified Chinese (庫存 → 库存), no emoji, ideographic
+    spaces to spaces, lower case: one spelling per meaning."""
+    normal = unicodedata.normalize("NFKC", text)
+    return _TO_SIMPLIFIED.convert(_without_symbols(normal)).replace("\u3000", " ").lower()
 
 
 # Command words, longest first within a family so "查库存" wins over "查".

@@ -123,6 +123,12 @@ async def test_an_order_in_traditional_chinese_finds_customer_and_products(conso
     assert card(await console.say("wang", "華聯 兩箱"))["title"] == "销售单草稿 · 华联超市"
 
 
+async def test_an_emoji_after_a_line_is_no_part_of_it(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 可乐330 2箱🙏"))
+    assert draft["tables"][0]["rows"][0][:2] == ["可口可乐 330ml", "2箱"]
+    assert card(await console.say("wang", "库存 可口可乐330👍"))["title"] == "库存 · 可口可乐 330ml"
+
+
 async def test_order_from_the_stock_card_button(console: Console) -> None:
     stock = card(await console.say("wang", "库存 雪碧"))
     assert "给哪个客户" in texts(await console.press("wang", stock, "下单"))

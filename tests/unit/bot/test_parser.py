@@ -360,6 +360,26 @@ def test_traditional_chinese_reads_as_simplified(text: str, expected: object) ->
     assert parse(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("库存 可乐👍", StockQuery("可乐")),
+        ("库存 可乐 ❤️", StockQuery("可乐")),  # with its variation selector
+        ("👍🏻库存 可乐", StockQuery("可乐")),  # and a skin tone
+        ("库存 可乐👨‍👩‍👧", StockQuery("可乐")),  # a sequence joined by ZWJ
+        ("stock👍cola", StockQuery("cola")),
+        ("库存 可口可乐®", StockQuery("可口可乐")),
+        ("库存 五粮液 52°", StockQuery("五粮液 52°")),  # the degree sign is part of a baijiu's name
+        ("下单 华联 可乐 10箱🙏", PlaceOrder("华联", (split_item("可乐 10箱"),))),
+        ("下单 华联 可乐10箱👍雪碧5瓶", PlaceOrder("华联", (split_item("可乐 10箱"), split_item("雪碧 5瓶")))),
+        ("谢谢🙏", Thanks()),
+        ("你好😊", Greeting()),
+    ],
+)
+def test_emoji_and_pictographs_are_no_part_of_names(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
 def test_the_traditional_to_simplified_step_leaves_simplified_words_as_they_are() -> None:
     """Every command word and unit, and words t2s might take for traditional (干, 面, 后, 发), are kept."""
     words = [word for _family, family_words in _WORDS for word in family_words if word != "？"] + list(_UNIT_WORDS)
