@@ -185,10 +185,20 @@ def _cut_after_quantities(chunk: str) -> list[str]:
     return [*lines, chunk[start:]]
 
 
+# `/`, 还有, or a 和 standing alone, between a quantity and the next product: 可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5,
+# 可乐 10箱 和 雪碧 5瓶. Not a glued 和 (和其正, 和路雪; 3箱和12支 is one quantity), nor a / before a number or
+# a unit (24罐/箱).
+_BETWEEN_LINES = re.compile(
+    rf"(?<=[\d零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半])(?P<unit>\s*{_UNIT}(?:半)?)?"
+    rf"\s*(?:/|还有|\s和\s)\s*+(?!\d|{_UNIT}(?:$|[\s,;、。/]))"
+)
+
+
 def split_items(text: str) -> tuple[ItemText, ...]:
-    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, or by a space
-    after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
-    lines = [line for chunk in re.split(r"[,;、。\n]+", fold(text)) for line in _cut_after_quantities(chunk)]
+    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有 or 和
+    after a quantity (`_BETWEEN_LINES`), or by a space after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
+    separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
+    lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
     return tuple(split_item(line) for line in lines if line.strip())
 
 
@@ -574,7 +584,9 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
 
 
 def _order(rest: str) -> Command:
-    customer, _, lines = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest).replace("\n", " ", 1).partition(" ")
+    # The customer ends at the first space or new line; the lines keep their own new lines.
+    head = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest)
+    customer, _, lines = re.sub(r"\s", " ", head, count=1).partition(" ")
     if ":" in customer:
         customer, _, more = customer.partition(":")
         lines = f"{more} {lines}".strip()

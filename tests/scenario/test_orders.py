@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from core.db import Database
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.factories import make_product
@@ -121,6 +123,16 @@ async def test_an_order_in_traditional_chinese_finds_customer_and_products(conso
     stock = card(await console.say("wang", "库存 雪碧"))
     await console.press("wang", stock, "下单")
     assert card(await console.say("wang", "華聯 兩箱"))["title"] == "销售单草稿 · 华联超市"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["下单 华联 可乐330 2箱/雪碧 5瓶", "下单 华联 可乐330 2箱\n雪碧 5瓶", "下单 华联 可乐330 2箱还有雪碧 5瓶",
+     "下单 华联 可乐330 2箱；雪碧 5瓶", "下单 华联 可乐330 2箱、雪碧 5瓶", "下单 华联 可乐330 48\n雪碧 5"],
+)
+async def test_lines_separated_as_people_separate_them(console: Console, text: str) -> None:
+    rows = card(await console.say("wang", text))["tables"][0]["rows"]
+    assert [row[0] for row in rows] == ["可口可乐 330ml", "雪碧 500ml"]
 
 
 async def test_an_emoji_after_a_line_is_no_part_of_it(console: Console) -> None:
