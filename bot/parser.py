@@ -434,6 +434,12 @@ _TO_SIMPLIFIED = opencc.OpenCC("t2s")
 _SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Me", "Cf", "Co"})
 _VARIATION_SELECTORS = frozenset(chr(code) for code in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
 _SPACES = re.compile(r" {2,}")
+# 1,000 and 12,000箱: a comma (full-width alike, NFKC folds it) between 1-3 digits and groups of exactly three
+# that end the number, before a unit, a space, a separator or the end. 可乐 10，雪碧 5 is two lines, and so
+# are 可乐 10,100%橙汁 and 可乐 10,330ml雪碧: a name follows the digits.
+_GROUPED_THOUSANDS = re.compile(
+    rf"(?<![\d.,])\d{{1,3}}(?:,\d{{3}})+(?!\d)(?=(?:\.\d+)?\s*(?:{_UNIT}(?:半)?)?(?:$|[\s,;、。/]|[零又]?\d))"
+)
 
 
 def _is_symbol(char: str) -> bool:
@@ -449,9 +455,9 @@ def _without_symbols(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Full-width to half-width, traditional to simplified Chinese (庫存 → 库存), no emoji, ideographic
-    spaces to spaces, lower case: one spelling per meaning."""
-    normal = unicodedata.normalize("NFKC", text)
+    """Full-width to half-width, traditional to simplified Chinese (庫存 → 库存), no emoji, no thousands
+    separators (1,000 → 1000), ideographic spaces to spaces, lower case: one spelling per meaning."""
+    normal = _GROUPED_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), unicodedata.normalize("NFKC", text))
     return _TO_SIMPLIFIED.convert(_without_symbols(normal)).replace("\u3000", " ").lower()
 
 

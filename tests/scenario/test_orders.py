@@ -135,6 +135,12 @@ async def test_lines_separated_as_people_separate_them(console: Console, text: s
     assert [row[0] for row in rows] == ["可口可乐 330ml", "雪碧 500ml"]
 
 
+async def test_a_thousands_separator_is_read_as_one_number(console: Console) -> None:
+    """`1,200瓶` was read as 1 and a line “200瓶”."""
+    draft = card(await console.say("wang", "下单 华联 雪碧 1,200瓶，可乐330 2箱"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["雪碧 500ml", "100箱"], ["可口可乐 330ml", "2箱"]]  # 1200瓶 = 100箱 of 12
+
+
 async def test_an_emoji_after_a_line_is_no_part_of_it(console: Console) -> None:
     draft = card(await console.say("wang", "下单 华联 可乐330 2箱🙏"))
     assert draft["tables"][0]["rows"][0][:2] == ["可口可乐 330ml", "2箱"]

@@ -338,6 +338,37 @@ def test_wrong_or_incomplete_commands_get_their_usage(text: str, family: str) ->
 
 
 @pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("下单 华联 可乐 1,000箱", [("可乐", "1000箱")]),  # once 可乐 1 and a line “000箱”
+        ("下单 华联 可乐 12,000箱", [("可乐", "12000箱")]),
+        ("下单 华联 可乐 1,000,000罐", [("可乐", "1000000罐")]),
+        ("下单 华联 可乐 1,000箱，雪碧 5瓶", [("可乐", "1000箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 1,200箱 雪碧 5瓶", [("可乐", "1200箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 2,500.5箱", [("可乐", "2500.5箱")]),
+        ("下单 华联 可乐 1，000箱", [("可乐", "1000箱")]),  # a full-width comma alike: the digits decide
+        ("下单 华联 可乐 10，雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10,雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 1,00箱", [("可乐", "1"), ("00箱", "")]),  # not three digits: two lines, as typed
+        ("下单 华联 可乐 1,0005", [("可乐", "1"), ("0005", "")]),
+        ("下单 华联 可乐 10,100%橙汁 2箱", [("可乐", "10"), ("100%橙汁", "2箱")]),  # a name after the digits
+        ("下单 华联 可乐 10,330ml雪碧 2箱", [("可乐", "10"), ("330ml雪碧", "2箱")]),
+    ],
+)
+def test_a_comma_before_three_digits_that_end_the_number_groups_thousands(text: str, lines: list[tuple[str, str]]) -> None:
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+def test_thousands_are_read_in_counts_transfers_and_answers_too() -> None:
+    assert parse("盘点 可乐 1,000") == Count("可乐", parse_quantity("1000"))
+    transfer = parse("调拨 可乐 1,000 主仓 到 门店")
+    assert isinstance(transfer, Transfer) and str(transfer.quantity) == "1000"
+    assert str(parse_quantity("1,200")) == "1200"
+
+
+@pytest.mark.parametrize(
     "text",
     ["今天天气怎么样", "", "   ", "ordering pizza", "stocks", "😀", "临期了吗什么时候", "你好 库存多少钱", "谢谢你们的可乐"],
 )
