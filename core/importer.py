@@ -50,7 +50,7 @@ from core.models import (
     Warehouse,
 )
 from core.preferences import bump_catalog_version
-from core.quantity import parse_decimal
+from core.quantity import check_whole, parse_decimal
 from core.users import require_role
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -579,6 +579,7 @@ async def import_stock(
                 if factor is None:
                     raise InvalidInput(f"{product.name} 没有单位“{unit}”的换算")
                 quantity *= factor
+            check_whole(quantity, product.base_unit, product.name)
             production = _date(values.get("production_date", ""), "生产日期")
             expiry = _date(values.get("expiry_date", ""), "到期日")
             if production and expiry and expiry < production:

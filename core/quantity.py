@@ -49,6 +49,27 @@ def check_quantity(quantity: Decimal, what: str = "数量", unit: str = "", *, z
         raise InvalidInput(f"{what}太大：最多 {format_quantity(MAX_LINE_QUANTITY)}{unit}", maximum=MAX_LINE_QUANTITY)
 
 
+# Base units that measure (weight, volume, length, area): what is sold by them may be split. Every other unit
+# counts things (罐, 瓶, 个 …): 0.5箱 of 24 is 12罐, but 0.5罐 is stock nobody can hold or hand over.
+MEASURED_UNITS = frozenset(
+    "克 g 千克 kg 公斤 斤 两 吨 t 磅 lb 盎司 oz 毫升 ml 升 l 立方米 m3 毫米 mm 厘米 cm 米 m 公里 km 尺 码 平方米 m2".split()
+)
+
+
+def is_measured(unit: str) -> bool:
+    """公斤, KG, ㎏, L, 米 …: a unit a quantity may be a fraction of."""
+    return unicodedata.normalize("NFKC", unit).strip().lower() in MEASURED_UNITS
+
+
+def check_whole(quantity: Decimal, unit: str, name: str) -> None:
+    """Refuse a fraction of a base unit that counts things, by the product's name, before anything is stored.
+
+    Checked on what people give (order and purchase lines, transfers, counts, opening and imported stock), not
+    on every movement: a count may correct stock booked in fractions before this rule by a fraction."""
+    if quantity != quantity.to_integral_value() and not is_measured(unit):
+        raise InvalidInput(f"{name} 只能是整{unit}，不能是 {format_quantity(quantity)}{unit}")
+
+
 def format_quantity(value: Decimal) -> str:
     """12.500 → "12.5", 24.000 → "24": quantities read as people write them."""
     normalized = value.normalize()

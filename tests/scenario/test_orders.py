@@ -214,6 +214,15 @@ async def test_quantities_that_cannot_be_taken_are_refused_by_line_before_any_dr
     assert "第1行：数量不能为负数" in texts(await console.say("wang", "下单 华联 可乐330 −5箱"))  # the minus sign
 
 
+async def test_half_a_can_is_refused_by_line_and_half_a_case_is_twelve_cans(console: Console) -> None:
+    refused = await console.say("wang", "下单 华联 雪碧 2瓶，可乐330 0.5罐")
+    assert [r["type"] for r in refused] == ["text"]
+    assert "第2行：可口可乐 330ml 只能是整罐，不能是 0.5罐" in texts(refused) and "这张单还不能开" in texts(refused)
+    assert "第1行：可口可乐 330ml 只能是整罐，不能是 24.5罐" in texts(await console.say("wang", "下单 华联 可乐330 1箱0.5罐"))
+    draft = card(await console.say("wang", "下单 华联 可乐330 0.5箱"))
+    assert draft["tables"][0]["rows"][0][:2] == ["可口可乐 330ml", "12罐"]
+
+
 async def test_a_partial_shipment_of_a_negative_quantity_is_refused(console: Console) -> None:
     draft = card(await console.say("wang", "下单 华联 雪碧 2箱"))
     number = texts(await console.press("wang", draft, "确认")).split("已下单 ")[1].split("，")[0]

@@ -188,6 +188,7 @@ async def test_a_purchase_of_a_quantity_that_cannot_be_taken_is_refused_and_noth
         ("采购 可乐330 -3箱 供应商 太古", "第1行：数量不能为负数"),
         ("采购 可乐330 0箱 供应商 太古", "第1行：数量不能为 0"),
         ("采购 可乐330 99999999999999999999箱 供应商 太古", f"第1行：数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}罐"),
+        ("采购 可乐330 0.5罐 供应商 太古", "第1行：可口可乐 330ml 只能是整罐，不能是 0.5罐"),
     ]:
         refused = texts(await console.say("chen", text))
         assert "这张采购单还不能提交" in refused and said in refused, text

@@ -112,3 +112,14 @@ async def test_a_count_takes_zero_but_not_a_negative_or_huge_quantity(console: C
     assert f"数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}瓶" in too_many
     assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
     assert "实盘 0瓶，盘亏 5箱" in texts(await console.say("li", "盘点 雪碧 0"))  # an empty shelf is a count
+
+
+async def test_half_a_bottle_is_refused_in_counts_and_transfers(console: Console) -> None:
+    assert "雪碧 500ml 只能是整瓶，不能是 0.5瓶" in texts(await console.say("li", "调拨 雪碧 0.5 主仓 到 门店"))
+    assert "雪碧 500ml 只能是整瓶，不能是 59.5瓶" in texts(await console.say("li", "盘点 雪碧 59.5"))
+    asked = texts(await console.say("li", "盘点 雪碧"))
+    assert "实盘数量" in asked
+    again = texts(await console.say("li", "4箱11.5瓶"))
+    assert "只能是整瓶，不能是 59.5瓶" in again and "实盘数量" in again
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+    assert "已调拨" in texts(await console.say("li", "调拨 雪碧 0.5箱 主仓 到 门店"))  # 6 bottles

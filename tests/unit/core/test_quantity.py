@@ -1,5 +1,6 @@
 """The bound on one line's quantity: derived from the BIGINT columns, and kept by core itself."""
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
@@ -11,9 +12,10 @@ from core.counts import record_count, start_count
 from core.documents import OrderLineInput
 from core.errors import InvalidInput
 from core.purchasing import create_purchase_order
-from core.quantity import MAX_LINE_QUANTITY, check_quantity
+from core.quantity import MAX_LINE_QUANTITY, check_quantity, check_whole, is_measured
 from core.sales import create_sales_order
 from core.transfers import TransferLineInput, transfer_stock
+from tests.factories import make_product
 from tests.unit.core.workflows import CLOCK, make_shop
 
 D = Decimal
@@ -83,3 +85,53 @@ async def test_core_refuses_a_quantity_beyond_the_bound_before_the_database_sees
 
     with pytest.raises(InvalidInput, match="数量太大：最多 1000000罐"):
         await db.transact(work)
+
+
+@pytest.mark.parametrize("unit", ["罐", "瓶", "箱", "个", "双"])
+def test_a_unit_that_counts_things_is_never_split(unit: str) -> None:
+    with pytest.raises(InvalidInput, match=f"^可口可乐 330ml 只能是整{unit}，不能是 0.5{unit}$"):
+        check_whole(D("0.5"), unit, "可口可乐 330ml")
+    check_whole(D(12), unit, "可口可乐 330ml")
+    check_whole(D("12.000"), unit, "可口可乐 330ml")  # as a quantity column reads back
+
+
+@pytest.mark.parametrize("unit", ["公斤", "千克", "kg", "KG", "斤", "克", "g", "吨", "升", "L", "ml", "毫升", "米", "m", "㎏"])
+def test_a_measured_unit_may_be_a_fraction(unit: str) -> None:
+    assert is_measured(unit)
+    check_whole(D("0.5"), unit, "散装大米")
+
+
+@pytest.mark.parametrize("service", ["sales order", "purchase order", "transfer", "count", "opening stock"])
+async def test_core_refuses_half_a_can_but_takes_half_a_case_and_half_a_kilo(db, service: str) -> None:
+    """0.5罐 was booked as half a can; 0.5箱 of 24 is 12罐, and rice by the kilo may be split."""
+    shop = await make_shop(db)
+    w = shop.world
+    async with db.session() as s:
+        rice = await make_product(s, "R001", "散装大米", base_unit="公斤", case=None, barcode=None)
+        await ledger.opening_stock(s, w.warehouse_user, product_id=rice.id, warehouse_id=w.main.id, quantity=D(50))
+    count = await db.transact(lambda s: start_count(s, w.warehouse_user, warehouse_id=w.main.id, clock=CLOCK))
+
+    def call(product_id: int, quantity: Decimal, unit: str | None) -> Callable[[AsyncSession], Awaitable[object]]:
+        line = OrderLineInput(product_id, quantity, unit)
+        return {
+            "sales order": lambda s: create_sales_order(
+                s, w.sales, customer_id=shop.customer.id, warehouse_id=w.main.id, lines=[line], clock=CLOCK,
+            ),
+            "purchase order": lambda s: create_purchase_order(
+                s, w.purchaser, supplier_id=shop.supplier.id, warehouse_id=w.main.id, lines=[line], clock=CLOCK,
+            ),
+            "transfer": lambda s: transfer_stock(
+                s, w.warehouse_user, from_warehouse_id=w.main.id, to_warehouse_id=w.store.id,
+                lines=[TransferLineInput(product_id, quantity, unit)], clock=CLOCK,
+            ),
+            "count": lambda s: record_count(s, w.warehouse_user, count.id, product_id=product_id, quantity=quantity, unit=unit),
+            "opening stock": lambda s: ledger.opening_stock(
+                s, w.warehouse_user, product_id=product_id, warehouse_id=w.store.id,
+                quantity=quantity * (24 if unit else 1),
+            ),
+        }[service]
+
+    with pytest.raises(InvalidInput, match="^可口可乐 330ml 只能是整罐，不能是 0.5罐$"):
+        await db.transact(call(shop.cola.id, D("0.5"), None))
+    await db.transact(call(shop.cola.id, D("0.5"), "箱"))
+    await db.transact(call(rice.id, D("0.5"), None))
