@@ -18,7 +18,7 @@ from typing import Any
 from bot.conversation import LOCK_WAIT_SECONDS, conversation_key
 from bot.handlers import ACTIONS, COMMANDS, FLOWS, FREE_TEXT_FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
-from bot.parser import CancelFlow, Unknown, parse
+from bot.parser import FREE_TEXT, CancelFlow, parse
 from bot.turn import Services, Turn
 from core.errors import DomainError
 from core.models import User
@@ -169,7 +169,7 @@ class Engine:
                 # in the flows that take any text and judge it themselves.
                 name = state.get("flow", "")
                 flow = FLOWS.get(name)
-                offered = isinstance(command, Unknown) or name in FREE_TEXT_FLOWS
+                offered = isinstance(command, FREE_TEXT) or name in FREE_TEXT_FLOWS
                 if flow is not None and offered and await flow(turn, state, event.text):
                     return
                 await self.services.conversations.clear(turn.origin)

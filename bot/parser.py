@@ -1,8 +1,10 @@
 """Chat text → commands: the words people type in a sales chat, Chinese first, English too.
 
 Pure functions, no database: product, customer and unit names stay text here and are resolved by the
-handlers. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`, Chinese
-numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's base unit.
+handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
+and emoji are dropped. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`,
+Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's
+base unit.
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -14,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+
+import opencc
 
 # ---------------------------------------------------------------- quantities
 
@@ -181,10 +185,20 @@ def _cut_after_quantities(chunk: str) -> list[str]:
     return [*lines, chunk[start:]]
 
 
+# `/`, 还有, or a 和 standing alone, between a quantity and the next product: 可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5,
+# 可乐 10箱 和 雪碧 5瓶. Not a glued 和 (和其正, 和路雪; 3箱和12支 is one quantity), nor a / before a number or
+# a unit (24罐/箱).
+_BETWEEN_LINES = re.compile(
+    rf"(?<=[\d零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半])(?P<unit>\s*{_UNIT}(?:半)?)?"
+    rf"\s*(?:/|还有|\s和\s)\s*+(?!\d|{_UNIT}(?:$|[\s,;、。/]))"
+)
+
+
 def split_items(text: str) -> tuple[ItemText, ...]:
-    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, or by a space
-    after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
-    lines = [line for chunk in re.split(r"[,;、。\n]+", fold(text)) for line in _cut_after_quantities(chunk)]
+    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有 or 和
+    after a quantity (`_BETWEEN_LINES`), or by a space after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
+    separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
+    lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
     return tuple(split_item(line) for line in lines if line.strip())
 
 
@@ -347,6 +361,21 @@ class CancelFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class Greeting:
+    """你好, 在吗, hi: answered with a hello, not with 没看懂."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thanks:
+    """谢谢, 辛苦了: answered with 不客气."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """好的, 收到, ok: the person heard the last answer; a short reply, not the help card."""
+
+
+@dataclass(frozen=True, slots=True)
 class Bind:
     person: str  # the name as written after @ (the platform id comes from the event's mentions)
     role: str
@@ -386,9 +415,12 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | WriteOff    | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Bind | ShowAlertRoutes | AddAlertRoute
-    | RemoveAlertRoute | Usage | Unknown
+    | WriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Greeting | Thanks | Ack | Bind
+    | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
 )
+
+# What `parse` reads as no command: a flow waiting for an answer is offered it (a 好的 answers no count).
+FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack)
 
 USAGE: dict[str, str] = {
     "stock": "库存 可乐 / 查 6901234567890 / stock cola",
@@ -406,9 +438,38 @@ USAGE: dict[str, str] = {
 }
 
 
+# Built once: a converter loads its dictionaries (~0.2 ms); converting a message then costs about a microsecond.
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+# Emoji and other pictographs (So), skin tones (Sk), keycaps (Me), joiners and tags (Cf), private use (Co):
+# never part of a product's or customer's name. The degree sign may be, and stays (52° 白酒; ℃ folds to °c).
+_SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Me", "Cf", "Co"})
+_VARIATION_SELECTORS = frozenset(chr(code) for code in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
+_SPACES = re.compile(r" {2,}")
+# 1,000 and 12,000箱: a comma (full-width alike, NFKC folds it) between 1-3 digits and groups of exactly three
+# that end the number, before a unit, a space, a separator or the end. 可乐 10，雪碧 5 is two lines, and so
+# are 可乐 10,100%橙汁 and 可乐 10,330ml雪碧: a name follows the digits.
+_GROUPED_THOUSANDS = re.compile(
+    rf"(?<![\d.,])\d{{1,3}}(?:,\d{{3}})+(?!\d)(?=(?:\.\d+)?\s*(?:{_UNIT}(?:半)?)?(?:$|[\s,;、。/]|[零又]?\d))"
+)
+
+
+def _is_symbol(char: str) -> bool:
+    return char != "°" and (unicodedata.category(char) in _SYMBOL_CATEGORIES or char in _VARIATION_SELECTORS)
+
+
+def _without_symbols(text: str) -> str:
+    """Each run of symbols becomes one space: `可乐👍` is 可乐, and `可乐10箱👍雪碧5瓶` is still two lines."""
+    if text.isascii():
+        return text
+    spaced = "".join(" " if _is_symbol(char) else char for char in text)
+    return text if spaced == text else _SPACES.sub(" ", spaced)
+
+
 def fold(text: str) -> str:
-    """Full-width to half-width, ideographic spaces to spaces, lower case: one spelling per meaning."""
-    return unicodedata.normalize("NFKC", text).replace("\u3000", " ").lower()
+    """Full-width to half-width, traditional to simplified Chinese (庫存 → 库存), no emoji, no thousands
+    separators (1,000 → 1000), ideographic spaces to spaces, lower case: one spelling per meaning."""
+    normal = _GROUPED_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), unicodedata.normalize("NFKC", text))
+    return _TO_SIMPLIFIED.convert(_without_symbols(normal)).replace("\u3000", " ").lower()
 
 
 # Command words, longest first within a family so "查库存" wins over "查".
@@ -441,6 +502,25 @@ _NO_ARGUMENT: dict[str, Command] = {
     "cancel": CancelFlow(),
 }
 
+# The whole message, folded, without trailing punctuation and particles (你好呀, 谢谢啦~, ok！).
+_COURTESY: dict[str, Command] = {
+    **dict.fromkeys(
+        ("你好", "您好", "你们好", "大家好", "在吗", "在么", "在嘛", "在不在", "哈喽", "哈啰", "嗨", "早", "早安",
+         "早上好", "上午好", "中午好", "下午好", "晚上好", "hi", "hello", "hey", "good morning"),
+        Greeting(),
+    ),
+    **dict.fromkeys(
+        ("谢谢", "谢谢你", "谢谢您", "谢了", "多谢", "感谢", "非常感谢", "辛苦了", "辛苦", "thanks", "thank you", "thx"),
+        Thanks(),
+    ),
+    **dict.fromkeys(
+        ("好的", "好", "好滴", "好嘞", "好哒", "行", "收到", "知道了", "明白", "明白了", "了解", "嗯", "嗯嗯", "ok", "okay",
+         "okk"),
+        Ack(),
+    ),
+}
+_COURTESY_TAIL = re.compile(r"[\s!?.,~。啊呀啦哈]+$")
+
 _DOCUMENT_NO = re.compile(r"[a-z]{2,4}-?\d{6,8}-?\d{1,6}", re.IGNORECASE)
 _BARCODE = re.compile(r"\d{8,14}")
 _STOCK_QUESTION = re.compile(r"^(?P<product>.+?)\s*(?:还有多少|有多少|还有货吗|有货吗|有没有货|库存多少|库存|剩多少|还剩多少)[?？。!]*$")
@@ -472,6 +552,9 @@ def parse(text: str) -> Command:
         return Unknown(text)
     if _BARCODE.fullmatch(folded):
         return StockQuery(folded)
+    courtesy = _COURTESY.get(_COURTESY_TAIL.sub("", folded))
+    if courtesy is not None:
+        return courtesy
     split = _split_word(folded)
     if split is None:
         question = _STOCK_QUESTION.match(folded)
@@ -521,7 +604,9 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
 
 
 def _order(rest: str) -> Command:
-    customer, _, lines = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest).replace("\n", " ", 1).partition(" ")
+    # The customer ends at the first space or new line; the lines keep their own new lines.
+    head = re.sub(r"^(?:客户|给|customer)\s*[:：]?\s*", "", rest)
+    customer, _, lines = re.sub(r"\s", " ", head, count=1).partition(" ")
     if ":" in customer:
         customer, _, more = customer.partition(":")
         lines = f"{more} {lines}".strip()

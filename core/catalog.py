@@ -40,7 +40,7 @@ from core.models import (
     Warehouse,
 )
 from core.preferences import bump_catalog_version, bumped_in, catalog_version, catalog_writes
-from core.quantity import format_quantity, parse_decimal
+from core.quantity import check_price, format_quantity, parse_decimal
 from core.users import require_role
 
 CATALOG_EDITORS = {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}
@@ -284,6 +284,13 @@ def validate_product_input(data: ProductInput) -> None:
             raise InvalidInput(f"{label}不能为负数: {days}")
     if data.unit and data.unit != data.base_unit and data.unit not in data.conversions:
         raise InvalidInput(f"单位“{data.unit}”没有换算（例: 1{data.unit}=24{data.base_unit}）")
+    for label, price in (("售价", data.sale_price), ("进价", data.purchase_price)):
+        check_price(price, label, data.base_unit, per=input_factor(data))
+
+
+def input_factor(data: ProductInput) -> Decimal:
+    """Base units in one `data.unit`: the prices and stock lines given are per it."""
+    return data.conversions.get(data.unit, Decimal(1)) if data.unit and data.unit != data.base_unit else Decimal(1)
 
 
 async def _category_id(session: AsyncSession, name: str) -> int | None:
@@ -312,7 +319,7 @@ async def save_product(session: AsyncSession, actor: User | None, data: ProductI
     if actor is not None:
         require_role(actor, CATALOG_EDITORS, "维护商品资料")
     validate_product_input(data)
-    per_unit = data.conversions.get(data.unit, Decimal(1)) if data.unit and data.unit != data.base_unit else Decimal(1)
+    per_unit = input_factor(data)
     values: dict[str, Any] = {
         "name": data.name.strip(),
         "spec": data.spec.strip(),

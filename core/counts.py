@@ -23,7 +23,7 @@ from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lock_lot, lock_product, lot_for, post
 from core.models import Lot, MovementKind, Product, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import check_quantity
+from core.quantity import check_quantity, check_whole
 from core.users import require_role
 
 COUNT_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -96,6 +96,7 @@ async def record_count(
         raise InvalidInput(f"{product_label(product)} 不在这次盘点的分类里")
     counted = await to_base(session, product, quantity, unit)
     check_quantity(counted, f"{product_label(product)} 的盘点数量", product.base_unit, zero_allowed=True)
+    check_whole(counted, product.base_unit, product_label(product))
     lot = await lot_for(session, product, count.warehouse_id, lot_no, production_date, expiry_date)
     line = await session.scalar(select(CountLine).where(col(CountLine.count_id) == count_id, col(CountLine.lot_id) == lot.id))
     if line is None:

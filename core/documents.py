@@ -22,7 +22,7 @@ from core.catalog import unit_factor
 from core.columns import QTY_PLACES, AwareDateTime, Money, Quantity, UnitCost, money, utcnow
 from core.errors import InvalidInput, NotFound
 from core.models import ZERO, Product
-from core.quantity import check_quantity, format_quantity
+from core.quantity import check_price, check_quantity, check_whole, format_quantity
 
 _QTY_UNIT = Decimal(1).scaleb(-QTY_PLACES)
 
@@ -512,10 +512,12 @@ async def price_line(session: AsyncSession, line: OrderLineInput, list_price_per
     factor = await unit_factor(session, product, line.unit)
     quantity = line.quantity * factor
     check_quantity(quantity, f"{product.name} 的数量", product.base_unit)
+    check_whole(quantity, product.base_unit, product.name)
     if quantity != quantity.quantize(_QTY_UNIT) or line.quantity != line.quantity.quantize(_QTY_UNIT):
         raise InvalidInput(f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(line.quantity)}")
     unit_price = money(getattr(product, list_price_per_base) * factor) if line.unit_price is None else line.unit_price
-    if unit_price < 0 or unit_price != money(unit_price):
+    check_price(unit_price, f"{product.name} 的单价", product.base_unit, per=factor)
+    if unit_price != money(unit_price):
         raise InvalidInput(f"{product.name} 的单价不对: {unit_price}")
     unit = line.unit.strip() if line.unit else product.base_unit
     return PricedLine(product, unit, line.quantity, quantity, unit_price, money(line.quantity * unit_price))

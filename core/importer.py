@@ -31,6 +31,7 @@ from core.audit import json_safe
 from core.catalog import (
     ProductInput,
     fold,
+    input_factor,
     resolve_units,
     save_customer,
     save_supplier,
@@ -50,7 +51,7 @@ from core.models import (
     Warehouse,
 )
 from core.preferences import bump_catalog_version
-from core.quantity import parse_decimal
+from core.quantity import check_price, check_whole, parse_decimal
 from core.users import require_role
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -340,7 +341,7 @@ def _check_product_rows(rows: Rows) -> _ProductFileCheck:
 
 
 def _product_values(data: ProductInput, category_id: int | None, supplier_id: int | None) -> dict[str, Any]:
-    per_unit = data.conversions.get(data.unit, Decimal(1)) if data.unit != data.base_unit else Decimal(1)
+    per_unit = input_factor(data)
     return {
         "name": data.name.strip(),
         "spec": data.spec,
@@ -579,6 +580,7 @@ async def import_stock(
                 if factor is None:
                     raise InvalidInput(f"{product.name} 没有单位“{unit}”的换算")
                 quantity *= factor
+            check_whole(quantity, product.base_unit, product.name)
             production = _date(values.get("production_date", ""), "生产日期")
             expiry = _date(values.get("expiry_date", ""), "到期日")
             if production and expiry and expiry < production:
@@ -587,6 +589,8 @@ async def import_stock(
             if product.lot_tracked and not lot_no:
                 raise InvalidInput(f"{product.name} 按批次管理，请填写批次")
             cost = _decimal(values.get("unit_cost", ""), "成本")
+            if cost is not None:
+                check_price(cost, "成本", product.base_unit)
         except DomainError as exc:
             errors.append(RowError(number, exc.message))
             continue

@@ -24,7 +24,7 @@ from core.audit import record
 from core.columns import COST_PLACES, QTY_PLACES, utcnow
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.models import ZERO, Lot, Movement, MovementKind, Product, Role, User, Warehouse
-from core.quantity import check_quantity, format_quantity
+from core.quantity import check_price, check_quantity, check_whole, format_quantity
 from core.users import require_role
 
 _COST_UNIT = Decimal(1).scaleb(-COST_PLACES)
@@ -290,9 +290,10 @@ async def opening_stock(
     require_role(actor, {Role.WAREHOUSE, Role.MANAGER}, "录入期初库存")
     if quantity <= 0:
         raise InvalidInput(f"期初数量必须大于 0: {quantity}")
-    if unit_cost is not None and unit_cost < 0:
-        raise InvalidInput(f"成本不能为负数: {unit_cost}")
     product = await lock_product(session, product_id)
+    check_whole(quantity, product.base_unit, product.name)
+    if unit_cost is not None:
+        check_price(unit_cost, "成本", product.base_unit)
     lot = await lot_for(session, product, warehouse_id, lot_no, production_date, expiry_date)
     cost = product.purchase_price if unit_cost is None else unit_cost
     return await post(

@@ -18,7 +18,7 @@ from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.ledger import lots_for_update, transfer_lot, usable_lots
 from core.models import ZERO, Lot, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import check_quantity
+from core.quantity import check_quantity, check_whole
 from core.users import require_role
 
 TRANSFER_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -69,6 +69,7 @@ async def transfer_stock(
         product = await get_product(session, line.product_id)
         quantity = await to_base(session, product, line.quantity, line.unit)
         check_quantity(quantity, f"{product_label(product)} 的调拨数量", product.base_unit)
+        check_whole(quantity, product.base_unit, product_label(product))
         sources = _sources(await lots_for_update(session, product.id or 0, from_warehouse_id), line.lot_no, clock)
         if line.lot_no is not None and not sources:
             raise NotFound(f"{product_label(product)} 在调出仓库没有批次 {line.lot_no}")

@@ -25,7 +25,7 @@ from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.ledger import expired, lock_lot, lock_product, post
 from core.models import ZERO, Lot, MovementKind, Product, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import check_quantity
+from core.quantity import check_quantity, check_whole
 from core.users import require_role
 
 WRITE_OFF_ROLES = {Role.WAREHOUSE, Role.MANAGER}
@@ -77,6 +77,7 @@ async def plan_write_off(
     free = sum((_free(lot) for lot in ordered), ZERO)
     wanted = free if quantity is None else quantity
     check_quantity(wanted, f"{product_label(product)} 的报损数量", product.base_unit)
+    check_whole(wanted, product.base_unit, product_label(product))
     if wanted > free:
         reserved = sum((lot.reserved for lot in ordered), ZERO)
         held = f"（另有 {await describe_quantity(session, product, reserved)} 已被订单预留，不能报损）" if reserved else ""

@@ -24,12 +24,16 @@ from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, Any], Awaitable[None]]
 ActionHandler = Callable[[Turn, CardAction], Awaitable[None]]
-# A flow is offered only free text (what `parser.parse` reads as no command); True when it was for the flow.
+# A flow is offered only free text (`parser.FREE_TEXT`: what `parse` reads as no command); True when it was
+# for the flow.
 FlowHandler = Callable[[Turn, dict[str, Any], str], Awaitable[bool]]
 
 COMMANDS: dict[type, CommandHandler] = {
     parser.StockQuery: stock.stock_query,
     parser.Help: general.show_help,
+    parser.Greeting: general.greet,
+    parser.Thanks: general.thank,
+    parser.Ack: general.acknowledge,
     parser.Unknown: general.unknown,
     parser.Usage: general.usage,
     parser.CancelFlow: general.cancel_flow,

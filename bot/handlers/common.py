@@ -14,7 +14,7 @@ from bot.parser import QuantityText
 from core.catalog import Ranked, closest_names, fold, get_product, products_by_ids, rank_products, unit_factor
 from core.errors import InvalidInput
 from core.models import Product, ProductUnit
-from core.quantity import check_quantity
+from core.quantity import check_quantity, check_whole
 
 TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
 SEARCH_LIMIT = 20  # candidates ranked for a person's words
@@ -105,9 +105,11 @@ async def base_quantity(
     session: AsyncSession, product: Product, quantity: QuantityText, *, zero_allowed: bool = False
 ) -> Decimal:
     """`3箱零12罐` → base units of the product; a unit the product does not have is refused by name, and
-    so is a quantity the books cannot take (negative, 0 unless counted, beyond the bound), before any work."""
+    so is a quantity the books cannot take (negative, 0 unless counted, beyond the bound, half a can), before
+    any work."""
     total = Decimal(0)
     for part in quantity.parts:
         total += part.amount * await unit_factor(session, product, part.unit or None)
     check_quantity(total, unit=product.base_unit, zero_allowed=zero_allowed)
+    check_whole(total, product.base_unit, product.name)
     return total

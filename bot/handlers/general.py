@@ -1,10 +1,11 @@
-"""Help, strangers, binding colleagues from chat, cancelling a flow, and what nobody understood."""
+"""Help, greetings and thanks, strangers, binding colleagues from chat, cancelling a flow, and what nobody
+understood."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import help_card
+from bot.cards import help_card, help_lines
 from bot.model import Target, Text, TextMessage
 from bot.outbox import enqueue
 from bot.parser import USAGE, Bind, Usage
@@ -31,6 +32,20 @@ async def stranger(turn: Turn) -> None:
 
 async def show_help(turn: Turn, _command: object = None) -> None:
     turn.say(help_card(turn.user))
+
+
+async def greet(turn: Turn, _command: object = None) -> None:
+    """A hello answered in one line naming what this person can do; the card is one word away."""
+    can = "、".join(what.replace(" / ", "、") for what, _how in help_lines(turn.user.role))
+    turn.say(Text(f"您好，{turn.user.name}！我可以帮您：{can}。发送“帮助”看全部命令。"))
+
+
+async def thank(turn: Turn, _command: object = None) -> None:
+    turn.say(Text("不客气！有需要随时找我。"))
+
+
+async def acknowledge(turn: Turn, _command: object = None) -> None:
+    turn.say(Text("好的，有需要随时找我。"))
 
 
 async def unknown(turn: Turn, _command: object = None) -> None:

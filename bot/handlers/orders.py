@@ -26,7 +26,7 @@ from bot.cards import decided_status, echo, expired_text, new_card_id, pick_card
 from bot.handlers.common import ProductLookup, base_quantity, find_product, narrow_by_units, product_by_id
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
-from bot.parser import CloseOrder, ItemText, PlaceOrder, Ship, parse_quantity, split_item, split_items
+from bot.parser import CloseOrder, ItemText, PlaceOrder, Ship, fold, parse_quantity, split_item, split_items
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_customer, list_warehouses, unit_factor
 from core.documents import (
@@ -719,7 +719,8 @@ async def start_for_product(turn: Turn, action: CardAction) -> None:
 
 
 async def continue_for_product(turn: Turn, state: dict[str, Any], text: str) -> bool:
-    customer, _, quantity_text = text.strip().partition(" ")
+    """`华联 10箱` for the product on the card (folded as commands are: 華聯 finds 华联超市)."""
+    customer, _, quantity_text = fold(text).strip().partition(" ")
     quantity = parse_quantity(quantity_text)
     if not customer or quantity is None:
         return False

@@ -22,11 +22,12 @@ from bot.handlers.orders import line_input, resolve_lines
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import (
+    FREE_TEXT,
     LotDetails,
     PendingApprovals,
     Receive,
     RequestPurchase,
-    Unknown,
+    fold,
     parse,
     parse_lot_details,
 )
@@ -272,9 +273,9 @@ async def continue_reject(turn: Turn, state: dict[str, Any], text: str) -> bool:
     if waiting is None or waiting.step_no != step_no:
         return False
     reason, asked = text.strip(), state.get("asked_about", "")
-    if asked and reason in CONFIRMING_WORDS:
+    if asked and fold(reason).strip() in CONFIRMING_WORDS:
         reason = asked
-    elif not isinstance(parse(reason), Unknown):
+    elif not isinstance(parse(reason), FREE_TEXT):
         # 库存还够 is a fine reason and a stock query: asked once, never taken either way unannounced.
         if asked:
             return False  # said again: a command after all, and the prompt is over

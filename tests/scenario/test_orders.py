@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from core.db import Database
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.factories import make_product
@@ -170,6 +172,37 @@ async def test_the_warehouse_is_picked_by_what_it_holds_for_all_lines_of_a_produ
     assert ("仓库", "门店仓") in [tuple(f) for f in draft["fields"]] and draft["note"] == "确认后预留库存"
 
 
+async def test_an_order_in_traditional_chinese_finds_customer_and_products(console: Console) -> None:
+    draft = card(await console.say("wang", "下單 華聯超市 可口可樂330 2箱，雪碧 5瓶"))
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "2箱"], ["雪碧 500ml", "5瓶"]]
+    stock = card(await console.say("wang", "库存 雪碧"))
+    await console.press("wang", stock, "下单")
+    assert card(await console.say("wang", "華聯 兩箱"))["title"] == "销售单草稿 · 华联超市"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["下单 华联 可乐330 2箱/雪碧 5瓶", "下单 华联 可乐330 2箱\n雪碧 5瓶", "下单 华联 可乐330 2箱还有雪碧 5瓶",
+     "下单 华联 可乐330 2箱；雪碧 5瓶", "下单 华联 可乐330 2箱、雪碧 5瓶", "下单 华联 可乐330 48\n雪碧 5"],
+)
+async def test_lines_separated_as_people_separate_them(console: Console, text: str) -> None:
+    rows = card(await console.say("wang", text))["tables"][0]["rows"]
+    assert [row[0] for row in rows] == ["可口可乐 330ml", "雪碧 500ml"]
+
+
+async def test_a_thousands_separator_is_read_as_one_number(console: Console) -> None:
+    """`1,200瓶` was read as 1 and a line “200瓶”."""
+    draft = card(await console.say("wang", "下单 华联 雪碧 1,200瓶，可乐330 2箱"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["雪碧 500ml", "100箱"], ["可口可乐 330ml", "2箱"]]  # 1200瓶 = 100箱 of 12
+
+
+async def test_an_emoji_after_a_line_is_no_part_of_it(console: Console) -> None:
+    draft = card(await console.say("wang", "下单 华联 可乐330 2箱🙏"))
+    assert draft["tables"][0]["rows"][0][:2] == ["可口可乐 330ml", "2箱"]
+    assert card(await console.say("wang", "库存 可口可乐330👍"))["title"] == "库存 · 可口可乐 330ml"
+
+
 async def test_order_from_the_stock_card_button(console: Console) -> None:
     stock = card(await console.say("wang", "库存 雪碧"))
     assert "给哪个客户" in texts(await console.press("wang", stock, "下单"))
@@ -235,6 +268,15 @@ async def test_quantities_that_cannot_be_taken_are_refused_by_line_before_any_dr
         assert [r["type"] for r in replies] == ["text"], text
         assert said in texts(replies) and "这张单还不能开" in texts(replies)
     assert "第1行：数量不能为负数" in texts(await console.say("wang", "下单 华联 可乐330 −5箱"))  # the minus sign
+
+
+async def test_half_a_can_is_refused_by_line_and_half_a_case_is_twelve_cans(console: Console) -> None:
+    refused = await console.say("wang", "下单 华联 雪碧 2瓶，可乐330 0.5罐")
+    assert [r["type"] for r in refused] == ["text"]
+    assert "第2行：可口可乐 330ml 只能是整罐，不能是 0.5罐" in texts(refused) and "这张单还不能开" in texts(refused)
+    assert "第1行：可口可乐 330ml 只能是整罐，不能是 24.5罐" in texts(await console.say("wang", "下单 华联 可乐330 1箱0.5罐"))
+    draft = card(await console.say("wang", "下单 华联 可乐330 0.5箱"))
+    assert draft["tables"][0]["rows"][0][:2] == ["可口可乐 330ml", "12罐"]
 
 
 async def test_a_partial_shipment_of_a_negative_quantity_is_refused(console: Console) -> None:

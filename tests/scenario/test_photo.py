@@ -23,6 +23,8 @@ async def test_unknown_code_is_named_and_an_admin_may_create_the_product(console
     assert "条码 4006381333931 不在商品库中" in texts(await console.upload("li", ean13_png("4006381333931")))
     offer = card(await console.upload("admin", ean13_png("4006381333931")))
     assert "名称 单位 售价" in texts(await console.press("admin", offer, "新建商品"))
+    assert "售价太高：每支 ¥100,000.00，最多 ¥99,999.99" in texts(await console.say("admin", "施德楼铅笔 支 100000"))
+    assert "售价不能为负数: -2.5" in texts(await console.say("admin", "施德楼铅笔 支 -2.5"))
     assert "已新建商品 施德楼铅笔" in texts(await console.say("admin", "施德楼铅笔 支 2.5"))
     assert "库存 · 施德楼铅笔" in texts(await console.say("admin", "查 4006381333931"))
 

@@ -121,6 +121,14 @@ async def test_a_reason_that_reads_as_a_command_is_asked_about_never_taken_unann
     assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：库存还够" in told
 
 
+async def test_a_reason_asked_about_is_confirmed_in_traditional_chinese_too(console: Console) -> None:
+    await console.say("chen", "采购 雪碧 10箱 供应商 太古")
+    approval = card(await console.replies("zhang"))
+    await console.press("zhang", approval, "驳回")
+    assert "是驳回理由吗" in texts(await console.say("zhang", "库存还够"))
+    assert card(await console.say("zhang", "確認"))["status"].endswith("理由：库存还够")
+
+
 async def test_free_text_during_a_reject_prompt_is_the_reason(console: Console) -> None:
     number = po_number(texts(await console.say("chen", "采购 雪碧 10箱 供应商 太古")))
     approval = card(await console.replies("zhang"))
@@ -180,6 +188,7 @@ async def test_a_purchase_of_a_quantity_that_cannot_be_taken_is_refused_and_noth
         ("采购 可乐330 -3箱 供应商 太古", "第1行：数量不能为负数"),
         ("采购 可乐330 0箱 供应商 太古", "第1行：数量不能为 0"),
         ("采购 可乐330 99999999999999999999箱 供应商 太古", f"第1行：数量太大：最多 {format_quantity(MAX_LINE_QUANTITY)}罐"),
+        ("采购 可乐330 0.5罐 供应商 太古", "第1行：可口可乐 330ml 只能是整罐，不能是 0.5罐"),
     ]:
         refused = texts(await console.say("chen", text))
         assert "这张采购单还不能提交" in refused and said in refused, text

@@ -54,6 +54,11 @@ async def test_expired_stock_is_not_available_to_sell_and_staff_see_it_marked(co
     assert f"主仓 | L1 | {L1_EXPIRY} | 4箱4罐 | 4箱4罐" in staff
 
 
+async def test_traditional_chinese_finds_the_product(console: Console) -> None:
+    assert card(await console.say("wang", "庫存 可口可樂330"))["title"] == "库存 · 可口可乐 330ml"
+    assert "找到 2 个商品" in card(await console.say("wang", "庫存 可口可樂"))["title"]
+
+
 async def test_english_and_pinyin_initials_find_the_product(console: Console) -> None:
     assert "雪碧 500ml" in texts(await console.say("li", "stock xb"))
 
@@ -86,6 +91,28 @@ async def test_anything_else_gets_a_short_help_card_never_silence(console: Conso
     replies = await console.say("wang", "今天天气怎么样")
     assert card(replies)["title"] == "psibot 可以帮您"
     assert "没看懂" in card(replies)["note"]
+
+
+async def test_a_greeting_gets_a_hello_naming_what_i_can_do_not_the_help_card(console: Console) -> None:
+    for text in ("你好", "在吗？", "hi"):
+        replies = await console.say("wang", text)
+        assert [r["type"] for r in replies] == ["text"]
+        assert replies[0]["text"] == "您好，小王！我可以帮您：查库存、下单、今日销售。发送“帮助”看全部命令。"
+    assert "盘点、调拨" in (await console.say("li", "您好"))[0]["text"]
+
+
+async def test_thanks_and_acknowledgements_get_a_short_reply_and_no_help_card(console: Console) -> None:
+    for text, answer in (("谢谢", "不客气！有需要随时找我。"), ("辛苦了", "不客气！有需要随时找我。"),
+                         ("好的", "好的，有需要随时找我。"), ("收到", "好的，有需要随时找我。"), ("ok", "好的，有需要随时找我。")):
+        assert await console.say("wang", text) == [{"type": "text", "text": answer}]
+
+
+async def test_a_thank_you_in_the_middle_of_a_count_leaves_the_count_waiting(console: Console) -> None:
+    """Free text is offered to the flow first, a thank-you too: it is no command that ends it."""
+    await console.say("li", "盘点 雪碧")
+    asked_again = texts(await console.say("li", "好的"))
+    assert "没看懂数量" in asked_again and "实盘数量" in asked_again
+    assert "账实相符" in texts(await console.say("li", "60"))
 
 
 async def test_a_redelivered_event_is_handled_once(console: Console) -> None:

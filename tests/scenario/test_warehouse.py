@@ -168,3 +168,14 @@ async def test_products_of_one_name_are_told_apart_by_their_spec(console: Consol
     low = texts(await console.say("chen", "缺货"))
     assert "百事可乐（330ml） | 0罐" in low and "百事可乐（500ml） | 24瓶" in low
     assert "百事可乐（500ml） | 主仓 | B1" in texts(await console.say("li", "临期"))
+
+
+async def test_half_a_bottle_is_refused_in_counts_and_transfers(console: Console) -> None:
+    assert "雪碧 500ml 只能是整瓶，不能是 0.5瓶" in texts(await console.say("li", "调拨 雪碧 0.5 主仓 到 门店"))
+    assert "雪碧 500ml 只能是整瓶，不能是 59.5瓶" in texts(await console.say("li", "盘点 雪碧 59.5"))
+    asked = texts(await console.say("li", "盘点 雪碧"))
+    assert "实盘数量" in asked
+    again = texts(await console.say("li", "4箱11.5瓶"))
+    assert "只能是整瓶，不能是 59.5瓶" in again and "实盘数量" in again
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+    assert "已调拨" in texts(await console.say("li", "调拨 雪碧 0.5箱 主仓 到 门店"))  # 6 bottles

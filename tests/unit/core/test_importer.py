@@ -131,6 +131,37 @@ SP2,门店仓,1,,,
         assert await s.scalar(select(func.count()).select_from(Movement)) == 0
 
 
+async def test_a_stock_row_of_half_a_bottle_is_refused_and_half_a_case_is_not(db, tmp_path):
+    async with db.session() as s:
+        world = await make_world(s)
+        await import_products(s, world.purchaser, read_table(write(tmp_path, "p.csv", PRODUCTS_CSV)))
+    text = "sku,warehouse,quantity,unit,lot\nSP2,主仓,0.5,,\nSP1,主仓,0.5,箱,L1\nSP2,门店仓,1.5,箱,\n"
+    with pytest.raises(ImportRejected) as caught:
+        async with db.session() as s:
+            await import_stock(s, world.warehouse_user, read_table(write(tmp_path, "s.csv", text)))
+    assert [(e.row, e.reason) for e in caught.value.errors] == [(2, "农夫山泉 只能是整瓶，不能是 0.5瓶")]
+
+
+async def test_prices_and_costs_beyond_the_bound_are_refused_by_row(db, tmp_path):
+    async with db.session() as s:
+        world = await make_world(s)
+    products = "编码,名称,单位,售价,进价,换算\nG1,金条,克,100000,1,\nG2,金砖,箱,2399999.76,1,1箱=24块\nG3,银条,克,5,100000,\n"
+    with pytest.raises(ImportRejected) as caught:
+        async with db.session() as s:
+            await import_products(s, world.purchaser, read_table(write(tmp_path, "p.csv", products)))
+    assert [(e.row, e.reason) for e in caught.value.errors] == [
+        (2, "售价太高：每克 ¥100,000.00，最多 ¥99,999.99"),
+        (4, "进价太高：每克 ¥100,000.00，最多 ¥99,999.99"),
+    ]
+    async with db.session() as s:
+        await import_products(s, world.purchaser, read_table(write(tmp_path, "p.csv", PRODUCTS_CSV)))
+    stock = "sku,warehouse,quantity,unit_cost\nSP2,主仓,10,100000\nSP2,门店仓,10,99999.99\n"
+    with pytest.raises(ImportRejected) as caught:
+        async with db.session() as s:
+            await import_stock(s, world.warehouse_user, read_table(write(tmp_path, "s.csv", stock)))
+    assert [(e.row, e.reason) for e in caught.value.errors] == [(2, "成本太高：每瓶 ¥100,000.00，最多 ¥99,999.99")]
+
+
 async def test_customers_with_credit_limit(db, tmp_path):
     text = "名称,联系人,电话,信用额度\n华联超市,周店长,13800000001,50000\n好德便利店,孙老板,13800000003,\n"
     async with db.session() as s:

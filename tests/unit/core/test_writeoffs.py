@@ -41,6 +41,8 @@ async def test_plan_takes_expired_stock_first_then_earliest_expiry(db):
         await _plan(db, shop, D(25))
     with pytest.raises(InvalidInput, match="报损数量不能为 0"):
         await _plan(db, shop, D(0))
+    with pytest.raises(InvalidInput, match="纯牛奶 250ml 只能是整盒，不能是 1.5盒"):
+        await _plan(db, shop, D("1.5"))
 
 
 async def test_plan_without_quantity_needs_expired_stock_and_never_takes_reserved(db):
