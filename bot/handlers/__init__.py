@@ -69,6 +69,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "order.credit_approve": orders.approve_credit,
     "order.credit_reject": orders.reject_credit,
     "purchase.start": purchases.start_for_product,
+    "purchase.choose": purchases.choose,
     "po.approve": purchases.approve,
     "po.reject": purchases.reject,
     "po.submit": purchases.submit_draft,

@@ -1,16 +1,23 @@
-"""What several handlers need: finding the product a person means, and reading their quantities."""
+"""What several handlers need: finding the product a person means (asking which one on a card when
+several fit), and reading their quantities."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from difflib import SequenceMatcher
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.parser import QuantityText
+from bot.cards import decided_status, expired_text, pick_card, product_label
+from bot.model import Card, CardAction, Text, Tone
+from bot.outbox import enqueue_card_update
+from bot.parser import ItemText, QuantityText, split_item
+from bot.turn import Turn
 from core.catalog import Ranked, closest_names, fold, get_product, products_by_ids, rank_products, unit_factor
 from core.errors import InvalidInput
 from core.models import Product, ProductUnit
@@ -113,3 +120,89 @@ async def base_quantity(
     check_quantity(total, unit=product.base_unit, zero_allowed=zero_allowed)
     check_whole(total, product.base_unit, product.name)
     return total
+
+
+# ---------------------------------------------------------------- which product a line means
+
+CHOICE_TTL_SECONDS = 30 * 60  # as long as a sales draft lives
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """A line whose product text fits several products: the person picks one."""
+
+    number: int
+    item: ItemText
+    candidates: tuple[Product, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """A pick card pressed: the lines as typed, the products picked so far (line number → product id),
+    and what the command said besides its lines (a customer, a supplier)."""
+
+    items: tuple[ItemText, ...]
+    chosen: dict[int, int]
+    context: dict[str, str]
+
+
+def _choice_key(kind: str, card_id: str) -> str:
+    return f"{kind}-choice:{card_id}"
+
+
+async def offer_choice(
+    turn: Turn,
+    kind: str,
+    problems: Sequence[str],
+    ambiguous: Sequence[Ambiguous],
+    items: tuple[ItemText, ...],
+    chosen: Mapping[int, int],
+    context: Mapping[str, str],
+) -> bool:
+    """When picking products is all the lines lack, a card to pick the first ambiguous line's product;
+    True when offered. Its buttons run the action `{kind}.choose`, which takes the press with `take_choice`
+    and goes on with the command."""
+    if not ambiguous or len(ambiguous) != len(problems):
+        return False
+    line = ambiguous[0]
+    card = pick_card(line.item.product, line.candidates, action=f"{kind}.choose")
+    card = replace(card, title=f"第{line.number}行“{line.item.product}”是哪一个？")
+    pending = {
+        "items": [f"{item.product} {item.quantity or item.unread}".strip() for item in items],
+        "chosen": {str(number): product_id for number, product_id in chosen.items()},
+        "line": line.number,
+        "context": dict(context),
+        "owner_id": turn.user.id,
+        "owner": turn.user.name,
+    }
+    await turn.services.store.set(
+        _choice_key(kind, card.card_id), json.dumps(pending, ensure_ascii=False), CHOICE_TTL_SECONDS
+    )
+    turn.say(card)
+    return True
+
+
+async def take_choice(turn: Turn, kind: str, action: CardAction) -> Picked | None:
+    """The product pressed, put in its line: the card then shows the pick and serves no more (taken
+    once, however many press it). None, said why, when it has expired or is someone else's."""
+    key = _choice_key(kind, action.card_id)
+    raw = await turn.services.store.get(key)
+    pending: dict[str, Any] = json.loads(raw) if raw is not None else {}
+    if raw is None or "owner_id" not in pending:  # one saved before picks recorded who asked: as expired
+        turn.say(Text(expired_text()))
+        return None
+    if pending["owner_id"] != turn.user.id:
+        turn.say(Text(f"这张卡片是给{pending['owner']}选商品的，只有{pending['owner']}本人可以选。"))
+        return None
+    product = await turn.lookup(lambda session: product_by_id(session, action.value.get("product_id", "")))
+    if not await turn.services.store.delete_if_equals(key, raw):
+        turn.say(Text(expired_text()))
+        return None
+    chosen = {int(number): product_id for number, product_id in pending["chosen"].items()}
+    chosen[pending["line"]] = product.id or 0
+    picked = Card(
+        action.card_id, f"第{pending['line']}行：{product_label(product)}", Tone.NEUTRAL,
+        status=decided_status("已选", turn.user.name, turn.now()),
+    )
+    await turn.transact(lambda session: enqueue_card_update(session, picked, action))
+    return Picked(tuple(split_item(text) for text in pending["items"]), chosen, pending["context"])

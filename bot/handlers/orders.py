@@ -22,11 +22,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.cards import decided_status, echo, expired_text, new_card_id, pick_card, product_label
-from bot.handlers.common import ProductLookup, base_quantity, find_product, narrow_by_units, product_by_id
+from bot.cards import decided_status, echo, expired_text, new_card_id, product_label
+from bot.handlers.common import (
+    Ambiguous,
+    ProductLookup,
+    base_quantity,
+    find_product,
+    narrow_by_units,
+    offer_choice,
+    product_by_id,
+    take_choice,
+)
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
-from bot.parser import CloseOrder, ItemText, PlaceOrder, Ship, fold, parse_quantity, split_item, split_items
+from bot.parser import CloseOrder, ItemText, PlaceOrder, Ship, fold, parse_quantity, split_items
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_customer, list_warehouses, unit_factor
 from core.documents import (
@@ -165,15 +174,6 @@ def _lookup_problem(number: int, item: ItemText, found: ProductLookup) -> str:
     if found.closest:
         return f"第{number}行没有找到“{echo(item.product)}”，是不是：{'、'.join(product_label(p) for p in found.closest)}？"
     return f"第{number}行没有找到“{echo(item.product)}”"
-
-
-@dataclass(frozen=True, slots=True)
-class Ambiguous:
-    """A line whose product text fits several products: the person picks one."""
-
-    number: int
-    item: ItemText
-    candidates: tuple[Product, ...]
 
 
 async def resolve_lines(
@@ -348,8 +348,9 @@ async def _propose(
         return await _draft_card(session, card_id, draft, clock), draft, [], []
 
     card, draft, problems, ambiguous = await turn.lookup(build)
-    if ambiguous and len(ambiguous) == len(problems):
-        await _offer_choice(turn, customer_text, items, dict(chosen or {}), ambiguous[0], replaces)
+    if await offer_choice(
+        turn, "order", problems, ambiguous, items, chosen or {}, {"customer": customer_text, "replaces": replaces}
+    ):
         return []
     if card is None or draft is None:
         return problems
@@ -375,50 +376,12 @@ async def _propose_or_refuse(
         turn.say(Text("这张单还不能开：\n" + "\n".join(problems) + "\n改好后请重新发送。"))
 
 
-async def _offer_choice(
-    turn: Turn, customer: str, items: tuple[ItemText, ...], chosen: dict[int, int], line: Ambiguous, replaces: str
-) -> None:
-    """`可乐 10箱` fits several products: a card to pick one; the order goes on once picked."""
-    card = pick_card(line.item.product, line.candidates, action="order.choose")
-    card = Card(
-        card.card_id, f"第{line.number}行“{line.item.product}”是哪一个？", card.tone, card.fields, card.tables,
-        card.note, card.buttons,
-    )
-    pending = {
-        "customer": customer,
-        "items": [f"{item.product} {item.quantity or item.unread}".strip() for item in items],
-        "chosen": {str(number): product_id for number, product_id in chosen.items()},
-        "line": line.number,
-        "replaces": replaces,
-    }
-    await turn.services.store.set(_choice_key(card.card_id), json.dumps(pending, ensure_ascii=False), DRAFT_TTL_SECONDS)
-    turn.say(card)
-
-
-def _choice_key(card_id: str) -> str:
-    return f"order-choice:{card_id}"
-
-
 async def choose(turn: Turn, action: CardAction) -> None:
-    raw = await turn.services.store.get(_choice_key(action.card_id))
-    if raw is None:
-        turn.say(Text(expired_text()))
-        return
-    await turn.services.store.delete(_choice_key(action.card_id))
-    pending = json.loads(raw)
-    product = await turn.lookup(lambda session: product_by_id(session, action.value.get("product_id", "")))
-    chosen = {int(number): product_id for number, product_id in pending["chosen"].items()}
-    chosen[pending["line"]] = product.id or 0
-    await turn.transact(
-        lambda session: enqueue_card_update(
-            session,
-            Card(action.card_id, f"第{pending['line']}行：{product_label(product)}", Tone.NEUTRAL,
-                 status=decided_status("已选", turn.user.name, turn.now())),
-            action,
-        )
-    )
-    items = tuple(split_item(text) for text in pending["items"])
-    await _propose_or_refuse(turn, pending["customer"], items, chosen, pending.get("replaces", ""))
+    """A product picked for an ambiguous line: the order goes on (`offer_choice`)."""
+    picked = await take_choice(turn, "order", action)
+    if picked is not None:
+        context = picked.context
+        await _propose_or_refuse(turn, context["customer"], picked.items, picked.chosen, context["replaces"])
 
 
 async def place_order(turn: Turn, command: PlaceOrder) -> None:

@@ -1,4 +1,5 @@
-"""Purchase requests and their approval: `采购 可乐 200箱 供应商 太古`, the 批准 / 驳回 card, `待审批`, `入库 PO-…`.
+"""Purchase requests and their approval: `采购 可乐 200箱 供应商 太古` (a line that fits several products is
+picked on a card first, as an order's is), the 批准 / 驳回 card, `待审批`, `入库 PO-…`.
 
 The approval card of a step goes to every person who may decide it, by direct message; its card id
 names the order and step, so after a decision the card is replaced for all of them with a status line.
@@ -9,6 +10,7 @@ lot-tracked line is received into the lot named in chat, asked for line by line 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.cards import decided_status, echo, packs_text, product_label
-from bot.handlers.common import product_by_id
-from bot.handlers.orders import line_input, resolve_lines
+from bot.handlers.common import Ambiguous, offer_choice, product_by_id, take_choice
+from bot.handlers.orders import DraftLine, line_input, resolve_lines
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import (
     FREE_TEXT,
+    ItemText,
     LotDetails,
     PendingApprovals,
     Receive,
@@ -189,15 +192,38 @@ def waiting_text(waiting: WaitingFor) -> str:
 
 
 async def request_purchase(turn: Turn, command: RequestPurchase) -> None:
+    await _request(turn, command.items, command.supplier)
+
+
+async def choose(turn: Turn, action: CardAction) -> None:
+    """A product picked for an ambiguous line: the request goes on (`offer_choice`)."""
+    picked = await take_choice(turn, "purchase", action)
+    if picked is not None:
+        await _request(turn, picked.items, picked.context["supplier"], picked.chosen)
+
+
+async def _request(
+    turn: Turn, items: tuple[ItemText, ...], supplier_text: str, chosen: Mapping[int, int] | None = None
+) -> None:
+    """Submitted for approval; a line that fits several products is asked about on a pick card first, as
+    an order's is (the other problems refuse it, line by line)."""
     require_role(turn.user, PURCHASING_ROLES, "提交采购申请")
     clock = turn.clock()
     costs = turn.shows_costs()
 
+    async def read(session: AsyncSession) -> tuple[list[DraftLine], list[str], list[Ambiguous]]:
+        if supplier_text:
+            await find_supplier(session, supplier_text)  # a wrong name is told before any product is asked about
+        return await resolve_lines(session, items, chosen)
+
+    lines, problems, ambiguous = await turn.lookup(read)
+    if await offer_choice(turn, "purchase", problems, ambiguous, items, chosen or {}, {"supplier": supplier_text}):
+        return
+    if problems:
+        raise InvalidInput("这张采购单还不能提交：\n" + "\n".join(problems))
+
     async def work(session: AsyncSession) -> str:
-        lines, problems, _ambiguous = await resolve_lines(session, command.items)
-        if problems:
-            raise InvalidInput("这张采购单还不能提交：\n" + "\n".join(problems))
-        supplier = await _supplier_for(session, command.supplier, lines[0].product_id)
+        supplier = await _supplier_for(session, supplier_text, lines[0].product_id)
         warehouses = await list_warehouses(session)
         if not warehouses:
             raise NotFound("还没有仓库，请先让经理建仓库")

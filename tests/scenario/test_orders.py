@@ -222,6 +222,7 @@ async def test_warehouse_ships_a_confirmed_order(console: Console) -> None:
 async def test_an_ambiguous_line_is_picked_from_a_card_and_the_order_goes_on(console: Console) -> None:
     choice = card(await console.say("wang", "下单 华联 可口可乐 2箱，雪碧 5瓶"))
     assert choice["title"] == "第1行“可口可乐”是哪一个？"
+    assert texts(await console.press("zhang", choice, "可口可乐 330ml")) == "这张卡片是给小王选商品的，只有小王本人可以选。"
     after = await console.press("wang", choice, "可口可乐 330ml")
     picked = next(r for r in after if r["type"] == "card" and r["card_id"] == choice["card_id"])
     assert picked["status"].startswith("已选 · 小王") and picked["buttons"] == []

@@ -12,6 +12,7 @@ from core.db import Database
 from core.documents import PurchaseOrder, PurchaseOrderStatus
 from core.models import Product, Supplier
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
+from tests.factories import make_product
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -136,6 +137,35 @@ async def test_free_text_during_a_reject_prompt_is_the_reason(console: Console) 
     rejected = await console.say("zhang", "雪碧还够卖一周")
     assert card(rejected)["status"].endswith("理由：雪碧还够卖一周")
     assert f"采购单 {number} 第 1 步已由 张经理 驳回，理由：雪碧还够卖一周" in texts(await console.replies("chen"))
+
+
+async def test_an_ambiguous_product_is_picked_from_a_card_and_the_purchase_goes_on(
+    console: Console, db: Database
+) -> None:
+    """`雪碧` is 雪碧 330ml or 雪碧 500ml, both sold by the case: asked as an order asks, one line at a time."""
+    async with db.session() as session:
+        await make_product(session, "P004", "雪碧 330ml", base_unit="罐", case=24, barcode=None, sale_price="3.00")
+    assert "没有找到供应商“沃尔玛”" in texts(await console.say("chen", "采购 雪碧 50箱 供应商 沃尔玛"))  # before any pick
+
+    first = card(await console.say("chen", "采购 雪碧 50箱，可口可乐 2箱 供应商 太古"))
+    assert first["title"] == "第1行“雪碧”是哪一个？"
+    assert {b["label"] for b in first["buttons"]} == {"雪碧 330ml", "雪碧 500ml"}
+    async with db.session() as session:
+        assert (await session.scalars(select(PurchaseOrder))).all() == []  # nothing is made before the picks
+    assert texts(await console.press("zhang", first, "雪碧 330ml")) == "这张卡片是给小陈选商品的，只有小陈本人可以选。"
+
+    after = await console.press("chen", first, "雪碧 330ml")
+    picked = next(r for r in after if r["card_id"] == first["card_id"])
+    assert picked["title"] == "第1行：雪碧 330ml" and picked["status"].startswith("已选 · 小陈") and picked["buttons"] == []
+    second = next(r for r in after if r["type"] == "card" and r["card_id"] != first["card_id"])
+    assert second["title"] == "第2行“可口可乐”是哪一个？"
+    assert "过期" in texts(await console.press("chen", first, "雪碧 500ml"))  # a pick card serves once
+
+    submitted = texts(await console.press("chen", second, "可口可乐 330ml"))
+    number = po_number(submitted)
+    assert f"已提交采购单 {number}（太古可口可乐，¥2,620.80），等待经理 张经理、李经理 审批" in submitted  # 1200 + 48 cans at ¥2.10
+    approval = card(await console.replies("zhang"))
+    assert [row[:2] for row in approval["tables"][0]["rows"]] == [["雪碧 330ml", "50箱"], ["可口可乐 330ml", "2箱"]]
 
 
 async def test_pending_lists_what_waits_for_me(console: Console) -> None:
