@@ -39,6 +39,7 @@ from core.models import ZERO, Lot, MovementKind, Product, ProductUnit, Role, Sup
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.preferences import get_setting
 from core.quantity import format_quantity
+from core.stock import stock_of
 from core.users import require_role
 
 PURCHASING_ROLES = {Role.PURCHASER, Role.MANAGER}
@@ -366,6 +367,50 @@ class SupplierSuggestion:
 
 
 _ON_ORDER = type_coerce(PurchaseOrderLine.quantity - PurchaseOrderLine.received, Quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class StockAtHand:
+    """What an approver weighs a line against: the product's stock in the order's warehouse (available as
+    a sale would count it), its safety stock, and what other open orders still bring there."""
+
+    on_hand: Decimal
+    available: Decimal
+    safety_stock: Decimal
+    on_order: Decimal
+
+
+async def stock_at_hand(
+    session: AsyncSession, order: PurchaseOrder, *, clock: Clock = DEFAULT_CLOCK
+) -> dict[int, StockAtHand]:
+    """Product id → `StockAtHand`, for each product of the order. What other orders bring is what reorder
+    suggestions count as on order (the unreceived quantities of drafts, pending, approved and partly
+    received orders), here only into the order's warehouse, as its stock is."""
+    product_ids = sorted({line.product_id for line in await lines_of(session, order.id or 0)})
+    on_order = await session.execute(
+        select(col(PurchaseOrderLine.product_id), func.sum(_ON_ORDER))
+        .join(PurchaseOrder, col(PurchaseOrder.id) == PurchaseOrderLine.order_id)
+        .where(
+            col(PurchaseOrder.status).in_(OPEN_PURCHASE_STATUSES),
+            col(PurchaseOrder.warehouse_id) == order.warehouse_id,
+            col(PurchaseOrder.id) != order.id,
+            col(PurchaseOrderLine.product_id).in_(product_ids),
+            col(PurchaseOrderLine.received) < PurchaseOrderLine.quantity,
+        )
+        .group_by(col(PurchaseOrderLine.product_id))
+    )
+    coming: dict[int, Decimal] = {product_id: quantity for product_id, quantity in on_order.all()}
+    result = {}
+    for product_id in product_ids:
+        stock = await stock_of(session, product_id, clock=clock)
+        here = next((w for w in stock.warehouses if w.warehouse_id == order.warehouse_id), None)
+        result[product_id] = StockAtHand(
+            here.on_hand if here else ZERO,
+            here.available if here else ZERO,
+            stock.product.safety_stock,
+            coming.get(product_id, ZERO),
+        )
+    return result
 
 
 async def reorder_suggestions(session: AsyncSession, *, clock: Clock = DEFAULT_CLOCK) -> list[SupplierSuggestion]:

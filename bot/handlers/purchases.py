@@ -36,7 +36,7 @@ from bot.parser import (
 )
 from bot.turn import Turn
 from core.approval import WaitingFor, decide, pending_approvals, waiting_for
-from core.catalog import describe_quantity, find_supplier, list_warehouses
+from core.catalog import describe_quantity, find_supplier, list_warehouses, units_of
 from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lot_expiry_conflict
@@ -46,10 +46,12 @@ from core.purchasing import (
     PURCHASING_ROLES,
     RECEIVING_ROLES,
     ReceiptLineInput,
+    StockAtHand,
     cancel_purchase_order,
     create_purchase_order,
     lines_of,
     receive_purchase_order,
+    stock_at_hand,
     submit_purchase_order,
 )
 from core.quantity import format_money
@@ -60,23 +62,39 @@ def approval_card_id(order_id: int, step_no: int) -> str:
     return f"po:{order_id}:step:{step_no}"
 
 
-async def _lines_table(session: AsyncSession, order: PurchaseOrder, *, as_bought: bool) -> Table:
-    """The order's lines; quantities as stocked (3箱6罐) for approvers, as bought (3箱 (72罐)) on the draft."""
-    rows = []
+async def _lines_table(session: AsyncSession, order: PurchaseOrder, stock: Mapping[int, StockAtHand] | None) -> Table:
+    """The order's lines. On the draft, quantities as bought (3箱 (72罐)); for approvers (`stock` given) as
+    stocked (3箱6罐), with what to judge each line by (`_stock_cells`)."""
+    rows: list[tuple[str, ...]] = []
     for line in await lines_of(session, order.id or 0):
         product = await session.get(Product, line.product_id)
         assert product is not None
-        quantity = (
-            packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit)
-            if as_bought
-            else await describe_quantity(session, product, line.quantity)
-        )
-        rows.append((product_label(product), quantity, f"{format_money(line.unit_price)}/{line.unit}", format_money(line.amount)))
-    return Table(("商品", "数量", "单价", "金额"), tuple(rows))
+        price, amount = f"{format_money(line.unit_price)}/{line.unit}", format_money(line.amount)
+        if stock is None:
+            bought = packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit)
+            rows.append((product_label(product), bought, price, amount))
+        else:
+            quantity = await describe_quantity(session, product, line.quantity)
+            cells = await _stock_cells(session, product, stock[line.product_id])
+            rows.append((product_label(product), quantity, price, amount, *cells))
+    columns = ("商品", "数量", "单价", "金额") + (() if stock is None else ("在库/可用", "安全/在途"))
+    return Table(columns, tuple(rows))
 
 
-async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: WaitingFor | None) -> Card:
-    """The order as approvers see it; with 批准 / 驳回 while a step waits."""
+async def _stock_cells(session: AsyncSession, product: Product, here: StockAtHand) -> tuple[str, str]:
+    """"4箱4罐/3箱4罐" (在库/可用) and "1箱/2箱" (安全/在途; - when no safety stock is set): two narrow
+    columns, as a card on a phone has room for."""
+    units = {unit.name: unit.factor for unit in await units_of(session, product.id or 0)}
+    on_hand, available, safety, on_order = [
+        await describe_quantity(session, product, quantity, units=units)
+        for quantity in (here.on_hand, here.available, here.safety_stock, here.on_order)
+    ]
+    return f"{on_hand}/{available}", f"{safety if here.safety_stock else '-'}/{on_order}"
+
+
+async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: WaitingFor | None, clock: Clock) -> Card:
+    """The order as approvers see it, with the stock of its lines as it stands; with 批准 / 驳回 while a step
+    waits."""
     supplier = await session.get(Supplier, order.supplier_id)
     warehouse = await session.get(Warehouse, order.warehouse_id)
     requester = await session.get(User, order.requester_id)
@@ -101,7 +119,7 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
         title=f"采购审批 · {order.number}",
         tone=Tone.WARNING if waiting else Tone.INFO,
         fields=tuple(fields),
-        tables=(await _lines_table(session, order, as_bought=False),),
+        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock)),),
         note=order.note,
         buttons=buttons,
     )
@@ -126,7 +144,7 @@ async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
             ("入库仓", warehouse.name if warehouse else ""),
             ("金额", format_money(order.total)),
         ),
-        tables=(await _lines_table(session, order, as_bought=True),),
+        tables=(await _lines_table(session, order, None),),
         note=order.note,
         buttons=(
             Button("提交审批", "po.submit", value, ButtonStyle.PRIMARY),
@@ -152,7 +170,7 @@ async def submit_draft(turn: Turn, action: CardAction) -> None:
 
     async def work(session: AsyncSession) -> str:
         order = await submit_purchase_order(session, turn.user, order_id, clock=clock)
-        waiting = await send_to_approvers(session, order)
+        waiting = await send_to_approvers(session, order, clock)
         card = await draft_card(session, order)
         status = decided_status("已提交审批", turn.user.name, turn.now())
         await enqueue_card_update(session, replace(card, tone=Tone.SUCCESS, status=status), action)
@@ -178,11 +196,12 @@ async def cancel_draft(turn: Turn, action: CardAction) -> None:
     turn.say(Text(await turn.transact(work)))
 
 
-async def send_to_approvers(session: AsyncSession, order: PurchaseOrder) -> WaitingFor | None:
+async def send_to_approvers(session: AsyncSession, order: PurchaseOrder, clock: Clock) -> WaitingFor | None:
     """The current step's card, by direct message, to everyone who may decide it."""
     waiting = await waiting_for(session, order.id or 0)
     if waiting is not None:
-        await enqueue_for_users(session, [u.id or 0 for u in waiting.users], await _order_card(session, order, waiting))
+        card = await _order_card(session, order, waiting, clock)
+        await enqueue_for_users(session, [u.id or 0 for u in waiting.users], card)
     return waiting
 
 
@@ -234,7 +253,7 @@ async def _request(
         )
         await session.flush()
         await submit_purchase_order(session, turn.user, order.id or 0, clock=clock)
-        waiting = await send_to_approvers(session, order)
+        waiting = await send_to_approvers(session, order, clock)
         tail = waiting_text(waiting) if waiting else "无需审批"
         amount = f"，{format_money(order.total)}" if costs else ""
         return f"已提交采购单 {order.number}（{supplier.name}{amount}），{tail}。"
@@ -321,7 +340,7 @@ async def _decide(
 
     async def work(session: AsyncSession) -> None:
         order = await decide(session, turn.user, order_id, approve=approve, comment=comment, step_no=step_no, clock=clock)
-        decided = await _order_card(session, order, None)
+        decided = await _order_card(session, order, None, clock)
         status = decided_status(f"已{verb}", turn.user.name, turn.now()) + (f" · 理由：{comment}" if comment else "")
         await enqueue_card_update(
             session,
@@ -336,7 +355,7 @@ async def _decide(
         if order.status == PurchaseOrderStatus.APPROVED:
             news += "。采购单已批准，可以通知供应商送货。"
         elif order.status == PurchaseOrderStatus.PENDING_APPROVAL:
-            waiting = await send_to_approvers(session, order)
+            waiting = await send_to_approvers(session, order, clock)
             news += f"，{waiting_text(waiting)}。" if waiting else "。"
         else:
             news += "。"
@@ -349,13 +368,15 @@ async def _decide(
 async def pending(turn: Turn, _command: PendingApprovals) -> None:
     """The approval cards waiting for me, sent again (their updates still reach these copies)."""
 
+    clock = turn.clock()
+
     async def cards(session: AsyncSession) -> list[Card]:
         mine = [w for w in await pending_approvals(session) if any(u.id == turn.user.id for u in w.users)]
         result = []
         for waiting in mine:
             order = await session.get(PurchaseOrder, waiting.order_id)
             assert order is not None
-            result.append(await _order_card(session, order, waiting))
+            result.append(await _order_card(session, order, waiting, clock))
         return result
 
     found = await turn.read(cards)

@@ -168,6 +168,28 @@ async def test_an_ambiguous_product_is_picked_from_a_card_and_the_purchase_goes_
     assert [row[:2] for row in approval["tables"][0]["rows"]] == [["雪碧 330ml", "50箱"], ["可口可乐 330ml", "2箱"]]
 
 
+async def test_the_approval_card_shows_the_stock_each_line_is_judged_by(console: Console) -> None:
+    """在库/可用 in the order's warehouse, the safety stock, and what other open orders still bring (在途)."""
+    draft = card(await console.say("wang", "下单 华联 可乐330 1箱"))
+    assert "已下单" in texts(await console.press("wang", draft, "确认"))  # 24 of 主仓's 100 cans reserved
+    first = po_number(texts(await console.say("chen", "采购 可乐330 2箱 供应商 太古")))
+    await console.replies("zhang")
+    second = po_number(texts(await console.say("chen", "采购 可乐330 10箱，雪碧 2箱 供应商 太古")))
+    table = card(await console.replies("zhang"))["tables"][0]
+    assert table["columns"] == ["商品", "数量", "单价", "金额", "在库/可用", "安全/在途"]
+    assert table["rows"] == [
+        ["可口可乐 330ml", "10箱", "¥50.40/箱", "¥504.00", "4箱4罐/3箱4罐", "1箱/2箱"],  # 门店仓's 20 cans not counted
+        ["雪碧 500ml", "2箱", "¥30.00/箱", "¥60.00", "5箱/5箱", "-/0瓶"],  # no safety stock set
+    ]
+
+    listed = {c["title"]: c for c in await console.say("zhang", "待审批") if c["type"] == "card"}
+    assert listed[f"采购审批 · {first}"]["tables"][0]["rows"][0][4:] == ["4箱4罐/3箱4罐", "1箱/10箱"]
+    await console.press("zhang", listed[f"采购审批 · {first}"], "驳回", form={"reason": "重复了"})
+    relisted = card(await console.say("zhang", "待审批"))
+    assert relisted["title"] == f"采购审批 · {second}"
+    assert relisted["tables"][0]["rows"][0][4:] == ["4箱4罐/3箱4罐", "1箱/0罐"]  # a rejected order brings nothing
+
+
 async def test_pending_lists_what_waits_for_me(console: Console) -> None:
     assert "没有等您审批" in texts(await console.say("zhang", "待审批"))
     number = po_number(texts(await console.say("chen", "采购 雪碧 2箱 供应商 太古")))

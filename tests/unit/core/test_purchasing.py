@@ -24,6 +24,7 @@ from core.preferences import set_setting
 from core.purchasing import (
     OVER_RECEIPT_TOLERANCE_KEY,
     ReceiptLineInput,
+    StockAtHand,
     cancel_purchase_order,
     close_purchase_order,
     create_purchase_order,
@@ -31,6 +32,7 @@ from core.purchasing import (
     receive_purchase_order,
     reorder_suggestions,
     return_purchase,
+    stock_at_hand,
     submit_purchase_order,
 )
 from tests.unit.core.workflows import CLOCK, lot_of, make_shop
@@ -241,6 +243,34 @@ async def test_cancel_close_and_purchase_return(db):
         assert (await lot_of(s, shop.cola.id)).on_hand == D(1)
         assert await supplier_balance(s, shop.supplier.id) == D("2.10")  # 8.40 − 6.30
         assert await ledger.check_ledger(s) == []
+
+
+async def test_stock_at_hand_counts_what_other_open_orders_still_bring_into_the_warehouse(db):
+    shop = await make_shop(db)  # 100 罐 cola in 主仓
+    w = shop.world
+    partly = await _po(db, shop, OrderLineInput(shop.cola.id, D(2), "箱"))  # 48 罐, 20 of them received below
+    await _decide(db, w.manager, partly)
+    async with db.session() as s:
+        line = await s.scalar(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == partly))
+    await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, partly, [ReceiptLineInput(line.id, D(20))], clock=CLOCK))
+    await _po(db, shop, OrderLineInput(shop.cola.id, D(5)), submit=False)  # a draft is on order too
+    cancelled = await _po(db, shop, OrderLineInput(shop.cola.id, D(7)))
+    await db.transact(lambda s: cancel_purchase_order(s, w.purchaser, cancelled, clock=CLOCK))
+
+    async def elsewhere(s):
+        await create_purchase_order(
+            s, w.purchaser, supplier_id=shop.supplier.id, warehouse_id=w.store.id,
+            lines=[OrderLineInput(shop.cola.id, D(9))], clock=CLOCK,
+        )
+
+    await db.transact(elsewhere)
+    order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(1), "箱"), OrderLineInput(shop.milk.id, D(6)))
+    async with db.session() as s:
+        at_hand = await stock_at_hand(s, await s.get(PurchaseOrder, order_id), clock=CLOCK)
+    assert at_hand == {
+        shop.cola.id: StockAtHand(D(120), D(120), D(0), D(33)),  # 28 still to come + the draft's 5
+        shop.milk.id: StockAtHand(D(0), D(0), D(0), D(0)),
+    }
 
 
 async def test_reorder_suggestions_subtract_on_order_and_become_one_order(db):
