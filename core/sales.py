@@ -131,17 +131,14 @@ async def _short_of_stock(session: AsyncSession, product_id: int, available: Dec
     )
 
 
-async def _check_credit(session: AsyncSession, order: ConfirmedOrder, override_by: User | None) -> ConfirmedOrder:
-    """Open receivables + unshipped committed orders + this order must stay within the credit limit."""
-    # Lock the customer: two orders of one customer confirmed at once must not both fit the same headroom.
-    customer = await lock_document(session, Customer, order.customer_id, "客户")
-    assert customer.credit_limit is not None
-    owed = await accounts.customer_balance(session, customer.id or 0)
+async def _owed_and_unshipped(session: AsyncSession, customer_id: int, order_id: int) -> tuple[Decimal, Decimal]:
+    """What the customer owes, and what their other committed orders still have to ship (by value)."""
+    owed = await accounts.customer_balance(session, customer_id)
     # The customer's other committed orders (this one may already be marked confirmed).
     others = (
-        col(SalesOrder.customer_id) == customer.id,
+        col(SalesOrder.customer_id) == customer_id,
         col(SalesOrder.status).in_(_COMMITTED),
-        col(SalesOrder.id) != order.id,
+        col(SalesOrder.id) != order_id,
     )
     unshipped = await session.scalar(select(func.sum(SalesOrder.total)).where(*others)) or ZERO
     shipped_of_those = await session.scalar(
@@ -149,12 +146,19 @@ async def _check_credit(session: AsyncSession, order: ConfirmedOrder, override_b
         .join(SalesOrder, col(SalesOrder.id) == SalesOrderLine.order_id)
         .where(*others)
     ) or ZERO
-    exposure = owed + unshipped - shipped_of_those + order.total
-    if exposure <= customer.credit_limit:
+    return owed, unshipped - shipped_of_those
+
+
+async def _check_credit(session: AsyncSession, order: ConfirmedOrder, override_by: User | None) -> ConfirmedOrder:
+    """Open receivables + unshipped committed orders + this order must stay within the credit limit."""
+    # Lock the customer: two orders of one customer confirmed at once must not both fit the same headroom.
+    customer = await lock_document(session, Customer, order.customer_id, "客户")
+    assert customer.credit_limit is not None
+    owed, unshipped = await _owed_and_unshipped(session, customer.id or 0, order.id)
+    if owed + unshipped + order.total <= customer.credit_limit:
         return order
     if override_by is None:
-        raise _over_credit(customer.id or 0, customer.name, customer.credit_limit, owed,
-                           unshipped - shipped_of_those, order.total)
+        raise _over_credit(customer.id or 0, customer.name, customer.credit_limit, owed, unshipped, order.total)
     require_role(override_by, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
     await session.execute(_SET_CREDIT_OVERRIDE, {"order_id": order.id, "override_by": override_by.id})
     _held_order_changed(session, order.id, credit_override_by=override_by.id)
@@ -551,6 +555,25 @@ async def cancel_sales_order(
 async def credit_approvers(session: AsyncSession) -> list[User]:
     """Who is asked for a 特批: the managers, or the owners where there is none (as for purchase approval)."""
     return await users_with_roles(session, CREDIT_OVERRIDE_ROLES) or await users_with_roles(session, [Role.OWNER])
+
+
+async def awaiting_credit(session: AsyncSession) -> list[SalesOrder]:
+    """The orders waiting for a 特批 or 驳回, oldest first: the drafts, for an order over its credit limit
+    waits as one (any other order is confirmed in the transaction that makes it)."""
+    drafts = select(SalesOrder).where(col(SalesOrder.status) == SalesOrderStatus.DRAFT).order_by(col(SalesOrder.id))
+    return list((await session.scalars(drafts)).all())
+
+
+async def over_credit_reason(session: AsyncSession, order: SalesOrder) -> str:
+    """Why the order needs a 特批 as things stand now, in the words confirming it would be refused with;
+    "" when it fits the customer's credit now."""
+    customer = await session.get(Customer, order.customer_id)
+    if customer is None or customer.credit_limit is None:
+        return ""
+    owed, unshipped = await _owed_and_unshipped(session, customer.id or 0, order.id or 0)
+    if owed + unshipped + order.total <= customer.credit_limit:
+        return ""
+    return _over_credit(customer.id or 0, customer.name, customer.credit_limit, owed, unshipped, order.total).message
 
 
 async def allow_over_credit(

@@ -57,10 +57,12 @@ from core.sales import (
     SELLING_ROLES,
     ConfirmedOrder,
     allow_over_credit,
+    awaiting_credit,
     close_sales_order,
     confirm_sales_order,
     create_sales_order,
     credit_approvers,
+    over_credit_reason,
     refuse_over_credit,
     ship_sales_order,
 )
@@ -531,6 +533,17 @@ async def _credit_card(session: AsyncSession, order: SalesOrder, why: str) -> Ca
             Button("驳回", "order.credit_reject", value, ButtonStyle.DANGER),
         ) if waiting else (),
     )
+
+
+async def credit_requests(session: AsyncSession, viewer: User) -> list[Card]:
+    """The 特批 cards waiting for `viewer`'s decision, for `待审批`: as the managers were sent them (their
+    card id, so a decision updates every copy), the reason as things stand now."""
+    if viewer.id not in {user.id for user in await credit_approvers(session)}:
+        return []
+    return [
+        await _credit_card(session, order, await over_credit_reason(session, order))
+        for order in await awaiting_credit(session)
+    ]
 
 
 async def request_credit(turn: Turn, action: CardAction) -> None:

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from bot.cards import decided_status, echo, packs_text, product_label
 from bot.handlers.common import Ambiguous, offer_choice, product_by_id, take_choice
-from bot.handlers.orders import DraftLine, line_input, resolve_lines
+from bot.handlers.orders import DraftLine, credit_requests, line_input, resolve_lines
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import (
@@ -366,26 +366,27 @@ async def _decide(
 
 
 async def pending(turn: Turn, _command: PendingApprovals) -> None:
-    """The approval cards waiting for me, sent again (their updates still reach these copies)."""
-
+    """The approval cards waiting for me, sent again (their updates still reach these copies): purchase
+    orders, then sales orders waiting for a credit 特批."""
     clock = turn.clock()
 
-    async def cards(session: AsyncSession) -> list[Card]:
+    async def cards(session: AsyncSession) -> tuple[list[Card], list[Card]]:
         mine = [w for w in await pending_approvals(session) if any(u.id == turn.user.id for u in w.users)]
-        result = []
+        purchases = []
         for waiting in mine:
             order = await session.get(PurchaseOrder, waiting.order_id)
             assert order is not None
-            result.append(await _order_card(session, order, waiting, clock))
-        return result
+            purchases.append(await _order_card(session, order, waiting, clock))
+        return purchases, await credit_requests(session, turn.user)
 
-    found = await turn.read(cards)
-    if not found:
+    purchases, credits = await turn.read(cards)
+    if not purchases and not credits:
         turn.say(Text("没有等您审批的单据。"))
         return
-    turn.say_with_costs(
-        Text(f"有 {len(found)} 张采购单等您审批："), *found, notice=f"有 {len(found)} 张采购单等您审批，含金额，已私信发给您。"
-    )
+    counts = [f"{len(purchases)} 张采购单等您审批"] if purchases else []
+    counts += [f"{len(credits)} 张销售单等您特批"] if credits else []
+    waiting = "有 " + "，".join(counts)
+    turn.say_with_costs(Text(f"{waiting}："), *purchases, *credits, notice=f"{waiting}，含金额，已私信发给您。")
 
 
 # ---------------------------------------------------------------- receiving

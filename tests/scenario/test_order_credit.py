@@ -146,3 +146,49 @@ async def test_a_managers_own_order_over_the_limit_is_confirmed_with_their_overr
         order = await session.scalar(select(SalesOrder))
         assert order is not None and order.credit_override_by == console.world.manager.id
 
+
+
+async def test_a_request_waiting_for_a_decision_is_found_under_pending_and_decided_there(
+    console: Console, db: Database
+) -> None:
+    """A manager who lost the direct message finds the 特批 under 待审批, after the purchase orders; deciding
+    there updates every copy of its card."""
+    await limit_credit(db)
+    _, number = await request(console)
+    sent = card(await console.replies("zhang"))
+    purchase = re.search(r"PO-\d{8}-\d{4}", said(await console.say("chen", "采购 雪碧 2箱 供应商 太古")))
+    assert purchase is not None
+    await console.replies("zhang")
+    await console.replies("zhang2")
+
+    listed = await console.say("zhang", "待审批")
+    assert said(listed) == "有 1 张采购单等您审批，1 张销售单等您特批："
+    cards = [r for r in listed if r["type"] == "card"]
+    assert [c["title"] for c in cards] == [f"采购审批 · {purchase.group(0)}", f"信用特批 · {number}"]
+    again = cards[1]
+    assert again["card_id"] == sent["card_id"] and again["note"] == OVER and again["tables"] == sent["tables"]
+    assert [b["label"] for b in again["buttons"]] == ["批准特批", "驳回"]
+    assert said(await console.say("wang", "待审批")) == "没有等您审批的单据。"  # the salesperson who asked
+    assert said(await console.say("zhao", "待审批")) == "没有等您审批的单据。"  # the owner decides only without managers
+    in_group = texts(await console.in_group("zhang2", "@psibot 待审批"))
+    assert in_group == "有 1 张采购单等您审批，1 张销售单等您特批，含金额，已私信发给您。"
+    assert [c["title"] for c in await console.replies("zhang2") if c["type"] == "card"] == [c["title"] for c in cards]
+
+    approved = await console.press("zhang", again, "批准特批")
+    assert said(approved) == f"已特批 {number}，已下单并预留库存，已通知小王。"
+    copies = [r for r in approved if r["type"] == "card"]
+    assert len(copies) == 2 and all(c["status"].startswith("已特批 · 张经理 · ") for c in copies)  # sent and listed
+    assert all(c["status"].startswith("已特批 · 张经理 · ") for c in await console.replies("zhang2"))
+    assert "已由 张经理 特批" in said(await console.replies("wang"))
+    assert said(await console.say("zhang", "待审批")) == "有 1 张采购单等您审批："
+
+
+async def test_pending_lists_only_credit_requests_when_no_purchase_waits(console: Console, db: Database) -> None:
+    await limit_credit(db)
+    _, number = await request(console)
+    await console.replies("zhang")
+    listed = await console.say("zhang", "待审批")
+    assert said(listed) == "有 1 张销售单等您特批："
+    rejected = await console.press("zhang", card(listed), "驳回")
+    assert said(rejected) == f"已驳回 {number}，已通知小王。"
+    assert said(await console.say("zhang", "待审批")) == "没有等您审批的单据。"

@@ -27,11 +27,13 @@ from core.errors import (
 from core.models import AuditEntry, Movement, MovementKind, Product, User
 from core.sales import (
     allow_over_credit,
+    awaiting_credit,
     cancel_sales_order,
     confirm_sales_order,
     create_sales_order,
     credit_approvers,
     order_margin,
+    over_credit_reason,
     refuse_over_credit,
     return_sale,
     ship_sales_order,
@@ -301,6 +303,30 @@ async def test_a_managers_decision_on_an_order_over_credit_is_applied_once(db):
             (await s.get(User, manager.id)).active = False
     async with db.session() as s:
         assert [u.name for u in await credit_approvers(s)] == ["赵老板"]  # no manager: the owners are asked
+
+
+async def test_what_waits_for_a_credit_decision_and_why_as_things_stand_now(db):
+    """The drafts wait for a 特批; the reason is the refusal confirming gives, figured now, and "" once the
+    order fits (another order of its customer was cancelled meanwhile)."""
+    shop = await make_shop(db)
+    w = shop.world
+    async with db.session() as s:
+        customer, _ = await save_customer(s, None, name="小卖部", credit_limit=D("100.00"))
+    shipped = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(20)), customer_id=customer.id)  # 70.00
+    await db.transact(lambda s: confirm_sales_order(s, w.sales, shipped, clock=CLOCK))
+    waiting = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(10)), customer_id=customer.id)  # 35.00
+    with pytest.raises(CreditLimitExceeded) as refused:
+        await db.transact(lambda s: confirm_sales_order(s, w.sales, waiting, clock=CLOCK))
+    other = await draft_order(db, shop, OrderLineInput(shop.cola.id, D(1)))  # 华联超市: no credit limit
+    async with db.session() as s:
+        assert [o.id for o in await awaiting_credit(s)] == [waiting, other]
+        assert await over_credit_reason(s, await s.get(SalesOrder, waiting)) == refused.value.message
+        assert await over_credit_reason(s, await s.get(SalesOrder, other)) == ""
+    await db.transact(lambda s: cancel_sales_order(s, w.sales, shipped, clock=CLOCK))
+    await db.transact(lambda s: refuse_over_credit(s, w.manager, other, clock=CLOCK))
+    async with db.session() as s:
+        assert [o.id for o in await awaiting_credit(s)] == [waiting]
+        assert await over_credit_reason(s, await s.get(SalesOrder, waiting)) == ""  # 35.00 fits 100.00 alone
 
 
 async def test_sales_return_goes_back_into_its_lot_and_credits_the_customer(db):
