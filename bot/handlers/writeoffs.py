@@ -106,8 +106,8 @@ async def _place(session: AsyncSession, command: WriteOff, today: Any) -> tuple[
         hint = f"，请写明报损数量，例如：报损 {text} 5" if command.quantity is None and command.lot_no is None else ""
         raise NotFound(f"{product_label(product)} 没有{what}{hint}")
     if len(warehouse_ids) > 1:
-        names = [w.name for w in [await session.get(Warehouse, i) for i in warehouse_ids] if w]
-        raise InvalidInput(f"{product_label(product)} 在{'、'.join(names)}都有{what}，请写明仓库，例如：报损 {names[0]} {text}"
+        holding = [w.name for w in [await session.get(Warehouse, i) for i in warehouse_ids] if w]
+        raise InvalidInput(f"{product_label(product)} 在{'、'.join(holding)}都有{what}，请写明仓库，例如：报损 {holding[0]} {text}"
                            + (f" {command.quantity}" if command.quantity else ""))
     warehouse = await session.get(Warehouse, warehouse_ids[0])
     assert warehouse is not None
