@@ -372,7 +372,7 @@ class Thanks:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """好的, 收到, ok: the person heard the last answer; a short reply, not the help card."""
+    """好的, 收到, ok, a lone 👍: the person heard the last answer; a short reply, not the help card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +455,15 @@ _GROUPED_THOUSANDS = re.compile(
 
 def _is_symbol(char: str) -> bool:
     return char != "°" and (unicodedata.category(char) in _SYMBOL_CATEGORIES or char in _VARIATION_SELECTORS)
+
+
+# 👍 👌 🙏 🆗: a message of only these (skin tones, variation selectors, repeats allowed) nods, as 好的 does.
+_NODS = frozenset("\U0001F44D\U0001F44C\U0001F64F\U0001F197")
+
+
+def _is_nod(text: str) -> bool:
+    marks = [c for c in text if not c.isspace() and c not in _VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
+    return bool(marks) and all(c in _NODS for c in marks)
 
 
 def _without_symbols(text: str) -> str:
@@ -548,8 +557,8 @@ def _split_word(text: str) -> tuple[str, str] | None:
 def parse(text: str) -> Command:
     """One message → one command. Never raises: what does not fit becomes Usage or Unknown."""
     folded = fold(text).strip()
-    if not folded:
-        return Unknown(text)
+    if not folded:  # nothing but emoji, or nothing at all
+        return Ack() if _is_nod(text) else Unknown(text)
     if _BARCODE.fullmatch(folded):
         return StockQuery(folded)
     courtesy = _COURTESY.get(_COURTESY_TAIL.sub("", folded))

@@ -410,6 +410,19 @@ def test_greetings_thanks_and_acknowledgements_are_told_apart_from_the_unknown(t
 
 
 @pytest.mark.parametrize(
+    "text", ["👍", "👌", "🙏", "🆗", "👍🏻", "🙏🏼🙏🏼", "👍👍👍", " 👌 ", "👍\ufe0f", "👍 👌"],
+)
+def test_a_message_of_only_thumbs_up_ok_or_folded_hands_is_an_acknowledgement(text: str) -> None:
+    """A lone 👍 once got 没看懂 and the help card, as a 好的 did; skin tones and repeats alike."""
+    assert parse(text) == Ack()
+
+
+@pytest.mark.parametrize("text", ["😀", "❤️", "🎉", "👍😀", "🙏❤️"])
+def test_other_emoji_alone_are_not_understood(text: str) -> None:
+    assert parse(text) == Unknown(text)
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("庫存 可樂", StockQuery("可乐")),
