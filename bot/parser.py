@@ -567,7 +567,9 @@ def parse(text: str) -> Command:
     split = _split_word(folded)
     if split is None:
         question = _STOCK_QUESTION.match(folded)
-        return StockQuery(question.group("product")) if question else Unknown(text)
+        if question:
+            return StockQuery(question.group("product"))
+        return _customer_first(folded) or Unknown(text)
     family, rest = split
     if family in _NO_ARGUMENT:
         return _NO_ARGUMENT[family] if not rest or family == "help" else _with_rest(family, rest, text)
@@ -624,6 +626,27 @@ def _order(rest: str) -> Command:
     if not customer or not items:
         return Usage("order")
     return PlaceOrder(customer, items)
+
+
+# 给华联下单 可乐10箱, 帮华联下单 …, 华联下单 …: the customer before 下单 or 开单 (not 订货: 给太古订货 buys from a
+# supplier). Words before it that name nobody (我要下单 …, 请帮我下单 …) leave an ordinary 下单.
+_ORDER_AFTER = re.compile(r"^(?P<who>[^,;:\n]*?)\s*[:,]?\s*(?:下单|开单)[\s:,]*(?P<lines>.*)$", re.DOTALL)
+_FOR_WHOM = re.compile(r"^(?:请|麻烦你?)?\s*(?:帮忙|帮我|给我|我要|我想|我来|我(?=\s*[给帮替]|$))?\s*(?:给|帮|替)?\s*")
+
+
+def _customer_first(folded: str) -> Command | None:
+    """An order whose customer comes first, or None: it is read so only when the customer is one word and a
+    line has a quantity, so that free text (重复下单, 怎么下单？) is not taken for an order."""
+    found = _ORDER_AFTER.match(folded)
+    if found is None:
+        return None
+    customer, lines = _FOR_WHOM.sub("", found.group("who"), count=1), found.group("lines")
+    if not customer:
+        return _order(lines) if lines else Usage("order")
+    if re.search(r"\s", customer):
+        return None
+    items = split_items(lines)
+    return PlaceOrder(customer, items) if any(item.quantity or item.unread for item in items) else None
 
 
 def _purchase(rest: str) -> Command:
