@@ -572,7 +572,9 @@ def parse(text: str) -> Command:
         return _customer_first(folded) or Unknown(text)
     family, rest = split
     if family in _NO_ARGUMENT:
-        return _NO_ARGUMENT[family] if not rest or family == "help" else _with_rest(family, rest, text)
+        # 取消！ and 临期。 are the words alone; 取消？ is a question.
+        alone = not rest.rstrip("!.~。") or family == "help"
+        return _NO_ARGUMENT[family] if alone else _with_rest(family, rest, text)
     if family == "alert_routes":
         return _alert_routes(rest)
     if not rest:

@@ -232,6 +232,14 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
     assert [(item.product, q(item.quantity)) for item in command.items] == lines
 
 
+def test_a_command_without_arguments_may_end_in_a_full_stop_or_exclamation_mark() -> None:
+    """取消。 once got 没看懂 and the help card."""
+    assert [parse(text) for text in ("临期。", "缺货!", "待审批！", "取消。", "取消！")] == [
+        NearExpiry(), LowStock(), PendingApprovals(), CancelFlow(), CancelFlow()
+    ]
+    assert parse("取消？") == Unknown("取消？")
+
+
 @pytest.mark.parametrize(
     ("text", "customer", "lines"),
     [
