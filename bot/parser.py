@@ -357,7 +357,18 @@ class Help:
 
 @dataclass(frozen=True, slots=True)
 class CancelFlow:
-    pass
+    """取消, 算了: the flow waiting for an answer; with none, the 取消 of this person's latest draft card."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmDraft:
+    """确认 typed instead of pressed (many type; some platforms show cards poorly): the 确认 of this person's
+    latest draft card in this chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class EditDraft:
+    """修改 typed instead of pressed: the 修改 of this person's latest draft card in this chat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,12 +426,13 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | WriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Greeting | Thanks | Ack | Bind
-    | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
+    | WriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft | Greeting
+    | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
 )
 
-# What `parse` reads as no command: a flow waiting for an answer is offered it (a 好的 answers no count).
-FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack)
+# What `parse` reads as no command, or as a button typed: a flow waiting for an answer is offered it first
+# (a 好的 answers no count, and a 确认 typed during a count confirms no draft).
+FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack, ConfirmDraft, EditDraft)
 
 USAGE: dict[str, str] = {
     "stock": "库存 可乐 / 查 6901234567890 / stock cola",
@@ -490,6 +502,8 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("today", ("今日销售", "今天销售", "今日销量", "今天卖了多少", "今日", "sales today", "today sales", "today")),
     ("help", ("帮助", "菜单", "怎么用", "使用说明", "help", "menu", "?", "？")),
     ("cancel", ("取消", "算了", "cancel")),
+    ("confirm", ("确认下单", "确认", "confirm")),  # not 确定 nor 好: only words that clearly mean the button
+    ("edit", ("修改", "edit")),
     ("order", ("下单", "开单", "订货", "order")),
     ("purchase", ("采购", "进货", "purchase", "buy")),
     ("receive", ("入库", "收货", "receive")),
@@ -509,6 +523,8 @@ _NO_ARGUMENT: dict[str, Command] = {
     "today": TodaySales(),
     "help": Help(),
     "cancel": CancelFlow(),
+    "confirm": ConfirmDraft(),
+    "edit": EditDraft(),
 }
 
 # The whole message, folded, without trailing punctuation and particles (你好呀, 谢谢啦~, ok！).
@@ -572,7 +588,7 @@ def parse(text: str) -> Command:
         return _customer_first(folded) or Unknown(text)
     family, rest = split
     if family in _NO_ARGUMENT:
-        # 取消！ and 临期。 are the words alone; 取消？ is a question.
+        # 取消！ and 临期。 are the words alone; 取消？ and 确认？ are questions.
         alone = not rest.rstrip("!.~。") or family == "help"
         return _NO_ARGUMENT[family] if alone else _with_rest(family, rest, text)
     if family == "alert_routes":

@@ -146,3 +146,14 @@ async def test_a_managers_own_order_over_the_limit_is_confirmed_with_their_overr
         order = await session.scalar(select(SalesOrder))
         assert order is not None and order.credit_override_by == console.world.manager.id
 
+
+async def test_typed_confirm_over_the_credit_limit_offers_the_credit_request_as_the_button_does(
+    console: Console, db: Database
+) -> None:
+    """确认 typed instead of pressed (tests/scenario/test_order_typed.py) is refused and offered alike."""
+    await limit_credit(db)
+    draft = card(await console.say("wang", "下单 华联 雪碧 3箱"))
+    replies = await console.say("wang", "确认")
+    assert said(replies) == f"没有下单：{OVER}。可以点“申请特批”请经理批准，或点“修改”调整数量。"
+    offered = next(r for r in replies if r.get("card_id") == draft["card_id"])
+    assert [b["label"] for b in offered["buttons"]] == ["申请特批", "修改", "取消"]

@@ -15,7 +15,9 @@ from bot.parser import (
     Bind,
     CancelFlow,
     CloseOrder,
+    ConfirmDraft,
     Count,
+    EditDraft,
     Greeting,
     Help,
     LowStock,
@@ -230,6 +232,23 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
     assert isinstance(command, PlaceOrder)
     assert command.customer == customer
     assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("确认", ConfirmDraft()), ("確認", ConfirmDraft()), ("确认下单", ConfirmDraft()), ("确认！", ConfirmDraft()),
+        ("确认。", ConfirmDraft()), ("confirm", ConfirmDraft()), ("Confirm", ConfirmDraft()),
+        ("修改", EditDraft()), ("edit", EditDraft()), ("修改。", EditDraft()),
+        ("取消", CancelFlow()), ("cancel", CancelFlow()), ("取消！", CancelFlow()), ("算了", CancelFlow()),
+        # Only words that clearly mean the button: a 好 or 确定 confirms no order, nor does a question.
+        ("确定", Unknown("确定")), ("好", Ack()), ("好的", Ack()), ("ok", Ack()), ("确认？", Unknown("确认？")),
+        ("确认收货", Unknown("确认收货")), ("修改 可乐 10箱", Unknown("修改 可乐 10箱")), ("editing", Unknown("editing")),
+    ],
+)
+def test_the_buttons_of_a_draft_card_may_be_typed(text: str, expected: object) -> None:
+    """确认 and 修改 once got 没看懂 and the help card; people type them rather than press."""
+    assert parse(text) == expected
 
 
 def test_a_command_without_arguments_may_end_in_a_full_stop_or_exclamation_mark() -> None:
