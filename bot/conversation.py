@@ -1,4 +1,5 @@
-"""Multi-step flows (order draft, reject reason, count entry) remembered per user and chat.
+"""Multi-step flows (order draft, reject reason, count entry) remembered per user and chat, and the draft
+card each person last made or pressed there, so that a typed 确认 finds it.
 
 State lives in the KeyValueStore (Redis shared by every instance, else memory) as JSON with a TTL, so
 a draft left alone expires and its card's buttons answer that it has. `turn` drops a redelivered event
@@ -27,6 +28,10 @@ def conversation_key(origin: Origin) -> str:
     return f"conv:{origin.platform}:{origin.tenant}:{origin.chat_id}:{origin.sender_id}"
 
 
+def _draft_card_key(origin: Origin) -> str:
+    return "draft-card:" + conversation_key(origin)
+
+
 @dataclass(frozen=True, slots=True)
 class Turned:
     """An event's turn under way: the conversation's state as the turn began."""
@@ -50,6 +55,17 @@ class Conversations:
 
     async def clear(self, origin: Origin) -> None:
         await self._store.delete(conversation_key(origin))
+
+    async def remember_draft(self, origin: Origin, card_id: str, ttl: float) -> None:
+        """The draft card a typed 确认 / 修改 / 取消 acts on, kept as long as the draft (`ttl`); apart from the
+        flow, which may come and go while the draft waits."""
+        await self._store.set(_draft_card_key(origin), card_id, ttl)
+
+    async def latest_draft(self, origin: Origin) -> str | None:
+        return await self._store.get(_draft_card_key(origin))
+
+    async def forget_draft(self, origin: Origin) -> None:
+        await self._store.delete(_draft_card_key(origin))
 
     @asynccontextmanager
     async def turn(self, origin: Origin, event_key: str, event_ttl: float) -> AsyncIterator[Turned | None]:

@@ -357,7 +357,18 @@ class Help:
 
 @dataclass(frozen=True, slots=True)
 class CancelFlow:
-    pass
+    """取消, 算了: the flow waiting for an answer; with none, the 取消 of this person's latest draft card."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmDraft:
+    """确认 typed instead of pressed (many type; some platforms show cards poorly): the 确认 of this person's
+    latest draft card in this chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class EditDraft:
+    """修改 typed instead of pressed: the 修改 of this person's latest draft card in this chat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +383,7 @@ class Thanks:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """好的, 收到, ok: the person heard the last answer; a short reply, not the help card."""
+    """好的, 收到, ok, a lone 👍: the person heard the last answer; a short reply, not the help card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,12 +426,13 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | WriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | Greeting | Thanks | Ack | Bind
-    | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
+    | WriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft | Greeting
+    | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
 )
 
-# What `parse` reads as no command: a flow waiting for an answer is offered it (a 好的 answers no count).
-FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack)
+# What `parse` reads as no command, or as a button typed: a flow waiting for an answer is offered it first
+# (a 好的 answers no count, and a 确认 typed during a count confirms no draft).
+FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack, ConfirmDraft, EditDraft)
 
 USAGE: dict[str, str] = {
     "stock": "库存 可乐 / 查 6901234567890 / stock cola",
@@ -457,6 +469,15 @@ def _is_symbol(char: str) -> bool:
     return char != "°" and (unicodedata.category(char) in _SYMBOL_CATEGORIES or char in _VARIATION_SELECTORS)
 
 
+# 👍 👌 🙏 🆗: a message of only these (skin tones, variation selectors, repeats allowed) nods, as 好的 does.
+_NODS = frozenset("\U0001F44D\U0001F44C\U0001F64F\U0001F197")
+
+
+def _is_nod(text: str) -> bool:
+    marks = [c for c in text if not c.isspace() and c not in _VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
+    return bool(marks) and all(c in _NODS for c in marks)
+
+
 def _without_symbols(text: str) -> str:
     """Each run of symbols becomes one space: `可乐👍` is 可乐, and `可乐10箱👍雪碧5瓶` is still two lines."""
     if text.isascii():
@@ -481,6 +502,8 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("today", ("今日销售", "今天销售", "今日销量", "今天卖了多少", "今日", "sales today", "today sales", "today")),
     ("help", ("帮助", "菜单", "怎么用", "使用说明", "help", "menu", "?", "？")),
     ("cancel", ("取消", "算了", "cancel")),
+    ("confirm", ("确认下单", "确认", "confirm")),  # not 确定 nor 好: only words that clearly mean the button
+    ("edit", ("修改", "edit")),
     ("order", ("下单", "开单", "订货", "order")),
     ("purchase", ("采购", "进货", "purchase", "buy")),
     ("receive", ("入库", "收货", "receive")),
@@ -500,6 +523,8 @@ _NO_ARGUMENT: dict[str, Command] = {
     "today": TodaySales(),
     "help": Help(),
     "cancel": CancelFlow(),
+    "confirm": ConfirmDraft(),
+    "edit": EditDraft(),
 }
 
 # The whole message, folded, without trailing punctuation and particles (你好呀, 谢谢啦~, ok！).
@@ -548,8 +573,8 @@ def _split_word(text: str) -> tuple[str, str] | None:
 def parse(text: str) -> Command:
     """One message → one command. Never raises: what does not fit becomes Usage or Unknown."""
     folded = fold(text).strip()
-    if not folded:
-        return Unknown(text)
+    if not folded:  # nothing but emoji, or nothing at all
+        return Ack() if _is_nod(text) else Unknown(text)
     if _BARCODE.fullmatch(folded):
         return StockQuery(folded)
     courtesy = _COURTESY.get(_COURTESY_TAIL.sub("", folded))
@@ -558,10 +583,14 @@ def parse(text: str) -> Command:
     split = _split_word(folded)
     if split is None:
         question = _STOCK_QUESTION.match(folded)
-        return StockQuery(question.group("product")) if question else Unknown(text)
+        if question:
+            return StockQuery(question.group("product"))
+        return _customer_first(folded) or Unknown(text)
     family, rest = split
     if family in _NO_ARGUMENT:
-        return _NO_ARGUMENT[family] if not rest or family == "help" else _with_rest(family, rest, text)
+        # 取消！ and 临期。 are the words alone; 取消？ and 确认？ are questions.
+        alone = not rest.rstrip("!.~。") or family == "help"
+        return _NO_ARGUMENT[family] if alone else _with_rest(family, rest, text)
     if family == "alert_routes":
         return _alert_routes(rest)
     if not rest:
@@ -615,6 +644,27 @@ def _order(rest: str) -> Command:
     if not customer or not items:
         return Usage("order")
     return PlaceOrder(customer, items)
+
+
+# 给华联下单 可乐10箱, 帮华联下单 …, 华联下单 …: the customer before 下单 or 开单 (not 订货: 给太古订货 buys from a
+# supplier). Words before it that name nobody (我要下单 …, 请帮我下单 …) leave an ordinary 下单.
+_ORDER_AFTER = re.compile(r"^(?P<who>[^,;:\n]*?)\s*[:,]?\s*(?:下单|开单)[\s:,]*(?P<lines>.*)$", re.DOTALL)
+_FOR_WHOM = re.compile(r"^(?:请|麻烦你?)?\s*(?:帮忙|帮我|给我|我要|我想|我来|我(?=\s*[给帮替]|$))?\s*(?:给|帮|替)?\s*")
+
+
+def _customer_first(folded: str) -> Command | None:
+    """An order whose customer comes first, or None: it is read so only when the customer is one word and a
+    line has a quantity, so that free text (重复下单, 怎么下单？) is not taken for an order."""
+    found = _ORDER_AFTER.match(folded)
+    if found is None:
+        return None
+    customer, lines = _FOR_WHOM.sub("", found.group("who"), count=1), found.group("lines")
+    if not customer:
+        return _order(lines) if lines else Usage("order")
+    if re.search(r"\s", customer):
+        return None
+    items = split_items(lines)
+    return PlaceOrder(customer, items) if any(item.quantity or item.unread for item in items) else None
 
 
 def _purchase(rest: str) -> Command:

@@ -37,6 +37,8 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Unknown: general.unknown,
     parser.Usage: general.usage,
     parser.CancelFlow: general.cancel_flow,
+    parser.ConfirmDraft: orders.confirm_typed,
+    parser.EditDraft: orders.edit_typed,
     parser.Bind: general.bind,
     parser.NearExpiry: alerts.expiring,
     parser.LowStock: alerts.shortages,

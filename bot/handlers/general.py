@@ -1,11 +1,12 @@
-"""Help, greetings and thanks, strangers, binding colleagues from chat, cancelling a flow, and what nobody
-understood."""
+"""Help, greetings and thanks, strangers, binding colleagues from chat, cancelling a flow (or a draft), and
+what nobody understood."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import help_card, help_lines
+from bot.handlers import orders
 from bot.model import Target, Text, TextMessage
 from bot.outbox import enqueue
 from bot.parser import USAGE, Bind, Usage
@@ -57,9 +58,12 @@ async def usage(turn: Turn, command: Usage) -> None:
 
 
 async def cancel_flow(turn: Turn, _command: object = None) -> None:
-    state = await turn.services.conversations.get(turn.origin)
-    await turn.services.conversations.clear(turn.origin)
-    turn.say(Text("已取消。" if state else "当前没有进行中的操作。"))
+    """The flow waiting for an answer first (取消 during a count cancels the count); else the draft card."""
+    if await turn.services.conversations.get(turn.origin):
+        await turn.services.conversations.clear(turn.origin)
+        turn.say(Text("已取消。"))
+    elif not await orders.cancel_typed(turn):
+        turn.say(Text("当前没有进行中的操作。"))
 
 
 async def bind(turn: Turn, command: Bind) -> None:

@@ -1,4 +1,5 @@
-"""Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消; `发货 SO-…`
+"""Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消 (pressed, or typed:
+they act on the draft card the person last made or pressed in that chat); `发货 SO-…`
 (all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button closes a partly shipped order.
 Over the customer's credit limit the draft card offers 申请特批 (the order waits in the database and its
 card goes to the managers: 批准特批 / 驳回, decided once in core.sales), or 特批确认 to a manager.
@@ -35,7 +36,19 @@ from bot.handlers.common import (
 )
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
-from bot.parser import CloseOrder, ItemText, PlaceOrder, Ship, fold, parse_quantity, split_items
+from bot.parser import (
+    USAGE,
+    CloseOrder,
+    ConfirmDraft,
+    EditDraft,
+    ItemText,
+    PlaceOrder,
+    Ship,
+    fold,
+    parse,
+    parse_quantity,
+    split_items,
+)
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_customer, list_warehouses, unit_factor
 from core.documents import (
@@ -97,6 +110,7 @@ def _draft_key(card_id: str) -> str:
 
 async def _save_draft(turn: Turn, card_id: str, draft: Draft) -> None:
     await turn.services.store.set(_draft_key(card_id), json.dumps(asdict(draft)), DRAFT_TTL_SECONDS)
+    await turn.services.conversations.remember_draft(turn.origin, card_id, DRAFT_TTL_SECONDS)
 
 
 async def _load_draft(turn: Turn, card_id: str) -> Draft | None:
@@ -151,7 +165,8 @@ async def _settle(turn: Turn, card_id: str, outcome: str) -> None:
 
 
 async def _draft_for(turn: Turn, card_id: str, doing: str) -> Draft | None:
-    """The draft behind a pressed button if the presser made it; otherwise says why not."""
+    """The draft behind a pressed (or typed) button if the presser made it; otherwise says why not. The card
+    is then the one a typed 确认 / 修改 / 取消 acts on: 修改 typed after a refused 确认 is for that card."""
     outcome = await _outcome(turn, card_id)
     if outcome is not None:
         turn.say(Text(outcome))
@@ -163,6 +178,7 @@ async def _draft_for(turn: Turn, card_id: str, doing: str) -> Draft | None:
     if draft.owner_id != turn.user.id:
         turn.say(Text(f"这是{draft.owner}开的草稿，只有{draft.owner}本人可以{doing}。"))
         return None
+    await turn.services.conversations.remember_draft(turn.origin, card_id, DRAFT_TTL_SECONDS)
     return draft
 
 
@@ -349,6 +365,8 @@ async def _propose(
         card_id = new_card_id("order")
         return await _draft_card(session, card_id, draft, clock), draft, [], []
 
+    if not replaces:  # a new order: a 确认 typed next is for its draft or for none, never for an older one
+        await turn.services.conversations.forget_draft(turn.origin)
     card, draft, problems, ambiguous = await turn.lookup(build)
     if await offer_choice(
         turn, "order", problems, ambiguous, items, chosen or {}, {"customer": customer_text, "replaces": replaces}
@@ -394,13 +412,13 @@ async def place_order(turn: Turn, command: PlaceOrder) -> None:
 
 
 async def confirm(turn: Turn, action: CardAction) -> None:
-    await _confirm(turn, action, over_credit=False)
+    await _confirm(turn, action.card_id, action, over_credit=False)
 
 
 async def confirm_over_credit(turn: Turn, action: CardAction) -> None:
     """特批确认: a manager's own draft over the customer's credit limit, confirmed allowing the excess."""
     require_role(turn.user, CREDIT_OVERRIDE_ROLES, "特批超信用额度")
-    await _confirm(turn, action, over_credit=True)
+    await _confirm(turn, action.card_id, action, over_credit=True)
 
 
 async def _new_order(session: AsyncSession, turn: Turn, draft: Draft, clock: Clock) -> SalesOrder:
@@ -412,8 +430,8 @@ async def _new_order(session: AsyncSession, turn: Turn, draft: Draft, clock: Clo
     return order
 
 
-async def _confirm(turn: Turn, action: CardAction, *, over_credit: bool) -> None:
-    card_id = action.card_id
+async def _confirm(turn: Turn, card_id: str, action: CardAction | None, *, over_credit: bool) -> None:
+    """`action`: the press, or None when typed (the card is updated alike, for everyone who sees it)."""
     draft = await _draft_for(turn, card_id, "确认")
     if draft is None:
         return
@@ -442,7 +460,7 @@ async def _confirm(turn: Turn, action: CardAction, *, over_credit: bool) -> None
         return
     except CreditLimitExceeded as over:
         await turn.services.store.delete(_outcome_key(card_id))
-        await _offer_credit(turn, action, replace(draft, credit=over.message))
+        await _offer_credit(turn, card_id, action, replace(draft, credit=over.message))
         return
     except Exception:
         await turn.services.store.delete(_outcome_key(card_id))
@@ -478,16 +496,16 @@ def _decided(card: Card, verb: str, turn: Turn, tone: Tone, title: str | None = 
 # ---------------------------------------------------------------- over the credit limit
 
 
-async def _offer_credit(turn: Turn, action: CardAction, draft: Draft) -> None:
+async def _offer_credit(turn: Turn, card_id: str, action: CardAction | None, draft: Draft) -> None:
     """Confirming was refused for credit: the draft card now offers the way on, 申请特批 to a salesperson,
     特批确认 to a manager."""
-    await _save_draft(turn, action.card_id, draft)
+    await _save_draft(turn, card_id, draft)
     way = "您可以点“特批确认”直接下单" if has_role(turn.user, CREDIT_OVERRIDE_ROLES) else "可以点“申请特批”请经理批准"
     turn.say(Text(f"没有下单：{draft.credit}。{way}，或点“修改”调整数量。"))
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> None:
-        await enqueue_card_update(session, await _draft_card(session, action.card_id, draft, clock), action)
+        await enqueue_card_update(session, await _draft_card(session, card_id, draft, clock), action)
 
     await turn.transact(work)
 
@@ -642,10 +660,14 @@ async def reject_credit(turn: Turn, action: CardAction) -> None:
 
 
 async def edit(turn: Turn, action: CardAction) -> None:
-    draft = await _draft_for(turn, action.card_id, "修改")
+    await _edit(turn, action.card_id)
+
+
+async def _edit(turn: Turn, card_id: str) -> None:
+    draft = await _draft_for(turn, card_id, "修改")
     if draft is None:
         return
-    await turn.services.conversations.set(turn.origin, {"flow": "order.edit", "card_id": action.card_id})
+    await turn.services.conversations.set(turn.origin, {"flow": "order.edit", "card_id": card_id})
     turn.say(Text(_edit_question(draft)))
 
 
@@ -655,7 +677,10 @@ def _edit_question(draft: Draft) -> str:
 
 async def continue_edit(turn: Turn, state: dict[str, Any], text: str) -> bool:
     """New lines for the draft being edited. Lines that make no draft are refused by name and asked for
-    again, the draft kept, as a count answer is: one slip does not end the edit."""
+    again, the draft kept, as a count answer is: one slip does not end the edit. A typed 确认 or 修改 is no
+    lines: the edit gives way to it, and it acts on this draft (the card last pressed)."""
+    if isinstance(parse(text), ConfirmDraft | EditDraft):
+        return False
     draft = await _draft_for(turn, state["card_id"], "修改")
     if draft is not None:
         problems = await _propose(turn, draft.customer, split_items(text), replaces=state["card_id"])
@@ -670,6 +695,44 @@ async def cancel(turn: Turn, action: CardAction) -> None:
     draft = await _draft_for(turn, action.card_id, "取消")
     if draft is not None:
         await _close_draft(turn, action.card_id, draft, "已取消", "cancelled", action)
+
+
+# ---------------------------------------------------------------- the buttons typed
+
+NO_DRAFT = f"没有待确认的草稿。要下单请发：{USAGE['order']}"
+
+
+async def _typed_card(turn: Turn) -> str | None:
+    """The draft card a typed button acts on: the one this person last made or pressed in this chat."""
+    card_id = await turn.services.conversations.latest_draft(turn.origin)
+    if card_id is None:
+        turn.say(Text(NO_DRAFT))
+    return card_id
+
+
+async def confirm_typed(turn: Turn, _command: ConfirmDraft) -> None:
+    card_id = await _typed_card(turn)
+    if card_id is not None:
+        await _confirm(turn, card_id, None, over_credit=False)
+
+
+async def edit_typed(turn: Turn, _command: EditDraft) -> None:
+    card_id = await _typed_card(turn)
+    if card_id is not None:
+        await _edit(turn, card_id)
+
+
+async def cancel_typed(turn: Turn) -> bool:
+    """取消 typed with no flow waiting: the latest draft card's 取消, said in chat too (the card may be far up);
+    False when there is no such card."""
+    card_id = await turn.services.conversations.latest_draft(turn.origin)
+    if card_id is None:
+        return False
+    draft = await _draft_for(turn, card_id, "取消")
+    if draft is not None:
+        turn.say(Text(f"已取消草稿（{draft.customer}）。"))
+        await _close_draft(turn, card_id, draft, "已取消", "cancelled")
+    return True
 
 
 async def _close_draft(

@@ -147,7 +147,6 @@ async def test_a_managers_own_order_over_the_limit_is_confirmed_with_their_overr
         assert order is not None and order.credit_override_by == console.world.manager.id
 
 
-
 async def test_a_request_waiting_for_a_decision_is_found_under_pending_and_decided_there(
     console: Console, db: Database
 ) -> None:
@@ -192,3 +191,15 @@ async def test_pending_lists_only_credit_requests_when_no_purchase_waits(console
     rejected = await console.press("zhang", card(listed), "驳回")
     assert said(rejected) == f"已驳回 {number}，已通知小王。"
     assert said(await console.say("zhang", "待审批")) == "没有等您审批的单据。"
+
+
+async def test_typed_confirm_over_the_credit_limit_offers_the_credit_request_as_the_button_does(
+    console: Console, db: Database
+) -> None:
+    """确认 typed instead of pressed (tests/scenario/test_order_typed.py) is refused and offered alike."""
+    await limit_credit(db)
+    draft = card(await console.say("wang", "下单 华联 雪碧 3箱"))
+    replies = await console.say("wang", "确认")
+    assert said(replies) == f"没有下单：{OVER}。可以点“申请特批”请经理批准，或点“修改”调整数量。"
+    offered = next(r for r in replies if r.get("card_id") == draft["card_id"])
+    assert [b["label"] for b in offered["buttons"]] == ["申请特批", "修改", "取消"]

@@ -191,6 +191,18 @@ async def test_lines_separated_as_people_separate_them(console: Console, text: s
     assert [row[0] for row in rows] == ["可口可乐 330ml", "雪碧 500ml"]
 
 
+@pytest.mark.parametrize("text", ["给华联下单 雪碧2箱", "帮华联下单 雪碧 2箱", "华联下单 雪碧 2箱", "我要下单 华联 雪碧 2箱"])
+async def test_the_customer_may_come_before_the_order_word(console: Console, text: str) -> None:
+    """These once got 没看懂 and the help card."""
+    draft = card(await console.say("wang", text))
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["雪碧 500ml", "2箱"]]
+
+
+async def test_wanting_to_order_without_saying_what_gets_the_order_usage(console: Console) -> None:
+    assert texts(await console.say("wang", "我要下单")) == "格式: 下单 华联超市 可乐 10箱，雪碧 5瓶"
+
+
 async def test_a_thousands_separator_is_read_as_one_number(console: Console) -> None:
     """`1,200瓶` was read as 1 and a line “200瓶”."""
     draft = card(await console.say("wang", "下单 华联 雪碧 1,200瓶，可乐330 2箱"))

@@ -61,3 +61,21 @@ async def test_a_draft_made_on_one_instance_is_confirmed_on_the_other(two_instan
             break
         await asyncio.sleep(0.2)
     assert "已下单 SO-" in answered
+
+
+async def test_a_draft_made_on_one_instance_is_confirmed_by_typing_on_the_other(
+    two_instances: tuple[Console, Console],
+) -> None:
+    """The draft card a typed 确认 acts on is remembered in Redis, not in the instance that showed it."""
+    first, second = two_instances
+    card(await first.say("wang", "下单 华联 雪碧 1箱"))
+    response = await second.client.post("/console/api/messages", json={"user": "wang", "text": "确认"})
+    assert response.status == 202
+    answered = ""
+    for _ in range(20):
+        arrived = await first.inbox("wang") + await second.inbox("wang")
+        answered += texts([record["reply"] for record in arrived])
+        if "已下单 SO-" in answered:
+            break
+        await asyncio.sleep(0.2)
+    assert "已下单 SO-" in answered

@@ -107,6 +107,14 @@ async def test_thanks_and_acknowledgements_get_a_short_reply_and_no_help_card(co
         assert await console.say("wang", text) == [{"type": "text", "text": answer}]
 
 
+async def test_a_thumbs_up_is_an_acknowledgement_and_other_emoji_alone_get_the_short_help(console: Console) -> None:
+    """👍 alone once got 没看懂 and the help card, as 好的 did before it was understood."""
+    for text in ("👍", "🙏", "👌🏻", "👍👍"):
+        assert await console.say("wang", text) == [{"type": "text", "text": "好的，有需要随时找我。"}], text
+    replies = await console.say("wang", "😀")
+    assert card(replies)["title"] == "psibot 可以帮您" and "没看懂" in card(replies)["note"]
+
+
 async def test_a_thank_you_in_the_middle_of_a_count_leaves_the_count_waiting(console: Console) -> None:
     """Free text is offered to the flow first, a thank-you too: it is no command that ends it."""
     await console.say("li", "盘点 雪碧")

@@ -15,7 +15,9 @@ from bot.parser import (
     Bind,
     CancelFlow,
     CloseOrder,
+    ConfirmDraft,
     Count,
+    EditDraft,
     Greeting,
     Help,
     LowStock,
@@ -233,6 +235,77 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("确认", ConfirmDraft()), ("確認", ConfirmDraft()), ("确认下单", ConfirmDraft()), ("确认！", ConfirmDraft()),
+        ("确认。", ConfirmDraft()), ("confirm", ConfirmDraft()), ("Confirm", ConfirmDraft()),
+        ("修改", EditDraft()), ("edit", EditDraft()), ("修改。", EditDraft()),
+        ("取消", CancelFlow()), ("cancel", CancelFlow()), ("取消！", CancelFlow()), ("算了", CancelFlow()),
+        # Only words that clearly mean the button: a 好 or 确定 confirms no order, nor does a question.
+        ("确定", Unknown("确定")), ("好", Ack()), ("好的", Ack()), ("ok", Ack()), ("确认？", Unknown("确认？")),
+        ("确认收货", Unknown("确认收货")), ("修改 可乐 10箱", Unknown("修改 可乐 10箱")), ("editing", Unknown("editing")),
+    ],
+)
+def test_the_buttons_of_a_draft_card_may_be_typed(text: str, expected: object) -> None:
+    """确认 and 修改 once got 没看懂 and the help card; people type them rather than press."""
+    assert parse(text) == expected
+
+
+def test_a_command_without_arguments_may_end_in_a_full_stop_or_exclamation_mark() -> None:
+    """取消。 once got 没看懂 and the help card."""
+    assert [parse(text) for text in ("临期。", "缺货!", "待审批！", "取消。", "取消！")] == [
+        NearExpiry(), LowStock(), PendingApprovals(), CancelFlow(), CancelFlow()
+    ]
+    assert parse("取消？") == Unknown("取消？")
+
+
+@pytest.mark.parametrize(
+    ("text", "customer", "lines"),
+    [
+        ("给华联下单 可乐10箱", "华联", [("可乐", "10箱")]),
+        ("帮华联下单 可乐 10箱", "华联", [("可乐", "10箱")]),
+        ("华联下单 可乐 10箱", "华联", [("可乐", "10箱")]),
+        ("华联超市下单：可乐 10箱，雪碧 5瓶", "华联超市", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("给华联下单可乐10箱", "华联", [("可乐", "10箱")]),
+        ("给 华联 下单 可乐 10箱", "华联", [("可乐", "10箱")]),
+        ("给華聯下單 可樂10箱", "华联", [("可乐", "10箱")]),
+        ("给华联开单 雪碧 5瓶", "华联", [("雪碧", "5瓶")]),
+        ("请帮我给华联下单 可乐 10箱", "华联", [("可乐", "10箱")]),
+        ("华联下单\n可乐 10箱\n雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("华联下单 可乐 1e9", "华联", [("可乐", "")]),  # a number that is none: the handler names it
+        # Words before 下单 that name no customer leave an ordinary 下单.
+        ("我要下单 华联 可乐 10箱", "华联", [("可乐", "10箱")]),
+        ("帮我下单 华联 可乐 10箱", "华联", [("可乐", "10箱")]),
+    ],
+)
+def test_orders_with_the_customer_before_the_order_word(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
+    """给华联下单 可乐10箱 once got 没看懂 and the help card."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert command.customer == customer
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我要下单", Usage("order")), ("帮我下单", Usage("order")), ("请下单", Usage("order")),
+        # Read as an order only with a line that has a quantity: 重复下单 may be a reject reason, a note.
+        ("华联下单", Unknown("华联下单")), ("给华联下单", Unknown("给华联下单")), ("怎么下单？", Unknown("怎么下单？")),
+        ("华联下单 可乐", Unknown("华联下单 可乐")), ("重复下单", Unknown("重复下单")),
+        ("今天 华联下单 可乐 10箱", Unknown("今天 华联下单 可乐 10箱")),  # a customer is one word
+        ("三联下单本有货吗", StockQuery("三联下单本")),  # a product's name: the stock question wins
+        ("华联订货 可乐 10箱", Unknown("华联订货 可乐 10箱")),  # 订货 after a name may be buying from a supplier
+        ("太古采购 可乐 10箱", Unknown("太古采购 可乐 10箱")),
+    ],
+)
+def test_a_customer_first_order_needs_a_line_with_a_quantity_and_other_words_are_not_orders(
+    text: str, expected: object
+) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "supplier", "lines"),
     [
         ("采购 可乐 200箱 供应商 太古", "太古", [("可乐", "200箱")]),
@@ -407,6 +480,19 @@ def test_anything_else_is_unknown(text: str) -> None:
 def test_greetings_thanks_and_acknowledgements_are_told_apart_from_the_unknown(text: str, expected: object) -> None:
     """They once got 没看懂 and the help card: a hello deserves a hello, a thank-you a 不客气."""
     assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["👍", "👌", "🙏", "🆗", "👍🏻", "🙏🏼🙏🏼", "👍👍👍", " 👌 ", "👍\ufe0f", "👍 👌"],
+)
+def test_a_message_of_only_thumbs_up_ok_or_folded_hands_is_an_acknowledgement(text: str) -> None:
+    """A lone 👍 once got 没看懂 and the help card, as a 好的 did; skin tones and repeats alike."""
+    assert parse(text) == Ack()
+
+
+@pytest.mark.parametrize("text", ["😀", "❤️", "🎉", "👍😀", "🙏❤️"])
+def test_other_emoji_alone_are_not_understood(text: str) -> None:
+    assert parse(text) == Unknown(text)
 
 
 @pytest.mark.parametrize(
