@@ -82,14 +82,14 @@ async def _lines_table(session: AsyncSession, order: PurchaseOrder, stock: Mappi
 
 
 async def _stock_cells(session: AsyncSession, product: Product, here: StockAtHand) -> tuple[str, str]:
-    """"4箱4罐/3箱4罐" (在库/可用) and "1箱/2箱" (安全/在途; - when no safety stock is set): two narrow
-    columns, as a card on a phone has room for."""
+    """"4箱4罐/3箱4罐" (在库/可用) and "1箱/2箱" (安全/在途; - for no safety stock set, nothing on the way):
+    two narrow columns, as a card on a phone has room for."""
     units = {unit.name: unit.factor for unit in await units_of(session, product.id or 0)}
     on_hand, available, safety, on_order = [
         await describe_quantity(session, product, quantity, units=units)
         for quantity in (here.on_hand, here.available, here.safety_stock, here.on_order)
     ]
-    return f"{on_hand}/{available}", f"{safety if here.safety_stock else '-'}/{on_order}"
+    return f"{on_hand}/{available}", f"{safety if here.safety_stock else '-'}/{on_order if here.on_order else '-'}"
 
 
 async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: WaitingFor | None, clock: Clock) -> Card:

@@ -179,7 +179,7 @@ async def test_the_approval_card_shows_the_stock_each_line_is_judged_by(console:
     assert table["columns"] == ["商品", "数量", "单价", "金额", "在库/可用", "安全/在途"]
     assert table["rows"] == [
         ["可口可乐 330ml", "10箱", "¥50.40/箱", "¥504.00", "4箱4罐/3箱4罐", "1箱/2箱"],  # 门店仓's 20 cans not counted
-        ["雪碧 500ml", "2箱", "¥30.00/箱", "¥60.00", "5箱/5箱", "-/0瓶"],  # no safety stock set
+        ["雪碧 500ml", "2箱", "¥30.00/箱", "¥60.00", "5箱/5箱", "-/-"],  # no safety stock set, nothing on the way
     ]
 
     listed = {c["title"]: c for c in await console.say("zhang", "待审批") if c["type"] == "card"}
@@ -187,7 +187,7 @@ async def test_the_approval_card_shows_the_stock_each_line_is_judged_by(console:
     await console.press("zhang", listed[f"采购审批 · {first}"], "驳回", form={"reason": "重复了"})
     relisted = card(await console.say("zhang", "待审批"))
     assert relisted["title"] == f"采购审批 · {second}"
-    assert relisted["tables"][0]["rows"][0][4:] == ["4箱4罐/3箱4罐", "1箱/0罐"]  # a rejected order brings nothing
+    assert relisted["tables"][0]["rows"][0][4:] == ["4箱4罐/3箱4罐", "1箱/-"]  # a rejected order brings nothing
 
 
 async def test_pending_lists_what_waits_for_me(console: Console) -> None:
