@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-import opencc
+from core.text import VARIATION_SELECTORS, normalize
 
 # ---------------------------------------------------------------- quantities
 
@@ -450,13 +450,6 @@ USAGE: dict[str, str] = {
 }
 
 
-# Built once: a converter loads its dictionaries (~0.2 ms); converting a message then costs about a microsecond.
-_TO_SIMPLIFIED = opencc.OpenCC("t2s")
-# Emoji and other pictographs (So), skin tones (Sk), keycaps (Me), joiners and tags (Cf), private use (Co):
-# never part of a product's or customer's name. The degree sign may be, and stays (52° 白酒; ℃ folds to °c).
-_SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Me", "Cf", "Co"})
-_VARIATION_SELECTORS = frozenset(chr(code) for code in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
-_SPACES = re.compile(r" {2,}")
 # 1,000 and 12,000箱: a comma (full-width alike, NFKC folds it) between 1-3 digits and groups of exactly three
 # that end the number, before a unit, a space, a separator or the end. 可乐 10，雪碧 5 is two lines, and so
 # are 可乐 10,100%橙汁 and 可乐 10,330ml雪碧: a name follows the digits.
@@ -465,32 +458,20 @@ _GROUPED_THOUSANDS = re.compile(
 )
 
 
-def _is_symbol(char: str) -> bool:
-    return char != "°" and (unicodedata.category(char) in _SYMBOL_CATEGORIES or char in _VARIATION_SELECTORS)
-
-
 # 👍 👌 🙏 🆗: a message of only these (skin tones, variation selectors, repeats allowed) nods, as 好的 does.
 _NODS = frozenset("\U0001F44D\U0001F44C\U0001F64F\U0001F197")
 
 
 def _is_nod(text: str) -> bool:
-    marks = [c for c in text if not c.isspace() and c not in _VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
+    marks = [c for c in text if not c.isspace() and c not in VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
     return bool(marks) and all(c in _NODS for c in marks)
 
 
-def _without_symbols(text: str) -> str:
-    """Each run of symbols becomes one space: `可乐👍` is 可乐, and `可乐10箱👍雪碧5瓶` is still two lines."""
-    if text.isascii():
-        return text
-    spaced = "".join(" " if _is_symbol(char) else char for char in text)
-    return text if spaced == text else _SPACES.sub(" ", spaced)
-
-
 def fold(text: str) -> str:
-    """Full-width to half-width, traditional to simplified Chinese (庫存 → 库存), no emoji, no thousands
-    separators (1,000 → 1000), ideographic spaces to spaces, lower case: one spelling per meaning."""
+    """`core.text.normalize` (full-width to half-width, traditional to simplified, no emoji, lower case), the
+    one reading the catalog's names are stored for search in, without thousands separators (1,000 → 1000)."""
     normal = _GROUPED_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), unicodedata.normalize("NFKC", text))
-    return _TO_SIMPLIFIED.convert(_without_symbols(normal)).replace("\u3000", " ").lower()
+    return normalize(normal)
 
 
 # Command words, longest first within a family so "查库存" wins over "查".

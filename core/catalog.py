@@ -41,6 +41,7 @@ from core.models import (
 )
 from core.preferences import bump_catalog_version, bumped_in, catalog_version, catalog_writes
 from core.quantity import check_price, format_quantity, parse_decimal
+from core.text import normalize
 from core.users import require_role
 
 CATALOG_EDITORS = {Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE}
@@ -60,8 +61,12 @@ CATALOG_RECHECK_SECONDS = 1.0
 
 
 def fold(text: str) -> str:
-    """Full-width to half-width, lower case, no spaces: what both the query and the names are compared as."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+    """`core.text.normalize` without spaces: what both the query and the names are compared as, so 可口可樂
+    is stored as 可口可乐 and found by 可乐. A change here changes stored keys: see migration 0006."""
+    return _WHITESPACE.sub("", normalize(text))
+
+
+_WHITESPACE = re.compile(r"\s+")
 
 
 def pinyin_keys(name: str) -> tuple[str, str]:
@@ -108,6 +113,11 @@ def search_fields(name: str, spec: str = "") -> dict[str, str]:
     """Search keys over name and specification, so "可乐330" finds 可口可乐 with spec 330ml."""
     full, initials = pinyin_keys(name + spec)
     return {"name_key": fold(name + spec), "pinyin_full": full, "pinyin_initials": initials}
+
+
+def partner_search_key(name: str) -> str:
+    """What a customer or supplier is found by: full pinyin, initials and the folded name (华联超市 → 华联, hl)."""
+    return " ".join(pinyin_keys(name)) + " " + fold(name)
 
 
 # ---------------------------------------------------------------- units
@@ -777,7 +787,7 @@ async def _save_partner(
     name = values["name"].strip()
     if not name:
         raise InvalidInput("名称不能为空")
-    values = {**values, "name": name, "search_key": " ".join(pinyin_keys(name)) + " " + fold(name)}
+    values = {**values, "name": name, "search_key": partner_search_key(name)}
     entity = "customer" if model is Customer else "supplier"
     partner = await session.scalar(select(model).where(model.name == name))
     if partner is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Insert, event
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -75,12 +75,18 @@ async def bump_catalog_version(session: AsyncSession) -> None:
     An upsert, so two first writers cannot collide; not audited (it is bookkeeping, not a setting).
     """
     global _catalog_writes
-    token = uuid.uuid4().hex
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    statement = insert(Setting).values(key=CATALOG_VERSION, value=token)
-    await session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": token}))
+    await session.execute(new_catalog_version(session.get_bind().dialect.name))
     session.info[_BUMPED] = True
     _catalog_writes += 1
+
+
+def new_catalog_version(dialect: str) -> Insert:
+    """The statement that stores a fresh version token: `bump_catalog_version`'s, and a migration's that
+    rewrites search keys (0006), which has a plain connection and no session."""
+    token = uuid.uuid4().hex
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(Setting).values(key=CATALOG_VERSION, value=token)
+    return statement.on_conflict_do_update(index_elements=["key"], set_={"value": token})
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from bot.engine import MAX_EVENTS_IN_WORK
 from core.db import Database
+from core.importer import import_products, read_table
 from tests.scenario.conftest import L1_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
 
 
@@ -178,3 +180,21 @@ async def test_a_burst_is_answered_once_each_in_order_with_few_events_in_work(co
                 break
         assert titles == [f"库存 · {products[n % 2]}" for n in range(per_person)]
     assert 0 < most_in_work <= MAX_EVENTS_IN_WORK
+
+
+async def test_names_imported_in_traditional_chinese_are_found_by_simplified_and_pinyin(
+    console: Console, db: Database, tmp_path: Path
+) -> None:
+    """The catalog's search keys are read as chat text is (core.text.normalize): 可口可樂 is found by 可乐."""
+    products = tmp_path / "products.csv"
+    products.write_text("编码,名称,单位,换算\nT1,可口可樂 2L,瓶,1箱=6瓶\nT2,雪碧 檸檬味,瓶,\n", encoding="utf-8")
+    async with db.session() as session:
+        await import_products(session, console.world.purchaser, read_table(products))
+
+    pick = card(await console.say("wang", "库存 可乐"))
+    assert "找到 3 个商品" in pick["title"]
+    chosen = await console.press("wang", pick, "可口可樂 2L")
+    assert card(chosen)["title"] == "库存 · 可口可樂 2L" and "暂无库存" in texts(chosen)
+    assert card(await console.say("wang", "库存 柠檬"))["title"] == "库存 · 雪碧 檸檬味"
+    assert card(await console.say("li", "stock xbnm"))["title"] == "库存 · 雪碧 檸檬味"
+    assert card(await console.say("wang", "庫存 檸檬"))["title"] == "库存 · 雪碧 檸檬味"

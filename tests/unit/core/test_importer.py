@@ -7,7 +7,7 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import func, select
 
-from core.catalog import product_by_barcode, product_by_sku, search_products, units_of
+from core.catalog import find_customer, product_by_barcode, product_by_sku, search_products, units_of
 from core.importer import ImportRejected, import_partners, import_products, import_stock, read_table
 from core.ledger import check_ledger
 from core.models import Barcode, Category, Movement, Product
@@ -259,3 +259,21 @@ async def test_a_text_code_added_by_a_rerun_is_found_by_search(db, tmp_path):
         assert (summary.updated, summary.unchanged) == (0, 3)
     async with db.session() as s:
         assert [(m.product.sku, m.reason) for m in await search_products(s, "vd-3c")] == [("SP3", "barcode")]
+
+
+async def test_traditional_names_and_headers_are_found_by_simplified_text_and_pinyin(db, tmp_path):
+    """A shop's file in traditional Chinese (Hong Kong, Taiwan suppliers' lists): its names are kept as
+    written and searched as simplified, as chat text is read; simplified names are found by traditional text."""
+    products = "編碼,名稱,單位,規格,換算\nT1,可口可樂,罐,330ml,1箱=24罐\nT2,雪碧 檸檬味,瓶,500ml,\nS1,农夫山泉,瓶,550ml,\n"
+    async with db.session() as s:
+        world = await make_world(s)
+        assert (await import_products(s, world.purchaser, read_table(write(tmp_path, "p.csv", products)))).created == 3
+        customers = "名稱,聯繫人\n華聯超市,周店長\n"
+        assert (await import_partners(s, None, "customers", read_table(write(tmp_path, "c.csv", customers)))).created == 1
+    async with db.session() as s:
+        assert (await product_by_sku(s, "T1")).name == "可口可樂"  # stored as typed
+        for query, sku in [("可乐", "T1"), ("可樂", "T1"), ("kkkl", "T1"), ("kekoukele", "T1"), ("柠檬", "T2"),
+                           ("檸檬", "T2"), ("xbnm", "T2"), ("雪碧柠檬味500", "T2"), ("農夫", "S1")]:
+            assert [m.product.sku for m in await search_products(s, query)] == [sku], query
+        assert (await find_customer(s, "华联")).name == "華聯超市"
+        assert (await find_customer(s, "hlcs")).name == "華聯超市"
