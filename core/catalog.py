@@ -69,15 +69,17 @@ def fold(text: str) -> str:
 _WHITESPACE = re.compile(r"\s+")
 
 
-def pinyin_keys(name: str) -> tuple[str, str]:
-    """(full pinyin, initials) of a name: 可口可乐 → ("kekoukele", "kkkl"). Latin letters and digits pass through."""
+def pinyin_keys(folded: str) -> tuple[str, str]:
+    """(full pinyin, initials) of a name as `fold` gives it: 可口可乐 → ("kekoukele", "kkkl"). Latin letters and
+    digits pass through. (The callers have folded the name already for its own key; folding costs as much
+    again as the pinyin of a cached name.)"""
     # One conversion for both keys (pypinyin costs ~0.3 ms a name; the bulk import converts every row):
     # the initial of a syllable is its first letter, the same as Style.FIRST_LETTER gives, checked for
     # every CJK unified ideograph.
     # pypinyin splits a text into runs of Han characters and the rest, and converts each Han run on its
     # own (segmenting it into words); so the syllables of a run are cached, and the rest passes through.
     syllables: list[str] = []
-    for run in _HAN_RUNS.split(fold(name)):
+    for run in _HAN_RUNS.split(folded):
         if not run:
             continue
         syllables += _run_syllables(run) if _HAN_RUNS.fullmatch(run) else list(run)
@@ -111,13 +113,15 @@ def _unconverted(chars: str) -> Any:
 
 def search_fields(name: str, spec: str = "") -> dict[str, str]:
     """Search keys over name and specification, so "可乐330" finds 可口可乐 with spec 330ml."""
-    full, initials = pinyin_keys(name + spec)
-    return {"name_key": fold(name + spec), "pinyin_full": full, "pinyin_initials": initials}
+    key = fold(name + spec)
+    full, initials = pinyin_keys(key)
+    return {"name_key": key, "pinyin_full": full, "pinyin_initials": initials}
 
 
 def partner_search_key(name: str) -> str:
     """What a customer or supplier is found by: full pinyin, initials and the folded name (华联超市 → 华联, hl)."""
-    return " ".join(pinyin_keys(name)) + " " + fold(name)
+    key = fold(name)
+    return " ".join(pinyin_keys(key)) + " " + key
 
 
 # ---------------------------------------------------------------- units
