@@ -514,7 +514,9 @@ async def price_line(session: AsyncSession, line: OrderLineInput, list_price_per
     check_quantity(quantity, f"{product.name} 的数量", product.base_unit)
     check_whole(quantity, product.base_unit, product.name)
     if quantity != quantity.quantize(_QTY_UNIT) or line.quantity != line.quantity.quantize(_QTY_UNIT):
-        raise InvalidInput(f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(line.quantity)}")
+        raise InvalidInput(
+            f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(line.quantity)}{line.unit or product.base_unit}"
+        )
     unit_price = money(getattr(product, list_price_per_base) * factor) if line.unit_price is None else line.unit_price
     check_price(unit_price, f"{product.name} 的单价", product.base_unit, per=factor)
     if unit_price != money(unit_price):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from core.audit import record
+from core.catalog import describe_quantity, product_label
 from core.columns import COST_PLACES, QTY_PLACES, utcnow
 from core.errors import InsufficientStock, InvalidInput, NotFound
 from core.models import ZERO, Lot, Movement, MovementKind, Product, Role, User, Warehouse
@@ -221,7 +222,9 @@ async def post(
     """
     check_quantity(abs(quantity), f"{product.name} 的数量", product.base_unit)
     if quantity != quantity.quantize(_QTY_UNIT) or consume_reserved != consume_reserved.quantize(_QTY_UNIT):
-        raise InvalidInput(f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(quantity)}")
+        raise InvalidInput(
+            f"{product.name} 的数量最多 {QTY_PLACES} 位小数: {format_quantity(quantity)}{product.base_unit}"
+        )
     if lot.product_id != product.id:
         raise InvalidInput("批次与商品不符")
     if consume_reserved < 0 or consume_reserved > lot.reserved:
@@ -229,7 +232,7 @@ async def post(
     available = lot.on_hand - lot.reserved + consume_reserved
     if quantity < 0 and -quantity > available:
         raise InsufficientStock(
-            f"库存不足: {product.name} 可用 {format_quantity(available)}{product.base_unit}",
+            f"库存不足: {product_label(product)} 可用 {await describe_quantity(session, product, available, with_base=True)}",
             product_id=product.id,
             available=available,
         )
@@ -288,9 +291,9 @@ async def opening_stock(
     unit_cost: Decimal | None = None,
 ) -> Movement:
     require_role(actor, {Role.WAREHOUSE, Role.MANAGER}, "录入期初库存")
-    if quantity <= 0:
-        raise InvalidInput(f"期初数量必须大于 0: {quantity}")
     product = await lock_product(session, product_id)
+    if quantity <= 0:
+        raise InvalidInput(f"期初数量必须大于 0: {format_quantity(quantity)}{product.base_unit}")
     check_whole(quantity, product.base_unit, product.name)
     if unit_cost is not None:
         check_price(unit_cost, "成本", product.base_unit)
@@ -328,12 +331,12 @@ async def transfer_lot(
 ) -> tuple[Movement, Movement]:
     """Move part of a lot to another warehouse, keeping its lot number and dates."""
     require_role(actor, {Role.WAREHOUSE, Role.MANAGER}, "调拨")
-    if quantity <= 0:
-        raise InvalidInput(f"调拨数量必须大于 0: {quantity}")
     source = await lock_lot(session, lot_id)
     if source.warehouse_id == to_warehouse_id:
         raise InvalidInput("调出和调入是同一个仓库")
     product = await lock_product(session, source.product_id)
+    if quantity <= 0:
+        raise InvalidInput(f"调拨数量必须大于 0: {format_quantity(quantity)}{product.base_unit}")
     target = await lot_for(
         session, product, to_warehouse_id, source.lot_no, source.production_date, source.expiry_date
     )

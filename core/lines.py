@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from core.audit import record
+from core.catalog import describe_quantity, product_label
 from core.documents import (
     OrderLineInput,
     PricedLine,
@@ -34,7 +35,6 @@ from core.documents import (
 from core.errors import InvalidInput, NotFound
 from core.ledger import lock_lot, lock_product, post
 from core.models import ZERO, Customer, Lot, MovementKind, Product, Supplier, User, Warehouse
-from core.quantity import format_quantity
 
 OrderLine = TypeVar("OrderLine", SalesOrderLine, PurchaseOrderLine)
 DeliveredLine = TypeVar("DeliveredLine", ShipmentLine, ReceiptLine)
@@ -110,10 +110,12 @@ async def start_return(
     if not reason.strip():
         raise InvalidInput("退货必须写明原因")
     line = await lock_document(session, line_model, line_id, label)
+    lot, product = await lock_lot(session, line.lot_id), await lock_product(session, line.product_id)
     returnable = line.quantity - line.returned
     if quantity <= 0 or quantity > returnable:
-        raise InvalidInput(f"这一行最多还能退 {format_quantity(returnable)}，不能退 {format_quantity(quantity)}")
-    return line, await lock_lot(session, line.lot_id), await lock_product(session, line.product_id)
+        left, asked = [await describe_quantity(session, product, value, with_base=True) for value in (returnable, quantity)]
+        raise InvalidInput(f"{product_label(product)} 这一行最多还能退 {left}，不能退 {asked}")
+    return line, lot, product
 
 
 async def book_return(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from sqlmodel import col
 from core import accounts
 from core.approval import start_approval
 from core.audit import record
+from core.catalog import describe_quantity, product_label
 from core.columns import COST_PLACES, Quantity
 from core.documents import (
     OPEN_PURCHASE_STATUSES,
@@ -38,7 +39,7 @@ from core.lines import book_return, order_lines, price_order, save_order, start_
 from core.models import ZERO, Lot, MovementKind, Product, ProductUnit, Role, Supplier, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.preferences import get_setting
-from core.quantity import format_quantity
+from core.quantity import is_measured
 from core.stock import stock_of
 from core.users import require_role
 
@@ -200,15 +201,9 @@ async def receive_purchase_order(
         if item.quantity <= 0:
             raise InvalidInput(f"第 {line.line_no} 行入库数量必须大于 0")
         limit = line.quantity * (1 + tolerance / 100)
-        if line.received + item.quantity > limit:
-            raise OverReceipt(
-                f"第 {line.line_no} 行订了 {format_quantity(line.quantity)}，已收 {format_quantity(line.received)}，"
-                f"这次最多还能收 {format_quantity(max(limit - line.received, ZERO))}",
-                order_line_id=line.id,
-                ordered=line.quantity,
-                received=line.received,
-            )
         product = await lock_product(session, line.product_id)
+        if line.received + item.quantity > limit:
+            raise await _over_receipt(session, line, product, limit)
         lot = await lot_for(session, product, order.warehouse_id, item.lot_no, item.production_date, item.expiry_date)
         unit_cost = (line.unit_price * line.unit_quantity / line.quantity).quantize(_COST_UNIT)
         movement = await post(
@@ -259,6 +254,22 @@ async def receive_purchase_order(
         {"status": order.status, "receipt": receipt.number, "amount": receipt.amount},
     )
     return receipt
+
+
+async def _over_receipt(session: AsyncSession, line: PurchaseOrderLine, product: Product, limit: Decimal) -> OverReceipt:
+    """"第 1 行 可口可乐 330ml 订了 5箱，已入库 2箱，这次最多还能入库 3箱（72罐）": in the units the warehouse
+    counts in, the limit (order plus tolerance) in whole base units of a product that counts things."""
+    left = max(limit - line.received, ZERO)
+    if not is_measured(product.base_unit):
+        left = left.to_integral_value(rounding=ROUND_FLOOR)
+    ordered, received = [await describe_quantity(session, product, value) for value in (line.quantity, line.received)]
+    return OverReceipt(
+        f"第 {line.line_no} 行 {product_label(product)} 订了 {ordered}，已入库 {received}，"
+        f"这次最多还能入库 {await describe_quantity(session, product, left, with_base=True)}",
+        order_line_id=line.id,
+        ordered=line.quantity,
+        received=line.received,
+    )
 
 
 async def return_purchase(

@@ -50,7 +50,7 @@ from core.ledger import LotStock, fefo_key, lock_lot, lock_product, post, reserv
 from core.lines import book_return, order_lines, price_order, save_order, start_return
 from core.models import ZERO, AuditEntry, Customer, Lot, MovementKind, Product, Role, User
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
-from core.quantity import format_money, format_quantity
+from core.quantity import format_money
 from core.users import can_see_costs, has_role, require_role, users_with_roles
 
 SELLING_ROLES = {Role.SALES, Role.MANAGER}
@@ -122,9 +122,9 @@ def _over_credit(
 async def _short_of_stock(session: AsyncSession, product_id: int, available: Decimal, needed: Decimal) -> InsufficientStock:
     product = await session.get(Product, product_id)
     assert product is not None
+    has, wants = [await describe_quantity(session, product, value, with_base=True) for value in (available, needed)]
     return InsufficientStock(
-        f"{product.name} 库存不足: 可用 {format_quantity(available)}{product.base_unit}，"
-        f"需要 {format_quantity(needed)}{product.base_unit}",
+        f"{product_label(product)} 库存不足: 可用 {has}，需要 {wants}",
         product_id=product_id,
         available=available,
         needed=needed,

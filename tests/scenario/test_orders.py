@@ -292,6 +292,14 @@ async def test_half_a_can_is_refused_by_line_and_half_a_case_is_twelve_cans(cons
     assert draft["tables"][0]["rows"][0][:2] == ["可口可乐 330ml", "12罐"]
 
 
+async def test_a_weight_finer_than_the_books_keep_is_refused_in_its_unit(console: Console, db: Database) -> None:
+    """Core's refusals say a quantity with its unit (0.0005 alone once read as a bare number)."""
+    async with db.session() as session:
+        await make_product(session, "F001", "五花肉", base_unit="公斤", case=None, barcode=None, sale_price="30.00")
+    refused = await console.say("wang", "下单 华联 五花肉 0.0005公斤")
+    assert texts(refused) == "五花肉 的数量最多 3 位小数: 0.0005公斤"
+
+
 async def test_a_partial_shipment_of_a_negative_quantity_is_refused(console: Console) -> None:
     draft = card(await console.say("wang", "下单 华联 雪碧 2箱"))
     number = texts(await console.press("wang", draft, "确认")).split("已下单 ")[1].split("，")[0]

@@ -182,8 +182,9 @@ async def test_receiving_partially_then_fully_creates_lots_and_moves_average_cos
         assert cola.avg_cost == D("2.187500")  # (100×2.00 + 60×2.50) / 160
         milk_lot = await lot_of(s, shop.milk.id, "L1")
         assert (milk_lot.on_hand, milk_lot.production_date, milk_lot.expiry_date) == (D(4), date(2026, 11, 1), date(2027, 4, 30))
-    with pytest.raises(OverReceipt, match="这次最多还能收 60"):
+    with pytest.raises(OverReceipt) as over:
         await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [ReceiptLineInput(cola_line.id, D(61))], clock=CLOCK))
+    assert over.value.message == "第 1 行 可口可乐 330ml 订了 5箱，已入库 2箱12罐，这次最多还能入库 2箱12罐（60罐）"
     with pytest.raises(InvalidState, match="部分入库，不能取消"):
         await db.transact(lambda s: cancel_purchase_order(s, w.purchaser, order_id, clock=CLOCK))
     await db.transact(lambda s: receive_purchase_order(s, w.warehouse_user, order_id, [
@@ -208,11 +209,13 @@ async def test_over_receipt_tolerance(db):
     shop = await make_shop(db)
     order_id = await _po(db, shop, OrderLineInput(shop.cola.id, D(100)))
     await _decide(db, shop.world.manager, order_id)
-    await db.transact(lambda s: set_setting(s, shop.world.owner, OVER_RECEIPT_TOLERANCE_KEY, 5))
+    await db.transact(lambda s: set_setting(s, shop.world.owner, OVER_RECEIPT_TOLERANCE_KEY, 5.5))
     async with db.session() as s:
         line = await s.scalar(select(PurchaseOrderLine))
-    with pytest.raises(OverReceipt):
+    with pytest.raises(OverReceipt) as over:
         await db.transact(lambda s: receive_purchase_order(s, shop.world.warehouse_user, order_id, [ReceiptLineInput(line.id, D(106))], clock=CLOCK))
+    # 100罐 + 5.5% is 105.5罐: a can is whole, so 105 can still come in
+    assert over.value.message.endswith("这次最多还能入库 4箱9罐（105罐）")
     receipt = await db.transact(lambda s: receive_purchase_order(s, shop.world.warehouse_user, order_id, [ReceiptLineInput(line.id, D(105))], clock=CLOCK))
     assert receipt.amount == D("220.50")
     assert await _status(db, order_id) == PurchaseOrderStatus.CLOSED
@@ -236,8 +239,9 @@ async def test_cancel_close_and_purchase_return(db):
     assert await _status(db, order_id) == PurchaseOrderStatus.CLOSED
     async with db.session() as s:
         receipt_line = await s.scalar(select(ReceiptLine))
-    with pytest.raises(InvalidInput, match="最多还能退 4"):
+    with pytest.raises(InvalidInput) as too_many:
         await db.transact(lambda s: return_purchase(s, w.warehouse_user, receipt_line.id, D(5), reason="质量问题", clock=CLOCK))
+    assert too_many.value.message == "可口可乐 330ml 这一行最多还能退 4罐，不能退 5罐"
     await db.transact(lambda s: return_purchase(s, w.warehouse_user, receipt_line.id, D(3), reason="质量问题", clock=CLOCK))
     async with db.session() as s:
         assert (await lot_of(s, shop.cola.id)).on_hand == D(1)
