@@ -51,6 +51,7 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Count: warehouse.count,
     parser.Transfer: warehouse.transfer,
     parser.WriteOff: writeoffs.write_off_command,
+    parser.UndoWriteOff: writeoffs.undo_command,
     parser.TodaySales: reports.today,
     parser.ShowAlertRoutes: alert_routes.show,
     parser.AddAlertRoute: alert_routes.add,
@@ -85,6 +86,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "writeoff.lot": writeoffs.start_for_lot,
     "writeoff.confirm": writeoffs.confirm,
     "writeoff.cancel": writeoffs.cancel,
+    "writeoff.reverse": writeoffs.undo_pressed,
 }
 
 # Flows whose answer may be any text, commands included: they judge a command-like answer themselves
