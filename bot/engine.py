@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.conversation import LOCK_WAIT_SECONDS, conversation_key
-from bot.handlers import ACTIONS, COMMANDS, FLOWS, FREE_TEXT_FLOWS, general, photo
+from bot.handlers import ACTIONS, ASIDES, COMMANDS, FLOWS, general, photo
 from bot.model import CardAction, ImageMessage, InboundEvent, Origin, Text, TextMessage
 from bot.parser import FREE_TEXT, CancelFlow, parse
 from bot.turn import Services, Turn
@@ -164,13 +164,20 @@ class Engine:
             await photo.photo(turn, event)
         else:
             command = parse(event.text)
+            handler = COMMANDS.get(type(command), general.unknown)
             if state is not None and not isinstance(command, CancelFlow):
-                # Free text is an answer to the flow; a command typed meanwhile leaves it and runs, except
-                # in the flows that take any text and judge it themselves.
-                name = state.get("flow", "")
-                flow = FLOWS.get(name)
-                offered = isinstance(command, FREE_TEXT) or name in FREE_TEXT_FLOWS
-                if flow is not None and offered and await flow(turn, state, event.text):
+                # Free text is an answer to the flow (which may give way to it). A command typed meanwhile:
+                # a question is answered on the side and the flow keeps waiting; anything else leaves it,
+                # and the person is told which flow it left.
+                flow = FLOWS.get(state.get("flow", ""))
+                offered = flow is not None and (flow.any_text or isinstance(command, FREE_TEXT))
+                if flow is not None and offered and await flow.answer(turn, state, event.text):
                     return
+                if flow is not None and not offered:
+                    if isinstance(command, ASIDES):
+                        await handler(turn, command)
+                        turn.say(Text(f"（{flow.name}还在等您回答；发“取消”放弃。）"))
+                        return
+                    turn.say(Text(f"已放弃未完成的{flow.name}。"))
                 await self.services.conversations.clear(turn.origin)
-            await COMMANDS.get(type(command), general.unknown)(turn, command)
+            await handler(turn, command)

@@ -336,6 +336,13 @@ class WriteOff:
 
 
 @dataclass(frozen=True, slots=True)
+class UndoWriteOff:
+    """`撤销报损 BS-20261204-0001`: a manager puts a write-off's stock back."""
+
+    document_no: str
+
+
+@dataclass(frozen=True, slots=True)
 class NearExpiry:
     pass
 
@@ -426,8 +433,8 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | WriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft | Greeting
-    | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
+    | WriteOff | UndoWriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft
+    | Greeting | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
 )
 
 # What `parse` reads as no command, or as a button typed: a flow waiting for an answer is offered it first
@@ -444,6 +451,7 @@ USAGE: dict[str, str] = {
     "count": "盘点 可乐 118（或 盘点 可乐 4箱22罐）",
     "transfer": "调拨 可乐 20箱 主仓 到 门店",
     "write_off": "报损 可乐 5罐 破损（或 报损 牛奶 批次 L0601 过期；只写商品：报损它的全部过期批次）",
+    "undo": "撤销报损 BS-20261204-0001（经理撤销一张报损单，库存回到原批次）",
     "bind": "绑定 @某人 仓管",
     "alert_routes": "告警路由（查看） / 告警路由 添加 缺货 主仓 本群 / 告警路由 添加 临期 乳制品 仓管 / "
     "告警路由 添加 日报 机器人 purchasing / 告警路由 删除 3",
@@ -492,6 +500,7 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("close", ("结单", "关单", "close")),
     ("count", ("盘点", "count")),
     ("transfer", ("调拨", "调货", "移库", "transfer")),
+    ("undo", ("撤销报损", "撤销报废", "撤销", "冲销", "undo write off", "undo writeoff", "undo")),
     ("write_off", ("报损", "报废", "write off", "writeoff", "scrap")),
     ("bind", ("绑定", "bind")),
     ("stock", ("查库存", "库存", "查询", "查", "stock", "inventory", "check")),
@@ -587,7 +596,7 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
             return _order(rest)
         case "purchase":
             return _purchase(rest)
-        case "receive" | "ship" | "close":
+        case "receive" | "ship" | "close" | "undo":
             number_match = _DOCUMENT_NO.match(rest)
             if not number_match:
                 return Usage(family)
@@ -598,6 +607,8 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
                 return Ship(document_no, items) if all(item.quantity for item in items) else Usage("ship")
             if family == "close":
                 return CloseOrder(document_no, after)
+            if family == "undo":
+                return UndoWriteOff(document_no)
             return Receive(document_no, after)
         case "count":
             return _count(rest)

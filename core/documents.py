@@ -381,7 +381,8 @@ class TransferLine(SQLModel, table=True):
 
 class WriteOff(SQLModel, table=True):
     """报损: stock of one product in one warehouse that is gone (expired, broken, lost), with why and what it
-    cost. Its lots are the ADJUSTMENT movements that refer to it (ref_type "write_off")."""
+    cost. Its lots are the ADJUSTMENT movements that refer to it (ref_type "write_off"); a reversal's are
+    those of ref_type "write_off_reversal"."""
 
     __tablename__ = "write_offs"
     __table_args__ = (CheckConstraint("quantity > 0", name="ck_write_offs_quantity"),)
@@ -395,6 +396,9 @@ class WriteOff(SQLModel, table=True):
     reason: str = Field(max_length=128)
     user_id: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime, index=True)
+    # 撤销: a manager put the stock back into the lots it left (a mistyped quantity, goods found again).
+    reversed_by: int | None = Field(default=None, foreign_key="users.id")
+    reversed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
 # ---------------------------------------------------------------- money

@@ -297,7 +297,9 @@ async def today_summary(session: AsyncSession, actor: User, *, clock: Clock = DE
     write_offs, write_off_value = (
         await session.execute(
             select(func.count(), func.sum(WriteOff.value)).where(
-                col(WriteOff.created_at) >= start, col(WriteOff.created_at) < end
+                col(WriteOff.created_at) >= start,
+                col(WriteOff.created_at) < end,
+                col(WriteOff.reversed_at).is_(None),  # an undone write-off lost nothing
             )
         )
     ).one()

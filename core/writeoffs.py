@@ -4,7 +4,8 @@ Planning and booking are two steps because a person confirms in between: `plan_w
 (a named lot; else expired stock first, then the earliest expiry) and `write_off` books exactly those, so
 what was confirmed is what leaves. Reserved stock is never taken: an order is counting on it. Each lot
 taken is one ADJUSTMENT movement at the product's average cost, referring to the write-off, so the loss
-is valued and can be traced from the ledger.
+is valued and can be traced from the ledger. A manager may reverse (撤销) a write-off: the same quantities
+go back into the same lots at the cost they left with, and the document says who did it and when.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from core.audit import record
 from core.catalog import describe_quantity, product_label
 from core.columns import money
 from core.documents import WriteOff
-from core.errors import InsufficientStock, InvalidInput, NotFound
+from core.errors import AlreadyDecided, InsufficientStock, InvalidInput, NotFound
 from core.ledger import expired, lock_lot, lock_product, post
-from core.models import ZERO, Lot, MovementKind, Product, Role, User, Warehouse
+from core.models import ZERO, Lot, Movement, MovementKind, Product, Role, User, Warehouse
 from core.numbering import DEFAULT_CLOCK, Clock, next_number
 from core.quantity import check_quantity, check_whole
 from core.users import require_role
 
 WRITE_OFF_ROLES = {Role.WAREHOUSE, Role.MANAGER}
+REVERSE_ROLES = {Role.MANAGER}  # owners and admins pass every check; the person who booked it asks one of them
 MAX_REASON_LENGTH = 128
 
 
@@ -147,4 +149,40 @@ async def write_off(
     document.value = money(value)
     await record(session, actor, "write_off", document.id, "create", None,
                  {"number": document.number, "quantity": str(document.quantity), "reason": reason})
+    return document
+
+
+async def reverse_write_off(session: AsyncSession, actor: User, number: str, *, clock: Clock = DEFAULT_CLOCK) -> WriteOff:
+    """Undo a booked write-off: every lot gets back what it gave, in one transaction; a second reversal
+    (a double press, two managers at once) is refused naming who reversed it and when."""
+    require_role(actor, REVERSE_ROLES, "撤销报损")
+    document = await session.scalar(
+        select(WriteOff).where(col(WriteOff.number) == number.strip().upper()).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if document is None:
+        raise NotFound(f"没有报损单 {number.strip().upper()}")
+    if document.reversed_at is not None:
+        who = await session.get(User, document.reversed_by)
+        local = clock.local(document.reversed_at)
+        when = f"{local:%H:%M}" if local.date() == clock.today() else f"{local:%Y-%m-%d %H:%M}"
+        raise AlreadyDecided(f"报损单 {document.number} 已由 {who.name if who else '他人'} 于 {when} 撤销")
+    product = await lock_product(session, document.product_id)
+    movements = (
+        await session.scalars(
+            select(Movement)
+            .where(col(Movement.ref_type) == "write_off", col(Movement.ref_id) == document.id)
+            .order_by(col(Movement.lot_id))  # the lock order every write uses
+        )
+    ).all()
+    for movement in movements:
+        lot = await lock_lot(session, movement.lot_id)
+        await post(
+            session, kind=MovementKind.ADJUSTMENT, product=product, lot=lot, quantity=-movement.quantity, actor=actor,
+            unit_cost=movement.unit_cost, ref_type="write_off_reversal", ref_id=document.id, ref_no=document.number,
+            reason=f"撤销报损：{document.reason}",
+        )
+    document.reversed_by, document.reversed_at = actor.id, clock.now()
+    await record(session, actor, "write_off", document.id, "reverse", None,
+                 {"number": document.number, "quantity": str(document.quantity)})
     return document

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot import parser
@@ -24,8 +25,6 @@ from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, Any], Awaitable[None]]
 ActionHandler = Callable[[Turn, CardAction], Awaitable[None]]
-# A flow is offered only free text (`parser.FREE_TEXT`: what `parse` reads as no command); True when it was
-# for the flow.
 FlowHandler = Callable[[Turn, dict[str, Any], str], Awaitable[bool]]
 
 COMMANDS: dict[type, CommandHandler] = {
@@ -51,6 +50,7 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Count: warehouse.count,
     parser.Transfer: warehouse.transfer,
     parser.WriteOff: writeoffs.write_off_command,
+    parser.UndoWriteOff: writeoffs.undo_command,
     parser.TodaySales: reports.today,
     parser.ShowAlertRoutes: alert_routes.show,
     parser.AddAlertRoute: alert_routes.add,
@@ -85,20 +85,37 @@ ACTIONS: dict[str, ActionHandler] = {
     "writeoff.lot": writeoffs.start_for_lot,
     "writeoff.confirm": writeoffs.confirm,
     "writeoff.cancel": writeoffs.cancel,
+    "writeoff.reverse": writeoffs.undo_pressed,
 }
 
-# Flows whose answer may be any text, commands included: they judge a command-like answer themselves
-# (a reject reason such as 库存还够 reads as a stock query). Every other flow is offered free text only.
-FREE_TEXT_FLOWS = frozenset({"po.reject"})
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A conversation waiting for an answer: `answer` takes the person's next text (True when it was for
+    the flow). `name` tells the person which flow a command typed meanwhile left, or which one still waits
+    after a question answered on the side. Only free text (`parser.FREE_TEXT`) is offered, unless
+    `any_text`: such a flow judges a command-like answer itself (a reject reason such as 库存还够 reads as a
+    stock query)."""
 
-FLOWS: dict[str, FlowHandler] = {
-    "product.create": photo.continue_create,
-    "order.edit": orders.continue_edit,
-    "order.product": orders.continue_for_product,
-    "po.reject": purchases.continue_reject,
-    purchases.RECEIVE_FLOW: purchases.continue_receive,
-    "count": warehouse.continue_count,
-    alert_actions.NOTE_FLOW: alert_actions.continue_note,
+    name: str
+    answer: FlowHandler
+    any_text: bool = False
+
+
+FLOWS: dict[str, Flow] = {
+    "product.create": Flow("新建商品", photo.continue_create),
+    "order.edit": Flow("修改订单", orders.continue_edit),
+    "order.product": Flow("下单", orders.continue_for_product),
+    "po.reject": Flow("驳回理由", purchases.continue_reject, any_text=True),
+    purchases.RECEIVE_FLOW: Flow("入库登记", purchases.continue_receive),
+    "count": Flow("盘点", warehouse.continue_count),
+    alert_actions.NOTE_FLOW: Flow("临期处理说明", alert_actions.continue_note),
 }
 
-__all__ = ["ACTIONS", "COMMANDS", "FLOWS", "general", "photo"]
+# Questions answered on the side of a flow, which keeps waiting (a stock check in the middle of a count);
+# any other command leaves it.
+ASIDES: tuple[type, ...] = (
+    parser.StockQuery, parser.NearExpiry, parser.LowStock, parser.TodaySales, parser.PendingApprovals,
+    parser.Help, parser.Usage, parser.ShowAlertRoutes,
+)
+
+__all__ = ["ACTIONS", "ASIDES", "COMMANDS", "FLOWS", "Flow", "general", "photo"]

@@ -3,7 +3,9 @@
 Nothing leaves the books on the first message: the bot shows what would (which lots, how much, and for
 those who may see costs what it is worth) on a card, and only its maker's press books it, choosing the
 reason on the card when none was typed. What was shown is what core books (`core.writeoffs`), in one
-transaction with the card's update, so a stale card cannot take stock that moved meanwhile.
+transaction with the card's update, so a stale card cannot take stock that moved meanwhile. Every booked
+write-off is reported to the managers and owners who did not book it, on a card whose 撤销报损 puts the
+stock back (typed: `撤销报损 BS-…`), because a loss nobody but its booker sees is a loss nobody checks.
 """
 
 from __future__ import annotations
@@ -19,17 +21,26 @@ from sqlmodel import col, select
 from bot.cards import decided_status, expired_text, new_card_id, product_label
 from bot.handlers.common import base_quantity, find_product, narrow_by_units
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
-from bot.outbox import enqueue_card_update
-from bot.parser import WriteOff
+from bot.outbox import enqueue_card_update, enqueue_for_users
+from bot.parser import UndoWriteOff, WriteOff
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_warehouse, get_product
 from core.columns import money
+from core.documents import WriteOff as WriteOffDocument
 from core.errors import InvalidInput, NotFound
 from core.ledger import expired
-from core.models import ZERO, Lot, Product, Warehouse
+from core.models import ZERO, Lot, Movement, Product, Role, User, Warehouse
 from core.quantity import format_money
-from core.users import require_role
-from core.writeoffs import WRITE_OFF_ROLES, LotTake, plan_write_off, same_lot, write_off
+from core.users import require_role, users_with_roles
+from core.writeoffs import (
+    REVERSE_ROLES,
+    WRITE_OFF_ROLES,
+    LotTake,
+    plan_write_off,
+    reverse_write_off,
+    same_lot,
+    write_off,
+)
 
 REASON_BUTTONS = ("过期", "破损", "变质", "丢失")
 PENDING_TTL_SECONDS = 30 * 60  # as long as an order draft: the card is for now, not for tomorrow
@@ -133,11 +144,11 @@ async def _card(session: AsyncSession, card_id: str, pending: Pending, *, costs:
     cancel = Button("取消", "writeoff.cancel", {}, ButtonStyle.DEFAULT)
     if pending.reason:
         buttons: tuple[Button, ...] = (Button("确认报损", "writeoff.confirm", {}, ButtonStyle.DANGER), cancel)
-        note = "确认后这些库存从账上减去，不能撤回。"
+        note = "确认后这些库存从账上减去；如有误，经理可以撤销。"
     else:
         buttons = (*(Button(reason, "writeoff.confirm", {"reason": reason}, ButtonStyle.DANGER)
                      for reason in REASON_BUTTONS), cancel)
-        note = "点选报损原因即确认报损（不能撤回）；其他原因请重新发：报损 … 原因 …"
+        note = "点选报损原因即确认报损；其他原因请重新发：报损 … 原因 …"
     return Card(
         card_id=card_id,
         title=f"报损确认 · {product_label(product)}",
@@ -229,6 +240,8 @@ async def confirm(turn: Turn, action: CardAction) -> None:
                 f"原因：{reason}。")
         if costs:
             said += f"损失 {format_money(document.value)}（按平均成本）。"
+        if await _report_to_managers(session, document, turn.user):
+            said += f"已通知经理；如有误，请经理撤销（撤销报损 {document.number}）。"
         return document.number, said
 
     try:
@@ -256,3 +269,89 @@ async def cancel(turn: Turn, action: CardAction) -> None:
 
     turn.say(Text("已取消报损，库存没有变化。"))
     await turn.transact(work)
+
+
+# ---------------------------------------------------------------- managers see it, and may undo it
+
+
+def notice_card_id(number: str) -> str:
+    """One card per write-off for all its managers, so an undo (pressed or typed) updates every copy."""
+    return f"write-off-notice:{number}"
+
+
+async def _notice_card(session: AsyncSession, document: WriteOffDocument, *, status: str = "") -> Card:
+    """What a manager needs to judge a write-off: what, where, how much, why, who, and what it cost
+    (managers and owners see costs; the card goes to their direct chats only)."""
+    product = await get_product(session, document.product_id)
+    warehouse = await session.get(Warehouse, document.warehouse_id)
+    maker = await session.get(User, document.user_id)
+    movements = (
+        await session.scalars(
+            select(Movement)
+            .where(col(Movement.ref_type) == "write_off", col(Movement.ref_id) == document.id)
+            .order_by(col(Movement.lot_id))
+        )
+    ).all()
+    rows = []
+    for movement in movements:
+        lot = await session.get(Lot, movement.lot_id)
+        assert lot is not None
+        rows.append((lot.lot_no or "（无批次）", f"{lot.expiry_date}" if lot.expiry_date else "-",
+                     await describe_quantity(session, product, -movement.quantity)))
+    return Card(
+        card_id=notice_card_id(document.number),
+        title=f"报损 {document.number} · {product_label(product)}",
+        tone=Tone.NEUTRAL if status else Tone.WARNING,
+        fields=(
+            ("仓库", warehouse.name if warehouse else ""),
+            ("数量", await describe_quantity(session, product, document.quantity)),
+            ("原因", document.reason),
+            ("报损人", maker.name if maker else ""),
+            ("损失", f"{format_money(document.value)}（按平均成本）"),
+        ),
+        tables=(Table(("批次", "到期", "报损数量"), tuple(rows)),),
+        note="" if status else "如果报错了，撤销后库存回到原批次。",
+        buttons=() if status else (Button("撤销报损", "writeoff.reverse", {"number": document.number}),),
+        status=status,
+    )
+
+
+async def _report_to_managers(session: AsyncSession, document: WriteOffDocument, booker: User) -> bool:
+    """The notice card to every manager and owner but the booker; whether anyone was told."""
+    others = [user.id or 0 for user in await users_with_roles(session, [Role.MANAGER, Role.OWNER]) if user.id != booker.id]
+    return await enqueue_for_users(session, others, await _notice_card(session, document)) > 0
+
+
+async def undo_command(turn: Turn, command: UndoWriteOff) -> None:
+    if not command.document_no.startswith("BS-"):
+        raise InvalidInput(f"{command.document_no} 不是报损单：只能撤销报损单（BS-…）")
+    await _undo(turn, command.document_no, None)
+
+
+async def undo_pressed(turn: Turn, action: CardAction) -> None:
+    number = str(action.value.get("number", ""))
+    if not number.startswith("BS-"):
+        raise InvalidInput("按钮数据不对，请发：撤销报损 BS-…")
+    await _undo(turn, number, action)
+
+
+async def _undo(turn: Turn, number: str, action: CardAction | None) -> None:
+    """Stock back, every manager's notice marked, and the booker told, in one transaction."""
+    require_role(turn.user, REVERSE_ROLES, "撤销报损")
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> str:
+        document = await reverse_write_off(session, turn.user, number, clock=clock)
+        status = decided_status("已撤销", turn.user.name, turn.now())
+        await enqueue_card_update(session, await _notice_card(session, document, status=status), action)
+        product = await get_product(session, document.product_id)
+        warehouse = await session.get(Warehouse, document.warehouse_id)
+        what = (f"{product_label(product)} {await describe_quantity(session, product, document.quantity)} "
+                f"已回到{warehouse.name if warehouse else '原仓库'}")
+        if document.user_id != turn.user.id:
+            await enqueue_for_users(
+                session, [document.user_id], Text(f"{turn.user.name} 撤销了您的报损 {document.number}：{what}。")
+            )
+        return f"已撤销报损 {document.number}：{what}（原批次）。"
+
+    turn.say(Text(await turn.transact(work)))

@@ -96,11 +96,17 @@ async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_comman
     second = await _approved(db, console, ("P001", "1", "箱"))
     assert "请写到期日或生产日期" in texts(await console.say("li", f"入库 {second} 批次 A-13"))
     assert "第 1/1 个批次商品" in texts(await console.say("li", f"入库 {second}"))
-    assert "库存 · 可口可乐 330ml" in texts(await console.say("li", "库存 可口可乐330"))  # leaves the flow
+    aside = texts(await console.say("li", "库存 可口可乐330"))  # a question on the side: the flow keeps waiting
+    assert "库存 · 可口可乐 330ml" in aside and "（入库登记还在等您回答；发“取消”放弃。）" in aside
+    left = texts(await console.say("li", "调拨 雪碧 1瓶 主仓 到 门店"))  # a command leaves it, and says so
+    assert left.startswith("已放弃未完成的入库登记。") and "已调拨" in left
     assert "已入库" not in texts(await console.say("li", f"A-14 到期 {expiry}"))
     async with db.session() as session:
         order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == second))
         assert order is not None and order.status == PurchaseOrderStatus.APPROVED  # nothing received by the stray answer
+    assert "第 1/1 个批次商品" in texts(await console.say("li", f"入库 {second}"))
+    assert "还在等您回答" in texts(await console.say("li", "临期"))
+    assert f"已入库 {second}" in texts(await console.say("li", f"A-15 到期 {expiry}"))  # answered after the aside
     assert "没有权限采购入库" in texts(await console.say("wang", f"入库 {second}"))
     assert "没有找到采购单 PO-20990101-0001" in texts(await console.say("li", "入库 PO-20990101-0001"))
 

@@ -74,3 +74,36 @@ async def test_who_may_write_off_and_what_a_group_sees(console: Console) -> None
     assert "格式: 报损 可乐 5罐 破损" in texts(await console.say("li", "报损"))
     in_group = await console.in_group("li", "报损 雪碧 1瓶 破损")
     assert not any(label == "成本" for label, _ in card(in_group)["fields"])
+
+
+async def test_managers_are_told_of_a_write_off_and_one_undo_puts_the_stock_back(console: Console) -> None:
+    shown = card(await console.say("li", "报损 雪碧 1箱 破损"))
+    done = texts(await console.press("li", shown, "确认报损"))
+    number = re.search(r"已报损 (BS-\d{8}-\d{4})：", done).group(1)
+    assert f"已通知经理；如有误，请经理撤销（撤销报损 {number}）" in done
+    notices = {who: card(await console.replies(who)) for who in ("zhang", "zhang2", "zhao")}
+    notice = notices["zhang"]
+    assert notice["title"] == f"报损 {number} · 雪碧 500ml" and notice["card_id"] == notices["zhao"]["card_id"]
+    for field in (["仓库", "主仓"], ["数量", "1箱"], ["原因", "破损"], ["报损人", "老李"], ["损失", "¥30.00（按平均成本）"]):
+        assert field in notice["fields"]
+    assert [b["label"] for b in notice["buttons"]] == ["撤销报损"]
+
+    assert "没有权限撤销报损" in texts(await console.say("li", f"撤销报损 {number}"))  # the booker asks a manager
+    undone = texts(await console.press("zhang", notice, "撤销报损"))
+    assert f"已撤销报损 {number}：雪碧 500ml 1箱 已回到主仓（原批次）" in undone
+    assert f"张经理 撤销了您的报损 {number}：雪碧 500ml 1箱 已回到主仓" in texts(await console.replies("li"))
+    marked = [r for r in await console.replies("zhang2") if r["type"] == "card"][-1]  # every copy, not only the presser's
+    assert marked["buttons"] == [] and marked["status"].startswith("已撤销 · 张经理")
+    assert f"报损单 {number} 已由 张经理 于" in texts(await console.say("zhao", f"撤销 {number.lower()}"))
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+    assert "报损" not in texts(await console.say("zhang", "今日销售"))  # a reversed write-off lost nothing
+
+
+async def test_undo_names_what_was_wrong(console: Console) -> None:
+    assert "格式: 撤销报损 BS-20261204-0001" in texts(await console.say("zhang", "撤销"))
+    assert "没有报损单 BS-20261204-0099" in texts(await console.say("zhang", "撤销报损 BS-20261204-0099"))
+    assert "SO-20261204-0001 不是报损单：只能撤销报损单（BS-…）" in texts(await console.say("zhang", "undo SO-20261204-0001"))
+    shown = card(await console.say("zhang", "报损 雪碧 2瓶 破损"))  # a manager's own write-off: nobody else to tell but the owner
+    done = texts(await console.press("zhang", shown, "确认报损"))
+    assert "已通知经理" in done  # 李经理 and 赵老板 were told
+    assert "撤销报损" in texts(await console.replies("zhao"))

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from core import ledger
 from core.documents import OrderLineInput, WriteOff
-from core.errors import Forbidden, InsufficientStock, InvalidInput, NotFound
+from core.errors import AlreadyDecided, Forbidden, InsufficientStock, InvalidInput, NotFound
 from core.models import Movement, MovementKind
+from core.reports import today_summary
 from core.sales import confirm_sales_order
-from core.writeoffs import LotTake, plan_write_off, write_off
+from core.writeoffs import LotTake, plan_write_off, reverse_write_off, write_off
 from tests.unit.core.workflows import CLOCK, TODAY, add_milk_lot, draft_order, lot_of, make_shop
 
 
@@ -104,3 +105,34 @@ async def test_write_off_refuses_whole_when_a_lot_changed_and_checks_role_and_re
     await attempt(w.manager, "12")
     async with db.session() as s:
         assert (await lot_of(s, shop.milk.id, "A")).on_hand == D(0)
+
+
+async def test_reversal_puts_each_lot_back_at_its_cost_once_and_only_for_managers(db):
+    shop = await make_shop(db)
+    await add_milk_lot(db, shop, "A", date(2026, 11, 1), "6", cost="2.00")
+    await add_milk_lot(db, shop, "B", date(2026, 12, 1), "10", cost="3.00")
+    w = shop.world
+    async with db.session() as s:
+        takes = await plan_write_off(s, shop.milk, w.main, quantity=D(8), lot_no=None, today=TODAY)
+    done = await db.transact(lambda s: write_off(
+        s, w.warehouse_user, product_id=shop.milk.id, warehouse_id=w.main.id, takes=takes, reason="破损", clock=CLOCK))
+    assert (await db.read(lambda s: today_summary(s, w.manager, clock=CLOCK))).write_offs == 1
+
+    with pytest.raises(Forbidden, match="没有权限撤销报损"):
+        await db.transact(lambda s: reverse_write_off(s, w.warehouse_user, done.number, clock=CLOCK))
+    with pytest.raises(NotFound, match="没有报损单 BS-20261122-0009"):
+        await db.transact(lambda s: reverse_write_off(s, w.manager, "bs-20261122-0009", clock=CLOCK))
+    reversed_ = await db.transact(lambda s: reverse_write_off(s, w.manager, done.number.lower(), clock=CLOCK))
+    assert (reversed_.reversed_by, reversed_.reversed_at) == (w.manager.id, CLOCK.now())
+    with pytest.raises(AlreadyDecided, match=rf"报损单 {done.number} 已由 {w.manager.name} 于 \d\d:\d\d 撤销"):
+        await db.transact(lambda s: reverse_write_off(s, w.manager, done.number, clock=CLOCK))
+
+    async with db.session() as s:
+        assert ((await lot_of(s, shop.milk.id, "A")).on_hand, (await lot_of(s, shop.milk.id, "B")).on_hand) == (D(6), D(10))
+        back = (await s.scalars(select(Movement).where(Movement.ref_type == "write_off_reversal"))).all()
+        assert sorted((m.quantity, m.unit_cost, m.ref_no) for m in back) == [
+            (D(2), D("2.625"), done.number), (D(6), D("2.625"), done.number)
+        ]
+        assert await ledger.check_ledger(s) == []
+    summary = await db.read(lambda s: today_summary(s, w.manager, clock=CLOCK))
+    assert (summary.write_offs, summary.write_off_value) == (0, D(0))  # a reversed write-off lost nothing
