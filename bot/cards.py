@@ -8,7 +8,7 @@ margins are shown only where `shows_costs` allows: never in a group, whoever ask
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.model import Button, ButtonStyle, Card, Table, Tone
-from core.catalog import describe_quantity, product_label
+from core.catalog import describe_quantity, in_units, product_label
 from core.models import Barcode, Product, ProductUnit, Role, User
 from core.purchasing import SuggestedLine, SupplierSuggestion
 from core.quantity import format_money, format_quantity
@@ -168,7 +168,9 @@ def not_found_text(query: str, closest: Sequence[Product]) -> str:
     return f"没有找到“{echo(query)}”。您要找的是不是: {'、'.join(product_label(p) for p in closest)}？"
 
 
-def near_expiry_card(rows: Sequence[ExpiringLot], today: date) -> Card:
+def near_expiry_card(rows: Sequence[ExpiringLot], today: date, units: Mapping[int, Mapping[str, Decimal]]) -> Card:
+    """Lots by expiry, each quantity in its product's packs as the stock card says it (`units`: by product,
+    from `core.catalog.units_by_product`)."""
     table = Table(
         ("商品", "仓库", "批次", "到期", "剩余", "数量"),
         tuple(
@@ -178,7 +180,7 @@ def near_expiry_card(rows: Sequence[ExpiringLot], today: date) -> Card:
                 r.lot_no or "-",
                 _date(r.expiry_date),
                 "已过期" if r.expired else f"{r.days_left}天",
-                f"{_plain(r.on_hand)}{r.base_unit}",
+                in_units(r.on_hand, r.base_unit, units.get(r.product_id, {})),
             )
             for r in rows
         ),
@@ -206,19 +208,20 @@ BUYER_ROLES = frozenset({Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
 def low_stock_card(
     rows: Sequence[LowStockRow],
     viewer: User,
+    units: Mapping[int, Mapping[str, Decimal]],
     suggestions: Sequence[SupplierSuggestion] = (),
     warehouse_id: int | None = None,
 ) -> Card:
-    """Products below safety stock; buyers also see the reorder suggestion in whole purchase units and a
-    生成采购单 button per preferred supplier (products without one keep a 采购 button that asks)."""
+    """Products below safety stock, quantities in packs (`units` as for `near_expiry_card`); buyers also see
+    the reorder suggestion in whole purchase units and a 生成采购单 button per preferred supplier (products
+    without one keep a 采购 button that asks)."""
     buyer = viewer.role in BUYER_ROLES
     suggested = {line.product_id: line for group in suggestions for line in group.lines}
     header = ("商品", "可用", "安全库存", "缺口") + (("建议采购",) if buyer else ())
     table = Table(
         header,
         tuple(
-            (product_label(r), f"{_plain(r.available)}{r.base_unit}", f"{_plain(r.safety_stock)}{r.base_unit}",
-             f"{_plain(r.shortage)}{r.base_unit}")
+            (product_label(r), *low_stock_quantities(r, units.get(r.product_id, {})))
             + ((_suggestion_text(suggested.get(r.product_id)),) if buyer else ())
             for r in rows
         ),
@@ -244,6 +247,14 @@ def low_stock_card(
         note="建议采购 = 补到最高库存，扣除已在途，按整箱取整" if buyer else "",
         buttons=tuple(buttons),
     )
+
+
+def low_stock_quantities(row: LowStockRow, units: Mapping[str, Decimal]) -> tuple[str, str, str]:
+    """可用, 安全库存, 缺口 in packs, as the stock card says them (the suggestion beside them has the count)."""
+    available, safety_stock, shortage = (
+        in_units(quantity, row.base_unit, units) for quantity in (row.available, row.safety_stock, row.shortage)
+    )
+    return available, safety_stock, shortage
 
 
 def _suggestion_text(line: SuggestedLine | None) -> str:

@@ -7,7 +7,7 @@ import unicodedata
 import weakref
 from array import array
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -224,22 +224,26 @@ async def describe_quantity(
     product: Product,
     base_quantity: Decimal,
     *,
-    units: dict[str, Decimal] | None = None,
+    units: Mapping[str, Decimal] | None = None,
     with_base: bool = False,
 ) -> str:
-    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it. `with_base` adds the
-    base units when they read differently, "1箱6瓶（30瓶）", where the exact count matters (what is short).
-
-    `units` (extra unit name → factor) saves reading them again when several quantities of one
-    product are described; without it they are read from the database."""
+    """`in_units` for one product, its units read from the database unless given (several quantities of
+    one product are described with one read)."""
     if units is None:
         units = {u.name: u.factor for u in await units_of(session, product.id or 0)}
+    return in_units(base_quantity, product.base_unit, units, with_base=with_base)
+
+
+def in_units(base_quantity: Decimal, base_unit: str, units: Mapping[str, Decimal], *, with_base: bool = False) -> str:
+    """24 瓶 with 1 箱 = 24 瓶 → "1箱"; 30 → "1箱6瓶": how a warehouse person says it. `with_base` adds the
+    base units when they read differently, "1箱6瓶（30瓶）", where the exact count matters (what is short).
+    `units`: the extra units, name → factor in base units."""
     whole_units = sorted(
         ((name, factor) for name, factor in units.items() if factor == factor.to_integral_value() and factor > 1),
         key=lambda unit: unit[1],
         reverse=True,
     )
-    plain = f"{format_quantity(base_quantity)}{product.base_unit}"
+    plain = f"{format_quantity(base_quantity)}{base_unit}"
     if not whole_units or base_quantity < 0:
         return plain
     parts, rest = [], base_quantity
@@ -249,9 +253,26 @@ async def describe_quantity(
             parts.append(f"{format_quantity(count)}{name}")
             rest -= count * factor
     if rest or not parts:
-        parts.append(f"{format_quantity(rest)}{product.base_unit}")
+        parts.append(f"{format_quantity(rest)}{base_unit}")
     described = "".join(parts)
     return f"{described}（{plain}）" if with_base and described != plain else described
+
+
+async def units_by_product(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]:
+    """Every listed product's extra units in one statement, for lists that describe many products'
+    quantities (临期, 缺货); a product without extra units is absent."""
+    ids = set(product_ids)
+    if not ids:
+        return {}
+    found: dict[int, dict[str, Decimal]] = {}
+    rows = await session.execute(
+        select(col(ProductUnit.product_id), col(ProductUnit.name), col(ProductUnit.factor)).where(
+            col(ProductUnit.product_id).in_(ids)
+        )
+    )
+    for product_id, name, factor in rows:
+        found.setdefault(product_id, {})[name] = factor
+    return found
 
 
 # ---------------------------------------------------------------- products

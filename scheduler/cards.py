@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
-from bot.cards import near_expiry_card, new_card_id, packs_text, write_off_text
+from bot.cards import low_stock_quantities, near_expiry_card, new_card_id, packs_text, write_off_text
 from bot.model import Button, ButtonStyle, Card, Table, Text, Tone
 from core.approval import WaitingFor
 from core.catalog import product_label
 from core.models import Role
 from core.purchasing import SuggestedLine
-from core.quantity import format_money, format_quantity
+from core.quantity import format_money
 from core.reports import DailySummary, SalesRow
 from core.stock import ExpiringLot, LowStockRow
 from scheduler.config import ALERT_NAMES_ZH, AlertKind, Destination
@@ -31,6 +31,7 @@ def low_stock_alert(
     suppliers: Mapping[int, str],
     default_warehouse_id: int | None,
     suggested: Mapping[int, SuggestedLine],
+    units: Mapping[int, Mapping[str, Decimal]],
 ) -> Card:
     """One card for every product low where this receiver looks; for those who buy, the reorder suggestion
     in whole purchase units (`suggested`, by product; "-" when nothing is to be bought: already on order,
@@ -41,12 +42,10 @@ def low_stock_alert(
     for finding in shown:
         row = finding.row
         assert isinstance(row, LowStockRow)
-        unit = row.base_unit
         line = suggested.get(row.product_id)
         rows.append(
-            (product_label(row), finding.warehouse_name, f"{_plain(row.available)}{unit}", f"{_plain(row.safety_stock)}{unit}",
-             f"{_plain(row.shortage)}{unit}")
-            + ((packs_text(line.unit_quantity, line.unit, line.quantity, unit) if line else "-",) if buyer else ())
+            (product_label(row), finding.warehouse_name, *low_stock_quantities(row, units.get(row.product_id, {})))
+            + ((packs_text(line.unit_quantity, line.unit, line.quantity, row.base_unit) if line else "-",) if buyer else ())
         )
     products = {finding.product_id for finding in findings}
     notes = [] if len(findings) <= MAX_ROWS else [f"另有 {len(findings) - MAX_ROWS} 项，发“缺货”查看全部"]
@@ -77,11 +76,11 @@ def low_stock_alert(
     )
 
 
-def near_expiry_alert(findings: Sequence[Finding], today: date) -> Card:
+def near_expiry_alert(findings: Sequence[Finding], today: date, units: Mapping[int, Mapping[str, Decimal]]) -> Card:
     """The 临期提醒 card of the 临期 command, with 查看批次 / 标记处理 for the lots on it."""
     lots = [finding.row for finding in findings[:MAX_ROWS]]
     assert all(isinstance(lot, ExpiringLot) for lot in lots)
-    card = near_expiry_card(lots, today)  # type: ignore[arg-type]
+    card = near_expiry_card(lots, today, units)  # type: ignore[arg-type]
     value = {"lot_ids": ",".join(str(lot.lot_id) for lot in lots)}  # type: ignore[union-attr]
     more = len(findings) - len(lots)
     return dataclasses.replace(
@@ -106,7 +105,7 @@ def digest_card(
     open_sales_orders: int,
     low_stock_count: int,
     expiring: Sequence[ExpiringLot],
-    top_sellers: Sequence[SalesRow],
+    top_sellers: Sequence[tuple[SalesRow, str]],  # with the quantity as said: 10箱
     *,
     costs: bool,
 ) -> Card:
@@ -131,7 +130,7 @@ def digest_card(
     if top_sellers:
         tables.append(
             Table(("畅销商品", "数量", "销售额"),
-                  tuple((row.label, _plain(row.quantity), format_money(row.revenue)) for row in top_sellers))
+                  tuple((row.label, sold, format_money(row.revenue)) for row, sold in top_sellers))
         )
     if waiting:
         tables.append(Table(("待审批", "等谁"), tuple((w.number, _waiting_whom(w, costs)) for w in waiting[:10])))
@@ -149,7 +148,3 @@ def _waiting_whom(waiting: WaitingFor, costs: bool) -> str:
     return f"{amount}第{waiting.step_no}/{waiting.steps}步 · " + (
         "、".join(user.name for user in waiting.users) or "无人可批"
     )
-
-
-def _plain(value: Decimal) -> str:
-    return format_quantity(value)

@@ -20,12 +20,12 @@ from sqlmodel import col, select
 
 from bot.model import Image, Reply
 from core.approval import pending_approvals
-from core.catalog import list_warehouses, product_label
+from core.catalog import in_units, list_warehouses, product_label, units_by_product
 from core.documents import SalesOrder, SalesOrderStatus
 from core.models import ZERO, Lot, Product, Role, Supplier, User
 from core.numbering import Clock
 from core.purchasing import reorder_suggestions
-from core.reports import SalesGrouping, sales_report, today_summary
+from core.reports import SalesGrouping, SalesRow, sales_report, today_summary
 from core.stock import LowStockRow, low_stock, near_expiry
 from scheduler import cards, routing
 from scheduler.chart import sales_chart
@@ -195,8 +195,9 @@ async def run_low_stock(session: AsyncSession, request: RunRequest) -> RunResult
     suppliers = {s.id or 0: s.name for s in (await session.scalars(select(Supplier))).all()}
     suggested = {line.product_id: line for group in await reorder_suggestions(session, clock=request.clock) for line in group.lines}
 
-    async def build(_session: AsyncSession, items: Sequence[Finding], destination: Destination) -> Reply:
-        return cards.low_stock_alert(items, destination, suppliers, default_warehouse, suggested)
+    async def build(session: AsyncSession, items: Sequence[Finding], destination: Destination) -> Reply:
+        units = await units_by_product(session, (finding.product_id for finding in items))
+        return cards.low_stock_alert(items, destination, suppliers, default_warehouse, suggested, units)
 
     findings = await low_stock_findings(session, request.clock)
     return await _finish(session, request, await _alert_run(session, request, AlertKind.LOW_STOCK, findings, build))
@@ -206,14 +207,26 @@ async def run_near_expiry(session: AsyncSession, request: RunRequest) -> RunResu
     if not await claim_slot(session, request):
         return RunResult(request.job, False, reason="这一时段已运行过")
 
-    async def build(_session: AsyncSession, items: Sequence[Finding], _destination: Destination) -> Reply:
-        return cards.near_expiry_alert(items, request.today)
+    async def build(session: AsyncSession, items: Sequence[Finding], _destination: Destination) -> Reply:
+        units = await units_by_product(session, (finding.product_id for finding in items))
+        return cards.near_expiry_alert(items, request.today, units)
 
     findings = await near_expiry_findings(session, request.today)
     return await _finish(session, request, await _alert_run(session, request, AlertKind.NEAR_EXPIRY, findings, build))
 
 
 # ---------------------------------------------------------------- the digest
+
+
+async def _sold_in_packs(session: AsyncSession, rows: Sequence[SalesRow]) -> list[tuple[SalesRow, str]]:
+    """Each top seller with its quantity as the stock card says it (10箱, not 240)."""
+    ids = [int(row.key) for row in rows]
+    products = {p.id: p for p in (await session.scalars(select(Product).where(col(Product.id).in_(ids)))).all()}
+    units = await units_by_product(session, ids)
+    return [
+        (row, in_units(row.quantity, products[int(row.key)].base_unit, units.get(int(row.key), {})))
+        for row in rows
+    ]
 
 
 async def gather_digest(
@@ -235,10 +248,11 @@ async def gather_digest(
         for row in await sales_report(session, DIGEST_VIEWER, start=start, end=today, by=SalesGrouping.DAY, clock=clock)
     }
     days = [start + timedelta(days=n) for n in range(CHART_DAYS)]
+    sellers = await _sold_in_packs(session, top[:TOP_SELLERS])
     waiting, low = await pending_approvals(session), len(await low_stock(session, clock=clock))
     expiring = await near_expiry(session, today)
     digests: dict[bool, Reply] = {
-        costs: cards.digest_card(summary, waiting, open_orders or 0, low, expiring, top[:TOP_SELLERS], costs=costs)
+        costs: cards.digest_card(summary, waiting, open_orders or 0, low, expiring, sellers, costs=costs)
         for costs in (True, False)
     }
     return digests, [(day, by_day.get(day.isoformat(), ZERO)) for day in days]

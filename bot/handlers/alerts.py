@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cards import BUYER_ROLES, low_stock_card, near_expiry_card
 from bot.model import Reply, Text
 from bot.turn import Turn
-from core.catalog import list_warehouses
+from core.catalog import list_warehouses, units_by_product
 from core.models import Role
 from core.purchasing import reorder_suggestions
 from core.stock import low_stock, near_expiry
@@ -22,7 +22,9 @@ async def expiring(turn: Turn, _command: object = None) -> None:
 
     async def answer(session: AsyncSession) -> Reply:
         rows = await near_expiry(session, today)
-        return near_expiry_card(rows, today) if rows else Text("没有临期或过期的批次。")
+        if not rows:
+            return Text("没有临期或过期的批次。")
+        return near_expiry_card(rows, today, await units_by_product(session, (row.product_id for row in rows)))
 
     turn.say(await turn.read(answer))
 
@@ -36,10 +38,11 @@ async def shortages(turn: Turn, _command: object = None) -> None:
         rows = await low_stock(session, clock=clock)
         if not rows:
             return Text("所有商品都在安全库存以上。")
+        units = await units_by_product(session, (row.product_id for row in rows))
         if turn.user.role not in BUYER_ROLES:
-            return low_stock_card(rows, turn.user)
+            return low_stock_card(rows, turn.user, units)
         warehouses = await list_warehouses(session)
         receiving = warehouses[0].id if warehouses else None  # where a 采购 request is received, too
-        return low_stock_card(rows, turn.user, await reorder_suggestions(session, clock=clock), receiving)
+        return low_stock_card(rows, turn.user, units, await reorder_suggestions(session, clock=clock), receiving)
 
     turn.say(await turn.read(answer))

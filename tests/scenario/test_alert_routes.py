@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ class Shop:
     console: Console
     alerts: AlertScheduler
     db: Database
+    now: list[datetime]  # the scheduler's clock; the chat's is the real one
 
     async def in_group(self, user: str, text: str) -> list[dict[str, Any]]:
         return await self.console.in_group(user, text, GROUP)
@@ -43,11 +45,11 @@ async def shop(db: Database, settings: Settings) -> AsyncIterator[Shop]:
     world = await seed(db)  # cola: 20 in 门店仓, below its safety stock of 24; 100 in 主仓
     app = build_app(settings, db, MemoryStore(), console=True)
     services = app[ENGINE_KEY].services
-    now = datetime(2027, 1, 10, 10, 0, tzinfo=SHANGHAI)
+    now = [datetime(2027, 1, 10, 10, 0, tzinfo=SHANGHAI)]
     alerts = AlertScheduler(settings, db, services.store, AlertConfig(), wake_delivery=services.delivery.wake,
-                            now=lambda: now)
+                            now=lambda: now[0])
     async with TestClient(TestServer(app)) as client:
-        yield Shop(Console(client, world), alerts, db)
+        yield Shop(Console(client, world), alerts, db, now)
 
 
 async def test_a_route_made_in_a_group_sends_the_next_run_there_once_until_it_is_deleted(shop: Shop) -> None:
@@ -60,7 +62,7 @@ async def test_a_route_made_in_a_group_sends_the_next_run_there_once_until_it_is
     assert first.ran and first.messages == 1
     cards = [r for r in await shop.group_inbox() if r["type"] == "card"]
     assert [c["title"] for c in cards] == ["缺货提醒 · 1 个商品低于安全库存"]
-    assert "可口可乐 330ml | 门店仓 | 20罐 | 24罐 | 4罐" in texts(cards)
+    assert "可口可乐 330ml | 门店仓 | 20罐 | 1箱 | 4罐" in texts(cards)
     for person in ("li", "chen"):  # the group's route is the most specific: the default roles hear nothing
         assert await shop.console.inbox(person, wait=0) == []
 
@@ -85,11 +87,16 @@ async def test_a_route_made_in_a_group_sends_the_next_run_there_once_until_it_is
 
 async def test_the_digest_in_a_group_shows_no_margin_or_purchase_amounts(shop: Shop) -> None:
     assert "待审批" not in texts(await shop.console.say("chen", "采购 雪碧 10箱 供应商 太古"))
+    draft = next(r for r in await shop.console.say("wang", "下单 华联 雪碧 1箱6瓶") if r["type"] == "card")
+    number = re.search(r"SO-\d{8}-\d{4}", texts(await shop.console.press("wang", draft, "确认"))).group(0)
+    assert "已发货" in texts(await shop.console.say("li", f"发货 {number}"))
+    shop.now[0] = datetime.now(SHANGHAI).replace(hour=18, minute=0)  # the digest of the day that sold it
     assert "日报 [全部] → 群聊 console:门店群" in texts(await shop.in_group("admin", "@psibot 告警路由 添加 日报 本群"))
     assert (await shop.alerts.run("digest")).ran
     digest = texts([r for r in await shop.group_inbox() if r["type"] == "card"])
     assert "待审批采购单: 1 张" in digest and "第1/1步 · 张经理、李经理" in digest
     assert "毛利" not in digest and "¥300.00" not in digest
+    assert "雪碧 500ml | 1箱6瓶 | ¥72.00" in digest  # a top seller's quantity as the stock card says it
 
 
 async def test_a_non_admin_is_refused_and_nothing_is_stored(shop: Shop) -> None:

@@ -70,7 +70,7 @@ async def test_the_morning_alert_fires_once_at_nine_and_not_again_that_day(shop:
     for person in ("li", "zhang"):  # warehouse and manager by default
         replies = await shop.console.replies(person)
         assert [r["title"] for r in replies] == [f"临期提醒 · {at(0, '09:00'):%m月%d日}"]
-        assert f"可口可乐 330ml | 主仓 | L1 | {L1_EXPIRY} | 50天 | 100罐" in texts(replies)
+        assert f"可口可乐 330ml | 主仓 | L1 | {L1_EXPIRY} | 50天 | 4箱4罐" in texts(replies)
     shop.clock.set(at(0, "15:00"))
     assert all(not r.ran for r in await shop.alerts.catch_up() if r.job == "near-expiry")
     manual = await shop.alerts.run("near-expiry")
@@ -88,7 +88,7 @@ async def test_low_stock_recovers_with_a_short_note(shop: Shop) -> None:
     await shop.alerts.fire("low-stock")
     alert = card(await shop.console.replies("chen"))
     assert alert["title"] == "缺货提醒 · 1 个商品低于安全库存"
-    assert "可口可乐 330ml | 门店仓 | 20罐 | 24罐 | 4罐" in texts([alert])
+    assert "可口可乐 330ml | 门店仓 | 20罐 | 1箱 | 4罐"  # packs, as the stock card says them in texts([alert])
 
     shop.clock.set(at(0, "08:30"))
     await shop.alerts.fire("low-stock")
@@ -115,7 +115,7 @@ async def test_the_purchase_button_makes_one_draft_in_cases_which_goes_to_the_ap
     await shop.alerts.fire("low-stock")
     alert = card(await shop.console.replies("chen"))
     # up to 2× safety stock: 400 − 120 = 280 cans, rounded up to whole cases of 24
-    assert "可口可乐 330ml | 全部仓库 | 120罐 | 200罐 | 80罐 | 12箱 (288罐)" in texts([alert])
+    assert "可口可乐 330ml | 全部仓库 | 5箱 | 8箱8罐 | 3箱8罐 | 12箱 (288罐)" in texts([alert])
     assert [b["label"] for b in alert["buttons"]] == ["生成采购单"]
     warehouse_alert = card(await shop.console.replies("li"))
     assert warehouse_alert["buttons"] == [] and "建议采购" not in warehouse_alert["tables"][0]["columns"]

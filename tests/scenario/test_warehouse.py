@@ -166,7 +166,7 @@ async def test_products_of_one_name_are_told_apart_by_their_spec(console: Consol
     moved = texts(await console.say("li", "调拨 百事可乐500ml 12 主仓 到 门店"))
     assert "百事可乐（500ml） 12瓶，主仓 → 门店仓" in moved
     low = texts(await console.say("chen", "缺货"))
-    assert "百事可乐（330ml） | 0罐" in low and "百事可乐（500ml） | 24瓶" in low
+    assert "百事可乐（330ml） | 0罐 | 2箱" in low and "百事可乐（500ml） | 1箱 | 2箱" in low
     assert "百事可乐（500ml） | 主仓 | B1" in texts(await console.say("li", "临期"))
 
 
