@@ -362,8 +362,8 @@ class CancelFlow:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmDraft:
-    """确认 typed instead of pressed (many type; some platforms show cards poorly): the 确认 of this person's
-    latest draft card in this chat."""
+    """确认 typed instead of pressed (many type; some platforms show cards poorly): the first button of this
+    person's latest draft card in this chat (确认, 提交审批, 确认报损; each may be typed by its name too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +502,8 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("today", ("今日销售", "今天销售", "今日销量", "今天卖了多少", "今日", "sales today", "today sales", "today")),
     ("help", ("帮助", "菜单", "怎么用", "使用说明", "help", "menu", "?", "？")),
     ("cancel", ("取消", "算了", "cancel")),
-    ("confirm", ("确认下单", "确认", "confirm")),  # not 确定 nor 好: only words that clearly mean the button
+    # not 确定 nor 好: only words that clearly mean a draft card's first button (or name it)
+    ("confirm", ("确认下单", "确认报损", "提交审批", "确认", "confirm", "submit")),
     ("edit", ("修改", "edit")),
     ("order", ("下单", "开单", "订货", "order")),
     ("purchase", ("采购", "进货", "purchase", "buy")),

@@ -1,6 +1,5 @@
 """Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消 (pressed, or typed:
-they act on the draft card the person last made or pressed in that chat); `发货 SO-…`
-(all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button closes a partly shipped order.
+bot.handlers.drafts); `发货 SO-…` (all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button closes a partly shipped order.
 Over the customer's credit limit the draft card offers 申请特批 (the order waits in the database and its
 card goes to the managers: 批准特批 / 驳回, decided once in core.sales), or 特批确认 to a manager.
 
@@ -37,7 +36,6 @@ from bot.handlers.common import (
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import (
-    USAGE,
     CloseOrder,
     ConfirmDraft,
     EditDraft,
@@ -660,10 +658,10 @@ async def reject_credit(turn: Turn, action: CardAction) -> None:
 
 
 async def edit(turn: Turn, action: CardAction) -> None:
-    await _edit(turn, action.card_id)
+    await edit_typed(turn, action.card_id)
 
 
-async def _edit(turn: Turn, card_id: str) -> None:
+async def edit_typed(turn: Turn, card_id: str) -> None:
     draft = await _draft_for(turn, card_id, "修改")
     if draft is None:
         return
@@ -697,42 +695,19 @@ async def cancel(turn: Turn, action: CardAction) -> None:
         await _close_draft(turn, action.card_id, draft, "已取消", "cancelled", action)
 
 
-# ---------------------------------------------------------------- the buttons typed
-
-NO_DRAFT = f"没有待确认的草稿。要下单请发：{USAGE['order']}"
+# ---------------------------------------------------------------- the buttons typed (bot.handlers.drafts)
 
 
-async def _typed_card(turn: Turn) -> str | None:
-    """The draft card a typed button acts on: the one this person last made or pressed in this chat."""
-    card_id = await turn.services.conversations.latest_draft(turn.origin)
-    if card_id is None:
-        turn.say(Text(NO_DRAFT))
-    return card_id
+async def confirm_typed(turn: Turn, card_id: str) -> None:
+    await _confirm(turn, card_id, None, over_credit=False)
 
 
-async def confirm_typed(turn: Turn, _command: ConfirmDraft) -> None:
-    card_id = await _typed_card(turn)
-    if card_id is not None:
-        await _confirm(turn, card_id, None, over_credit=False)
-
-
-async def edit_typed(turn: Turn, _command: EditDraft) -> None:
-    card_id = await _typed_card(turn)
-    if card_id is not None:
-        await _edit(turn, card_id)
-
-
-async def cancel_typed(turn: Turn) -> bool:
-    """取消 typed with no flow waiting: the latest draft card's 取消, said in chat too (the card may be far up);
-    False when there is no such card."""
-    card_id = await turn.services.conversations.latest_draft(turn.origin)
-    if card_id is None:
-        return False
+async def cancel_typed(turn: Turn, card_id: str) -> None:
+    """取消 typed: the card's 取消, said in chat too (the card may be far up)."""
     draft = await _draft_for(turn, card_id, "取消")
     if draft is not None:
         turn.say(Text(f"已取消草稿（{draft.customer}）。"))
         await _close_draft(turn, card_id, draft, "已取消", "cancelled")
-    return True
 
 
 async def _close_draft(

@@ -37,7 +37,7 @@ from bot.parser import (
 from bot.turn import Turn
 from core.approval import WaitingFor, decide, pending_approvals, waiting_for
 from core.catalog import describe_quantity, find_supplier, list_warehouses, units_of
-from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine
+from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine, lock_document
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lot_expiry_conflict
 from core.models import Lot, Product, Supplier, User, Warehouse
@@ -125,6 +125,9 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
     )
 
 
+DRAFT_MEMORY_SECONDS = 30 * 60  # typed words reach a purchase draft as long as an order draft
+
+
 def draft_card_id(order_id: int) -> str:
     return f"po:{order_id}:draft"
 
@@ -162,9 +165,37 @@ def _order_of(action: CardAction) -> int:
 
 
 async def submit_draft(turn: Turn, action: CardAction) -> None:
-    """提交审批 on a draft card: submitted, its approvers sent the approval card, the draft card closed."""
+    await _submit(turn, _order_of(action), action)
+
+
+async def cancel_draft(turn: Turn, action: CardAction) -> None:
+    await _cancel(turn, _order_of(action), action)
+
+
+def _typed_order(card_id: str) -> int:
+    """The order of a draft card's id (`draft_card_id`), for its buttons typed."""
+    return int(card_id.split(":")[1])
+
+
+async def submit_typed(turn: Turn, card_id: str) -> None:
+    await _submit(turn, _typed_order(card_id), None)
+
+
+async def cancel_typed(turn: Turn, card_id: str) -> None:
+    await _cancel(turn, _typed_order(card_id), None)
+
+
+async def remember_draft(turn: Turn, order_id: int) -> None:
+    """The draft card is the one typed 提交审批 / 取消 act on, in the chat that shows it: this one, or the
+    asker's direct chat when it was sent there for its prices (`Turn.say_with_costs`)."""
+    origin = turn.origin if turn.shows_costs() else replace(turn.origin, chat_id=turn.origin.sender_id, chat_kind="direct")
+    await turn.services.conversations.remember_draft(origin, draft_card_id(order_id), DRAFT_MEMORY_SECONDS)
+
+
+async def _submit(turn: Turn, order_id: int, action: CardAction | None) -> None:
+    """提交审批 on a draft card (`action`: the press; None when typed, the card updated alike): submitted,
+    its approvers sent the approval card, the draft card closed."""
     require_role(turn.user, PURCHASING_ROLES, "提交采购单")
-    order_id = _order_of(action)
     clock = turn.clock()
     costs = turn.shows_costs()
 
@@ -181,12 +212,18 @@ async def submit_draft(turn: Turn, action: CardAction) -> None:
     turn.say(Text(await turn.transact(work)))
 
 
-async def cancel_draft(turn: Turn, action: CardAction) -> None:
+async def _cancel(turn: Turn, order_id: int, action: CardAction | None) -> None:
+    """取消 on a draft card cancels the draft only: pressed late or typed after 提交审批, the order stays."""
     require_role(turn.user, PURCHASING_ROLES, "取消采购单")
-    order_id = _order_of(action)
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> str:
+        held = await lock_document(session, PurchaseOrder, order_id, "采购单")
+        if held.status != PurchaseOrderStatus.DRAFT:  # submitted meanwhile: its draft card cancels it no more
+            raise InvalidState(
+                f"采购单 {held.number} 已不是草稿（{PURCHASE_STATUS_ZH[held.status]}），不能在草稿上取消",
+                status=held.status.value,
+            )
         order = await cancel_purchase_order(session, turn.user, order_id, reason="草稿作废", clock=clock)
         card = await draft_card(session, order)
         status = decided_status("已取消", turn.user.name, turn.now())

@@ -239,6 +239,7 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
     [
         ("确认", ConfirmDraft()), ("確認", ConfirmDraft()), ("确认下单", ConfirmDraft()), ("确认！", ConfirmDraft()),
         ("确认。", ConfirmDraft()), ("confirm", ConfirmDraft()), ("Confirm", ConfirmDraft()),
+        ("提交审批", ConfirmDraft()), ("确认报损", ConfirmDraft()), ("submit", ConfirmDraft()),
         ("修改", EditDraft()), ("edit", EditDraft()), ("修改。", EditDraft()),
         ("取消", CancelFlow()), ("cancel", CancelFlow()), ("取消！", CancelFlow()), ("算了", CancelFlow()),
         # Only words that clearly mean the button: a 好 or 确定 confirms no order, nor does a question.
