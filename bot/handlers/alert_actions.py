@@ -62,13 +62,14 @@ async def purchase(turn: Turn, action: CardAction) -> None:
         raise InvalidInput("按钮数据不对，请发“缺货”重新查看")
     key = _generated_key(action, supplier_id[0])
     made = await turn.services.store.get(key)
+    clock = turn.clock()
     if made is not None:
         order_id, by = json.loads(made)
 
         async def again(session: AsyncSession) -> tuple[PurchaseOrder, Card]:
             order = await session.get(PurchaseOrder, order_id)
             assert order is not None
-            return order, await draft_card(session, order)
+            return order, await draft_card(session, order, clock)
 
         order, card = await turn.lookup(again)
         if order.status != PurchaseOrderStatus.CANCELLED:
@@ -79,14 +80,13 @@ async def purchase(turn: Turn, action: CardAction) -> None:
                 if order.status == PurchaseOrderStatus.DRAFT:
                     await remember_draft(turn, order_id)
             return
-    clock = turn.clock()
 
     async def work(session: AsyncSession) -> tuple[int, Card]:
         order = await order_suggestion(
             session, turn.user, supplier_id=supplier_id[0], warehouse_id=warehouse_id[0], clock=clock
         )
         await session.flush()
-        return order.id or 0, await draft_card(session, order)
+        return order.id or 0, await draft_card(session, order, clock)
 
     order_id, card = await turn.transact(work)
     await turn.services.store.set(key, json.dumps([order_id, turn.user.name]), GENERATED_TTL_SECONDS)

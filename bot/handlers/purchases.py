@@ -62,23 +62,23 @@ def approval_card_id(order_id: int, step_no: int) -> str:
     return f"po:{order_id}:step:{step_no}"
 
 
-async def _lines_table(session: AsyncSession, order: PurchaseOrder, stock: Mapping[int, StockAtHand] | None) -> Table:
-    """The order's lines. On the draft, quantities as bought (3箱 (72罐)); for approvers (`stock` given) as
-    stocked (3箱6罐), with what to judge each line by (`_stock_cells`)."""
+async def _lines_table(
+    session: AsyncSession, order: PurchaseOrder, stock: Mapping[int, StockAtHand], *, as_bought: bool
+) -> Table:
+    """The order's lines with what to judge each by (`_stock_cells`): quantities as bought (3箱 (72罐)) on the
+    requester's draft, as stocked (3箱6罐) for approvers."""
     rows: list[tuple[str, ...]] = []
     for line in await lines_of(session, order.id or 0):
         product = await session.get(Product, line.product_id)
         assert product is not None
-        price, amount = f"{format_money(line.unit_price)}/{line.unit}", format_money(line.amount)
-        if stock is None:
-            bought = packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit)
-            rows.append((product_label(product), bought, price, amount))
-        else:
-            quantity = await describe_quantity(session, product, line.quantity)
-            cells = await _stock_cells(session, product, stock[line.product_id])
-            rows.append((product_label(product), quantity, price, amount, *cells))
-    columns = ("商品", "数量", "单价", "金额") + (() if stock is None else ("在库/可用", "安全/在途"))
-    return Table(columns, tuple(rows))
+        quantity = (
+            packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit) if as_bought
+            else await describe_quantity(session, product, line.quantity)
+        )
+        cells = await _stock_cells(session, product, stock[line.product_id])
+        rows.append((product_label(product), quantity, f"{format_money(line.unit_price)}/{line.unit}",
+                     format_money(line.amount), *cells))
+    return Table(("商品", "数量", "单价", "金额", "在库/可用", "安全/在途"), tuple(rows))
 
 
 async def _stock_cells(session: AsyncSession, product: Product, here: StockAtHand) -> tuple[str, str]:
@@ -119,7 +119,7 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
         title=f"采购审批 · {order.number}",
         tone=Tone.WARNING if waiting else Tone.INFO,
         fields=tuple(fields),
-        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock)),),
+        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock), as_bought=False),),
         note=order.note,
         buttons=buttons,
     )
@@ -132,8 +132,9 @@ def draft_card_id(order_id: int) -> str:
     return f"po:{order_id}:draft"
 
 
-async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
-    """A draft order for its requester, quantities in the units bought (3箱 (72罐)), with 提交审批 / 取消."""
+async def draft_card(session: AsyncSession, order: PurchaseOrder, clock: Clock) -> Card:
+    """A draft order for its requester, quantities in the units bought (3箱 (72罐)), with the stock its approvers
+    will judge it by (as they see it), and 提交审批 / 取消."""
     supplier = await session.get(Supplier, order.supplier_id)
     warehouse = await session.get(Warehouse, order.warehouse_id)
     value = {"order_id": str(order.id)}
@@ -147,7 +148,7 @@ async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
             ("入库仓", warehouse.name if warehouse else ""),
             ("金额", format_money(order.total)),
         ),
-        tables=(await _lines_table(session, order, None),),
+        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock), as_bought=True),),
         note=order.note,
         buttons=(
             Button("提交审批", "po.submit", value, ButtonStyle.PRIMARY),
@@ -202,7 +203,7 @@ async def _submit(turn: Turn, order_id: int, action: CardAction | None) -> None:
     async def work(session: AsyncSession) -> str:
         order = await submit_purchase_order(session, turn.user, order_id, clock=clock)
         waiting = await send_to_approvers(session, order, clock)
-        card = await draft_card(session, order)
+        card = await draft_card(session, order, clock)
         status = decided_status("已提交审批", turn.user.name, turn.now())
         await enqueue_card_update(session, replace(card, tone=Tone.SUCCESS, status=status), action)
         tail = waiting_text(waiting) if waiting else "无需审批"
@@ -225,7 +226,7 @@ async def _cancel(turn: Turn, order_id: int, action: CardAction | None) -> None:
                 status=held.status.value,
             )
         order = await cancel_purchase_order(session, turn.user, order_id, reason="草稿作废", clock=clock)
-        card = await draft_card(session, order)
+        card = await draft_card(session, order, clock)
         status = decided_status("已取消", turn.user.name, turn.now())
         await enqueue_card_update(session, replace(card, tone=Tone.NEUTRAL, status=status), action)
         return f"已取消采购单 {order.number}。"

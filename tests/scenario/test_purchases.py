@@ -297,3 +297,21 @@ async def test_a_purchase_draft_made_in_a_group_is_acted_on_in_the_direct_chat_i
     assert next(r for r in cancelled if r["type"] == "card")["status"].startswith("已取消 · 小陈 · ")
     async with db.session() as session:
         assert (await session.scalars(select(PurchaseOrder.status))).all() == [PurchaseOrderStatus.CANCELLED]
+
+
+async def test_the_purchase_draft_shows_the_stock_its_approvers_judge_it_by(console: Console, db: Database) -> None:
+    """The requester checks the draft against what the approver will see: 在库/可用 in its warehouse, the
+    safety stock and what other open orders bring, beside the quantities as bought."""
+    await _short_of_sprite(db)
+    other = po_number(texts(await console.say("chen", "采购 雪碧 1箱 供应商 太古")))
+    await console.replies("zhang")  # its approval card
+    draft = card(await console.press("chen", card(await console.say("chen", "缺货")), "生成采购单"))
+    columns = ["商品", "数量", "单价", "金额", "在库/可用", "安全/在途"]
+    assert draft["tables"][0] == {
+        "columns": columns, "rows": [["雪碧 500ml", "7箱 (84瓶)", "¥30.00/箱", "¥210.00", "5箱/5箱", "8箱4瓶/1箱"]]
+    }  # 150 − 60 − 12 on the way = 78 bottles short: 7 cases
+    submitted = await console.press("chen", draft, "提交审批")
+    assert po_number(texts(submitted)) != other
+    approval = card(await console.replies("zhang"))
+    assert approval["tables"][0]["columns"] == columns
+    assert approval["tables"][0]["rows"][0][4:] == draft["tables"][0]["rows"][0][4:]
