@@ -369,13 +369,26 @@ class CancelFlow:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmDraft:
-    """确认 typed instead of pressed (many type; some platforms show cards poorly): the 确认 of this person's
-    latest draft card in this chat."""
+    """确认 typed instead of pressed (many type; some platforms show cards poorly): the first button of this
+    person's latest draft card in this chat (确认, 提交审批, 确认报损; each may be typed by its name too)."""
 
 
 @dataclass(frozen=True, slots=True)
 class EditDraft:
     """修改 typed instead of pressed: the 修改 of this person's latest draft card in this chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawCredit:
+    """撤回 typed instead of pressed: the 撤回特批 of this person's latest draft card in this chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCredit:
+    """申请特批 / 特批 [理由] typed: the 特批 button of this person's latest draft card, refused for credit; the
+    reason goes to the managers."""
+
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +447,8 @@ class Unknown:
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
     | WriteOff | UndoWriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft
-    | Greeting | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute | RemoveAlertRoute | Usage | Unknown
+    | WithdrawCredit | RequestCredit | Greeting | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute
+    | RemoveAlertRoute | Usage | Unknown
 )
 
 # What `parse` reads as no command, or as a button typed: a flow waiting for an answer is offered it first
@@ -491,8 +505,11 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("today", ("今日销售", "今天销售", "今日销量", "今天卖了多少", "今日", "sales today", "today sales", "today")),
     ("help", ("帮助", "菜单", "怎么用", "使用说明", "help", "menu", "?", "？")),
     ("cancel", ("取消", "算了", "cancel")),
-    ("confirm", ("确认下单", "确认", "confirm")),  # not 确定 nor 好: only words that clearly mean the button
+    # not 确定 nor 好: only words that clearly mean a draft card's first button (or name it)
+    ("confirm", ("确认下单", "确认报损", "提交审批", "确认", "confirm", "submit")),
     ("edit", ("修改", "edit")),
+    ("withdraw", ("撤回特批", "撤回", "withdraw")),
+    ("credit", ("申请特批", "特批确认", "特批", "request credit")),
     ("order", ("下单", "开单", "订货", "order")),
     ("purchase", ("采购", "进货", "purchase", "buy")),
     ("receive", ("入库", "收货", "receive")),
@@ -515,6 +532,7 @@ _NO_ARGUMENT: dict[str, Command] = {
     "cancel": CancelFlow(),
     "confirm": ConfirmDraft(),
     "edit": EditDraft(),
+    "withdraw": WithdrawCredit(),
 }
 
 # The whole message, folded, without trailing punctuation and particles (你好呀, 谢谢啦~, ok！).
@@ -583,6 +601,8 @@ def parse(text: str) -> Command:
         return _NO_ARGUMENT[family] if alone else _with_rest(family, rest, text)
     if family == "alert_routes":
         return _alert_routes(rest)
+    if family == "credit":
+        return RequestCredit(rest.strip(" ,，：。"))
     if not rest:
         return Usage(family)
     return _with_rest(family, rest, text)

@@ -3,7 +3,7 @@
 Confirming reserves stock lot by lot, earliest expiry first, in the order's warehouse, and records each
 reservation, so shipping consumes exactly those lots and cancelling releases exactly them. An order over
 its customer's credit limit waits as a draft for a manager's 特批 (`allow_over_credit`) or 驳回
-(`refuse_over_credit`), each decided once. The lots of
+(`refuse_over_credit`), or its salesperson's 撤回 (`withdraw_credit_request`), decided once. The lots of
 the order's products are locked as they are read (`_LINES_WITH_LOTS`): concurrent confirmations of the
 last units queue on those rows, and each sees what the previous one left.
 """
@@ -600,6 +600,22 @@ async def refuse_over_credit(
     return await cancel_sales_order(session, manager, order_id, reason="信用特批驳回", clock=clock)
 
 
+CREDIT_WITHDRAWN = "撤回特批申请"  # the reason a withdrawn request's order is cancelled with
+
+
+async def withdraw_credit_request(
+    session: AsyncSession, actor: User, order_id: int, *, clock: Clock = DEFAULT_CLOCK
+) -> SalesOrder:
+    """撤回: the salesperson takes back a 特批 request before it is decided. The waiting order is cancelled, so
+    no manager can approve it; decided once with 特批 and 驳回 (a later one learns it was withdrawn)."""
+    order = await lock_document(session, SalesOrder, order_id, "销售单")
+    if order.salesperson_id != actor.id:
+        raise Forbidden("只有提出特批申请的销售本人可以撤回", role=actor.role.value)
+    if order.status != SalesOrderStatus.DRAFT:
+        raise await _decided_before(session, order, clock)
+    return await cancel_sales_order(session, actor, order_id, reason=CREDIT_WITHDRAWN, clock=clock)
+
+
 _FIRST_DECISION = (
     select(AuditEntry)
     .where(
@@ -613,14 +629,15 @@ _FIRST_DECISION = (
 
 
 async def _decided_before(session: AsyncSession, order: SalesOrder, clock: Clock) -> AlreadyDecided:
-    """How a late 特批 or 驳回 is refused: "已由 张经理 于 10:42 特批", from the audit entry of the first
+    """How a late 特批, 驳回 or 撤回 is refused: "已由 张经理 于 10:42 特批", from the audit entry of the first
     decision on the draft (an order leaves draft only by confirm or cancel, both audited with their actor)."""
     entry = await session.scalar(_FIRST_DECISION, {"order_id": order.id})
     assert entry is not None and entry.user_id is not None
     decider = await session.get(User, entry.user_id)
     local = clock.local(entry.at)
     when = f"{local:%H:%M}" if local.date() == clock.today() else f"{local:%Y-%m-%d %H:%M}"
-    verb = "驳回" if entry.action == "cancel" else "特批" if order.credit_override_by else "确认"
+    withdrawn = entry.action == "cancel" and (entry.after or {}).get("reason") == CREDIT_WITHDRAWN
+    verb = "撤回" if withdrawn else "驳回" if entry.action == "cancel" else "特批" if order.credit_override_by else "确认"
     return AlreadyDecided(
         f"已由 {decider.name if decider else entry.user_id} 于 {when} {verb}", status=order.status.value,
         decided_by=entry.user_id,

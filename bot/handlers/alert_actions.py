@@ -1,9 +1,9 @@
 """Buttons on the scheduler's alert cards: 生成采购单 on low stock, 查看批次 / 标记处理 on near expiry.
 
 生成采购单 turns the reorder suggestion of the card's supplier into a draft for the person pressing, shown
-with 提交审批, which sends the approval card through the same path as the `采购` command. 标记处理 records
-how a lot is being dealt with (促销, 退货 or a typed note), which stops its daily repeats; the alert log
-lives in scheduler.log. Its 报损 opens the write-off of the lot (bot.handlers.writeoffs) for those who may
+with 提交审批 (or typed: bot.handlers.drafts), which sends the approval card through the same path as the `采购`
+command. 标记处理 records how a lot is being dealt with (促销, 退货 or a typed note), which stops its daily
+repeats; the alert log lives in scheduler.log. Its 报损 opens the write-off of the lot (bot.handlers.writeoffs) for those who may
 book one, and is a note like the others for those who may not.
 """
 
@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot.cards import new_card_id, product_label
 from bot.handlers.alerts import ALERT_VIEWERS
-from bot.handlers.purchases import draft_card
+from bot.handlers.purchases import draft_card, remember_draft
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.turn import Turn
 from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
@@ -62,13 +62,14 @@ async def purchase(turn: Turn, action: CardAction) -> None:
         raise InvalidInput("按钮数据不对，请发“缺货”重新查看")
     key = _generated_key(action, supplier_id[0])
     made = await turn.services.store.get(key)
+    clock = turn.clock()
     if made is not None:
         order_id, by = json.loads(made)
 
         async def again(session: AsyncSession) -> tuple[PurchaseOrder, Card]:
             order = await session.get(PurchaseOrder, order_id)
             assert order is not None
-            return order, await draft_card(session, order)
+            return order, await draft_card(session, order, clock)
 
         order, card = await turn.lookup(again)
         if order.status != PurchaseOrderStatus.CANCELLED:
@@ -76,18 +77,20 @@ async def purchase(turn: Turn, action: CardAction) -> None:
             turn.say(Text(f"这张提醒已由 {by} 生成采购单 {order.number}（{status}），不再重复生成。"))
             if by == turn.user.name:
                 turn.say_with_costs(card, notice=f"采购单草稿含进价，已私信发给 {turn.user.name}。")
+                if order.status == PurchaseOrderStatus.DRAFT:
+                    await remember_draft(turn, order_id)
             return
-    clock = turn.clock()
 
     async def work(session: AsyncSession) -> tuple[int, Card]:
         order = await order_suggestion(
             session, turn.user, supplier_id=supplier_id[0], warehouse_id=warehouse_id[0], clock=clock
         )
         await session.flush()
-        return order.id or 0, await draft_card(session, order)
+        return order.id or 0, await draft_card(session, order, clock)
 
     order_id, card = await turn.transact(work)
     await turn.services.store.set(key, json.dumps([order_id, turn.user.name]), GENERATED_TTL_SECONDS)
+    await remember_draft(turn, order_id)
     turn.say_with_costs(
         Text("已按补货建议生成采购单草稿，核对后点“提交审批”。"), card,
         notice=f"已按补货建议生成采购单草稿，含进价，已私信发给 {turn.user.name}，核对后点“提交审批”。",

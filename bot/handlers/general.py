@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import help_card, help_lines
-from bot.handlers import orders
+from bot.handlers import drafts
 from bot.model import Target, Text, TextMessage
 from bot.outbox import enqueue
 from bot.parser import USAGE, Bind, Usage
@@ -62,7 +62,7 @@ async def cancel_flow(turn: Turn, _command: object = None) -> None:
     if await turn.services.conversations.get(turn.origin):
         await turn.services.conversations.clear(turn.origin)
         turn.say(Text("已取消。"))
-    elif not await orders.cancel_typed(turn):
+    elif not await drafts.cancel(turn):
         turn.say(Text("当前没有进行中的操作。"))
 
 

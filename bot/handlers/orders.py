@@ -1,8 +1,9 @@
 """Sales orders from chat: `下单 华联 可乐 10箱，雪碧 5瓶` → a draft card → 确认 / 修改 / 取消 (pressed, or typed:
-they act on the draft card the person last made or pressed in that chat); `发货 SO-…`
-(all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button closes a partly shipped order.
-Over the customer's credit limit the draft card offers 申请特批 (the order waits in the database and its
-card goes to the managers: 批准特批 / 驳回, decided once in core.sales), or 特批确认 to a manager.
+bot.handlers.drafts); `发货 SO-…` (all, or `发货 SO-… 可乐 5箱`) → the order card; `结单 SO-…` or its button
+closes a partly shipped order.
+Over the customer's credit limit (and short of no stock, which a 特批 cannot fix) the draft card offers 申请特批
+(the order waits in the database and its card goes to the managers: 批准特批 / 驳回, decided once in
+core.sales; the salesperson may 撤回特批 until then), or 特批确认 to a manager.
 
 The draft lives in the key-value store under its card's id (with a TTL), not in the database: an
 abandoned draft costs nothing, and a button on an expired card says so. Confirming creates and
@@ -37,7 +38,6 @@ from bot.handlers.common import (
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import (
-    USAGE,
     CloseOrder,
     ConfirmDraft,
     EditDraft,
@@ -78,6 +78,7 @@ from core.sales import (
     over_credit_reason,
     refuse_over_credit,
     ship_sales_order,
+    withdraw_credit_request,
 )
 from core.stock import stock_of
 from core.users import has_role, require_role
@@ -284,36 +285,53 @@ async def _shortage_text(
     )
 
 
-async def _draft_card(session: AsyncSession, card_id: str, draft: Draft, clock: Clock) -> Card:
-    """The draft with each line's available stock: what the warehouse could sell today, as confirming counts
-    it, the lines of one product together."""
-    rows, total = [], Decimal(0)
+async def _available(session: AsyncSession, draft: Draft, clock: Clock) -> tuple[dict[int, Decimal], str]:
+    """Product id → what the draft's warehouse could sell of it today, as confirming counts it; and the
+    warehouse's name ("" when it holds none of them)."""
     available: dict[int, Decimal] = {}
-    products: dict[int, Product] = {}
     warehouse_name = ""
     for line in draft.lines:
-        priced = await price_line(session, await line_input(session, line), "sale_price")
-        product = products[line.product_id] = priced.product
         if line.product_id not in available:
             stock = await stock_of(session, line.product_id, clock=clock)
             here = next((w for w in stock.warehouses if w.warehouse_id == draft.warehouse_id), None)
             available[line.product_id] = here.available if here else Decimal(0)
             warehouse_name = warehouse_name or (here.warehouse_name if here else "")
+    return available, warehouse_name
+
+
+async def _shortages(session: AsyncSession, draft: Draft, available: Mapping[int, Decimal]) -> list[str]:
+    """What the draft lacks, product by product (`_shortage_text`, the lines of one product together)."""
+    shortages = []
+    for product_id, (needed, numbers) in _needs(draft.lines).items():
+        if available[product_id] < needed:
+            product = await session.get(Product, product_id)
+            assert product is not None
+            shortages.append(await _shortage_text(session, product, available[product_id], needed, numbers))
+    return shortages
+
+
+async def _short_now(session: AsyncSession, draft: Draft, clock: Clock) -> list[str]:
+    return await _shortages(session, draft, (await _available(session, draft, clock))[0])
+
+
+async def _draft_card(session: AsyncSession, card_id: str, draft: Draft, clock: Clock) -> Card:
+    """The draft with each line's available stock: what the warehouse could sell today, as confirming counts
+    it, the lines of one product together."""
+    rows, total = [], Decimal(0)
+    available, warehouse_name = await _available(session, draft, clock)
+    for line in draft.lines:
+        priced = await price_line(session, await line_input(session, line), "sale_price")
         rows.append(
             (
-                product_label(product),
-                await describe_quantity(session, product, priced.quantity),
+                product_label(priced.product),
+                await describe_quantity(session, priced.product, priced.quantity),
                 f"{format_money(priced.unit_price)}/{priced.unit}",
                 format_money(priced.amount),
-                await describe_quantity(session, product, available[line.product_id]),
+                await describe_quantity(session, priced.product, available[line.product_id]),
             )
         )
         total += priced.amount
-    shortages = [
-        await _shortage_text(session, products[product_id], available[product_id], needed, numbers)
-        for product_id, (needed, numbers) in _needs(draft.lines).items()
-        if available[product_id] < needed
-    ]
+    shortages = await _shortages(session, draft, available)
     if not warehouse_name:
         warehouse = await session.get(Warehouse, draft.warehouse_id)
         warehouse_name = warehouse.name if warehouse else ""
@@ -421,10 +439,11 @@ async def confirm_over_credit(turn: Turn, action: CardAction) -> None:
     await _confirm(turn, action.card_id, action, over_credit=True)
 
 
-async def _new_order(session: AsyncSession, turn: Turn, draft: Draft, clock: Clock) -> SalesOrder:
+async def _new_order(session: AsyncSession, turn: Turn, draft: Draft, clock: Clock, note: str = "") -> SalesOrder:
     inputs = [await line_input(session, line) for line in draft.lines]
     order = await create_sales_order(
-        session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs, clock=clock,
+        session, turn.user, customer_id=draft.customer_id, warehouse_id=draft.warehouse_id, lines=inputs,
+        note=note[:200], clock=clock,
     )
     await session.flush()
     return order
@@ -460,7 +479,11 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None, *, over_
         return
     except CreditLimitExceeded as over:
         await turn.services.store.delete(_outcome_key(card_id))
-        await _offer_credit(turn, card_id, action, replace(draft, credit=over.message))
+        shortages = await turn.lookup(partial(_short_now, draft=draft, clock=clock))
+        if shortages:
+            await _refuse_short(turn, card_id, action, draft, shortages, over.message)
+        else:
+            await _offer_credit(turn, card_id, action, replace(draft, credit=over.message))
         return
     except Exception:
         await turn.services.store.delete(_outcome_key(card_id))
@@ -499,9 +522,23 @@ def _decided(card: Card, verb: str, turn: Turn, tone: Tone, title: str | None = 
 async def _offer_credit(turn: Turn, card_id: str, action: CardAction | None, draft: Draft) -> None:
     """Confirming was refused for credit: the draft card now offers the way on, 申请特批 to a salesperson,
     特批确认 to a manager."""
-    await _save_draft(turn, card_id, draft)
     way = "您可以点“特批确认”直接下单" if has_role(turn.user, CREDIT_OVERRIDE_ROLES) else "可以点“申请特批”请经理批准"
-    turn.say(Text(f"没有下单：{draft.credit}。{way}，或点“修改”调整数量。"))
+    await _show_refused(turn, card_id, action, draft, f"没有下单：{draft.credit}。{way}，或点“修改”调整数量。")
+
+
+async def _refuse_short(
+    turn: Turn, card_id: str, action: CardAction | None, draft: Draft, shortages: Sequence[str], credit: str
+) -> None:
+    """Short of stock as well as over the credit limit: a 特批 cannot fix a shortage, so the shortage is said
+    first and the card offers no 特批 (it is a normal draft again) until the quantities fit the stock."""
+    said = f"没有下单，库存不足：{'；'.join(shortages)}。可以点“修改”调整数量；另外{credit}。"
+    await _show_refused(turn, card_id, action, replace(draft, credit=""), said)
+
+
+async def _show_refused(turn: Turn, card_id: str, action: CardAction | None, draft: Draft, said: str) -> None:
+    """`said`, and the card shows the draft as it now stands (with its way on for credit, if any)."""
+    await _save_draft(turn, card_id, draft)
+    turn.say(Text(said))
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> None:
@@ -545,7 +582,7 @@ async def _credit_card(session: AsyncSession, order: SalesOrder, why: str) -> Ca
             ("合计", format_money(order.total)),
         ),
         tables=(Table(("商品", "数量", "单价", "金额"), tuple(rows)),),
-        note=why,
+        note="\n".join(part for part in (why, f"申请理由：{order.note}" if order.note else "") if part),
         buttons=(
             Button("批准特批", "order.credit_approve", value, ButtonStyle.PRIMARY),
             Button("驳回", "order.credit_reject", value, ButtonStyle.DANGER),
@@ -565,20 +602,32 @@ async def credit_requests(session: AsyncSession, viewer: User) -> list[Card]:
 
 
 async def request_credit(turn: Turn, action: CardAction) -> None:
-    """申请特批: the draft becomes an order waiting in the database, and its card goes to the managers."""
-    card_id = action.card_id
+    await _request_credit(turn, action.card_id, action, "")
+
+
+async def _request_credit(turn: Turn, card_id: str, action: CardAction | None, reason: str) -> None:
+    """申请特批 (pressed, or typed with an optional `reason` for the managers): the draft becomes an order
+    waiting in the database, and its card goes to the managers; the salesperson's card offers 撤回特批."""
     draft = await _draft_for(turn, card_id, "申请特批")
-    if draft is None or not await _claim(turn, card_id):
+    if draft is None:
         return
     clock = turn.clock()
+    shortages = await turn.lookup(partial(_short_now, draft=draft, clock=clock))
+    if shortages:  # stock taken since the card offered the 特批
+        await _refuse_short(turn, card_id, action, draft, shortages, draft.credit)
+        return
+    if not await _claim(turn, card_id):
+        return
 
     async def work(session: AsyncSession) -> tuple[str, list[str]]:
-        order = await _new_order(session, turn, draft, clock)
+        order = await _new_order(session, turn, draft, clock, note=reason)
         approvers = await credit_approvers(session)
         asked = await _credit_card(session, order, draft.credit)
         await enqueue_for_users(session, [u.id or 0 for u in approvers], asked)
         card = await _draft_card(session, card_id, draft, clock)
-        await enqueue_card_update(session, _decided(card, f"已申请特批 {order.number}", turn, Tone.WARNING), action)
+        withdraw = Button("撤回特批", "order.credit_withdraw", {}, ButtonStyle.DANGER)
+        requested = replace(_decided(card, f"已申请特批 {order.number}", turn, Tone.WARNING), buttons=(withdraw,))
+        await enqueue_card_update(session, requested, action)
         return order.number, [u.name for u in approvers]
 
     try:
@@ -588,9 +637,76 @@ async def request_credit(turn: Turn, action: CardAction) -> None:
         raise
     await _settle(turn, card_id, f"requested:{number}")
     if names:
-        turn.say(Text(f"已申请特批 {number}，等待 {'、'.join(names)} 特批；批准后就下单并预留库存，结果会通知您。"))
+        turn.say(Text(
+            f"已申请特批 {number}，等待 {'、'.join(names)} 特批；批准后就下单并预留库存，结果会通知您。"
+            "不需要了可以点“撤回特批”。"
+        ))
     else:
         turn.say(Text(f"已申请特批 {number}，但还没有经理可以特批，请联系管理员。"))
+
+
+async def credit_typed(turn: Turn, card_id: str, reason: str) -> None:
+    """申请特批 typed (with an optional reason): the 特批 button of a draft refused for credit, 申请特批 or, to a
+    manager, 特批确认."""
+    draft = await _draft_for(turn, card_id, "申请特批")
+    if draft is None:
+        return
+    if not draft.credit:
+        turn.say(Text("这张草稿没有可申请的特批：只在库存够、仅超出信用额度时才能申请，请先发“确认”。"))
+    elif has_role(turn.user, CREDIT_OVERRIDE_ROLES):
+        await _confirm(turn, card_id, None, over_credit=True)
+    else:
+        await _request_credit(turn, card_id, None, reason)
+
+
+async def withdraw_credit(turn: Turn, action: CardAction) -> None:
+    await _withdraw(turn, action.card_id, action)
+
+
+async def withdraw_typed(turn: Turn, card_id: str) -> None:
+    await _withdraw(turn, card_id, None)
+
+
+async def _withdraw(turn: Turn, card_id: str, action: CardAction | None) -> None:
+    """撤回特批 (pressed, or typed: `action` None): the waiting order is cancelled (core.sales, decided once
+    with the managers' 特批 and 驳回), their cards say 已撤回, and the salesperson's card is a normal draft
+    again, whose 确认 may ask for a 特批 anew."""
+    raw = await turn.services.store.get(_outcome_key(card_id))
+    kind, _, number = (raw or "").partition(":")
+    if kind != "requested":
+        open_draft = raw is None and await _load_draft(turn, card_id) is not None
+        turn.say(Text("这张草稿没有在等特批，不用撤回。" if open_draft else await _outcome(turn, card_id) or expired_text()))
+        return
+    clock = turn.clock()
+
+    async def work(session: AsyncSession) -> Draft:
+        waiting = await _order_by_number(session, number)
+        order = await withdraw_credit_request(session, turn.user, waiting.id or 0, clock=clock)
+        managers = await _credit_card(session, order, "")
+        status = decided_status("已撤回", turn.user.name, turn.now())
+        await enqueue_card_update(session, replace(managers, tone=Tone.NEUTRAL, status=status))
+        draft = await _draft_of(session, order)
+        await enqueue_card_update(session, await _draft_card(session, card_id, draft, clock), action)
+        return draft
+
+    draft = await turn.transact(work)
+    await turn.services.store.delete(_outcome_key(card_id))
+    await _save_draft(turn, card_id, draft)
+    turn.say(Text(f"已撤回特批申请 {number}，经理不会再批它。草稿还在：可以点“修改”调整数量，或点“取消”。"))
+
+
+async def _draft_of(session: AsyncSession, order: SalesOrder) -> Draft:
+    """The draft a withdrawn order was made from, as its card showed it."""
+    customer = await session.get(Customer, order.customer_id)
+    salesperson = await session.get(User, order.salesperson_id)
+    lines = [
+        DraftLine(line.product_id, str(line.quantity), line.unit)
+        for line in await order_lines(session, SalesOrderLine, order.id or 0)
+    ]
+    return Draft(
+        order.customer_id, customer.name if customer else "", order.warehouse_id, tuple(lines),
+        order.salesperson_id, salesperson.name if salesperson else "",
+    )
 
 
 def _credit_order_of(action: CardAction) -> int:
@@ -660,10 +776,10 @@ async def reject_credit(turn: Turn, action: CardAction) -> None:
 
 
 async def edit(turn: Turn, action: CardAction) -> None:
-    await _edit(turn, action.card_id)
+    await edit_typed(turn, action.card_id)
 
 
-async def _edit(turn: Turn, card_id: str) -> None:
+async def edit_typed(turn: Turn, card_id: str) -> None:
     draft = await _draft_for(turn, card_id, "修改")
     if draft is None:
         return
@@ -697,42 +813,19 @@ async def cancel(turn: Turn, action: CardAction) -> None:
         await _close_draft(turn, action.card_id, draft, "已取消", "cancelled", action)
 
 
-# ---------------------------------------------------------------- the buttons typed
-
-NO_DRAFT = f"没有待确认的草稿。要下单请发：{USAGE['order']}"
+# ---------------------------------------------------------------- the buttons typed (bot.handlers.drafts)
 
 
-async def _typed_card(turn: Turn) -> str | None:
-    """The draft card a typed button acts on: the one this person last made or pressed in this chat."""
-    card_id = await turn.services.conversations.latest_draft(turn.origin)
-    if card_id is None:
-        turn.say(Text(NO_DRAFT))
-    return card_id
+async def confirm_typed(turn: Turn, card_id: str) -> None:
+    await _confirm(turn, card_id, None, over_credit=False)
 
 
-async def confirm_typed(turn: Turn, _command: ConfirmDraft) -> None:
-    card_id = await _typed_card(turn)
-    if card_id is not None:
-        await _confirm(turn, card_id, None, over_credit=False)
-
-
-async def edit_typed(turn: Turn, _command: EditDraft) -> None:
-    card_id = await _typed_card(turn)
-    if card_id is not None:
-        await _edit(turn, card_id)
-
-
-async def cancel_typed(turn: Turn) -> bool:
-    """取消 typed with no flow waiting: the latest draft card's 取消, said in chat too (the card may be far up);
-    False when there is no such card."""
-    card_id = await turn.services.conversations.latest_draft(turn.origin)
-    if card_id is None:
-        return False
+async def cancel_typed(turn: Turn, card_id: str) -> None:
+    """取消 typed: the card's 取消, said in chat too (the card may be far up)."""
     draft = await _draft_for(turn, card_id, "取消")
     if draft is not None:
         turn.say(Text(f"已取消草稿（{draft.customer}）。"))
         await _close_draft(turn, card_id, draft, "已取消", "cancelled")
-    return True
 
 
 async def _close_draft(

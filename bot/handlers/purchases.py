@@ -37,7 +37,7 @@ from bot.parser import (
 from bot.turn import Turn
 from core.approval import WaitingFor, decide, pending_approvals, waiting_for
 from core.catalog import describe_quantity, find_supplier, list_warehouses, units_of
-from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine
+from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus, ReceiptLine, lock_document
 from core.errors import InvalidInput, InvalidState, NotFound
 from core.ledger import lot_expiry_conflict
 from core.models import Lot, Product, Supplier, User, Warehouse
@@ -62,23 +62,23 @@ def approval_card_id(order_id: int, step_no: int) -> str:
     return f"po:{order_id}:step:{step_no}"
 
 
-async def _lines_table(session: AsyncSession, order: PurchaseOrder, stock: Mapping[int, StockAtHand] | None) -> Table:
-    """The order's lines. On the draft, quantities as bought (3箱 (72罐)); for approvers (`stock` given) as
-    stocked (3箱6罐), with what to judge each line by (`_stock_cells`)."""
+async def _lines_table(
+    session: AsyncSession, order: PurchaseOrder, stock: Mapping[int, StockAtHand], *, as_bought: bool
+) -> Table:
+    """The order's lines with what to judge each by (`_stock_cells`): quantities as bought (3箱 (72罐)) on the
+    requester's draft, as stocked (3箱6罐) for approvers."""
     rows: list[tuple[str, ...]] = []
     for line in await lines_of(session, order.id or 0):
         product = await session.get(Product, line.product_id)
         assert product is not None
-        price, amount = f"{format_money(line.unit_price)}/{line.unit}", format_money(line.amount)
-        if stock is None:
-            bought = packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit)
-            rows.append((product_label(product), bought, price, amount))
-        else:
-            quantity = await describe_quantity(session, product, line.quantity)
-            cells = await _stock_cells(session, product, stock[line.product_id])
-            rows.append((product_label(product), quantity, price, amount, *cells))
-    columns = ("商品", "数量", "单价", "金额") + (() if stock is None else ("在库/可用", "安全/在途"))
-    return Table(columns, tuple(rows))
+        quantity = (
+            packs_text(line.unit_quantity, line.unit, line.quantity, product.base_unit) if as_bought
+            else await describe_quantity(session, product, line.quantity)
+        )
+        cells = await _stock_cells(session, product, stock[line.product_id])
+        rows.append((product_label(product), quantity, f"{format_money(line.unit_price)}/{line.unit}",
+                     format_money(line.amount), *cells))
+    return Table(("商品", "数量", "单价", "金额", "在库/可用", "安全/在途"), tuple(rows))
 
 
 async def _stock_cells(session: AsyncSession, product: Product, here: StockAtHand) -> tuple[str, str]:
@@ -119,18 +119,22 @@ async def _order_card(session: AsyncSession, order: PurchaseOrder, waiting: Wait
         title=f"采购审批 · {order.number}",
         tone=Tone.WARNING if waiting else Tone.INFO,
         fields=tuple(fields),
-        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock)),),
+        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock), as_bought=False),),
         note=order.note,
         buttons=buttons,
     )
+
+
+DRAFT_MEMORY_SECONDS = 30 * 60  # typed words reach a purchase draft as long as an order draft
 
 
 def draft_card_id(order_id: int) -> str:
     return f"po:{order_id}:draft"
 
 
-async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
-    """A draft order for its requester, quantities in the units bought (3箱 (72罐)), with 提交审批 / 取消."""
+async def draft_card(session: AsyncSession, order: PurchaseOrder, clock: Clock) -> Card:
+    """A draft order for its requester, quantities in the units bought (3箱 (72罐)), with the stock its approvers
+    will judge it by (as they see it), and 提交审批 / 取消."""
     supplier = await session.get(Supplier, order.supplier_id)
     warehouse = await session.get(Warehouse, order.warehouse_id)
     value = {"order_id": str(order.id)}
@@ -144,7 +148,7 @@ async def draft_card(session: AsyncSession, order: PurchaseOrder) -> Card:
             ("入库仓", warehouse.name if warehouse else ""),
             ("金额", format_money(order.total)),
         ),
-        tables=(await _lines_table(session, order, None),),
+        tables=(await _lines_table(session, order, await stock_at_hand(session, order, clock=clock), as_bought=True),),
         note=order.note,
         buttons=(
             Button("提交审批", "po.submit", value, ButtonStyle.PRIMARY),
@@ -162,16 +166,44 @@ def _order_of(action: CardAction) -> int:
 
 
 async def submit_draft(turn: Turn, action: CardAction) -> None:
-    """提交审批 on a draft card: submitted, its approvers sent the approval card, the draft card closed."""
+    await _submit(turn, _order_of(action), action)
+
+
+async def cancel_draft(turn: Turn, action: CardAction) -> None:
+    await _cancel(turn, _order_of(action), action)
+
+
+def _typed_order(card_id: str) -> int:
+    """The order of a draft card's id (`draft_card_id`), for its buttons typed."""
+    return int(card_id.split(":")[1])
+
+
+async def submit_typed(turn: Turn, card_id: str) -> None:
+    await _submit(turn, _typed_order(card_id), None)
+
+
+async def cancel_typed(turn: Turn, card_id: str) -> None:
+    await _cancel(turn, _typed_order(card_id), None)
+
+
+async def remember_draft(turn: Turn, order_id: int) -> None:
+    """The draft card is the one typed 提交审批 / 取消 act on, in the chat that shows it: this one, or the
+    asker's direct chat when it was sent there for its prices (`Turn.say_with_costs`)."""
+    origin = turn.origin if turn.shows_costs() else replace(turn.origin, chat_id=turn.origin.sender_id, chat_kind="direct")
+    await turn.services.conversations.remember_draft(origin, draft_card_id(order_id), DRAFT_MEMORY_SECONDS)
+
+
+async def _submit(turn: Turn, order_id: int, action: CardAction | None) -> None:
+    """提交审批 on a draft card (`action`: the press; None when typed, the card updated alike): submitted,
+    its approvers sent the approval card, the draft card closed."""
     require_role(turn.user, PURCHASING_ROLES, "提交采购单")
-    order_id = _order_of(action)
     clock = turn.clock()
     costs = turn.shows_costs()
 
     async def work(session: AsyncSession) -> str:
         order = await submit_purchase_order(session, turn.user, order_id, clock=clock)
         waiting = await send_to_approvers(session, order, clock)
-        card = await draft_card(session, order)
+        card = await draft_card(session, order, clock)
         status = decided_status("已提交审批", turn.user.name, turn.now())
         await enqueue_card_update(session, replace(card, tone=Tone.SUCCESS, status=status), action)
         tail = waiting_text(waiting) if waiting else "无需审批"
@@ -181,14 +213,20 @@ async def submit_draft(turn: Turn, action: CardAction) -> None:
     turn.say(Text(await turn.transact(work)))
 
 
-async def cancel_draft(turn: Turn, action: CardAction) -> None:
+async def _cancel(turn: Turn, order_id: int, action: CardAction | None) -> None:
+    """取消 on a draft card cancels the draft only: pressed late or typed after 提交审批, the order stays."""
     require_role(turn.user, PURCHASING_ROLES, "取消采购单")
-    order_id = _order_of(action)
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> str:
+        held = await lock_document(session, PurchaseOrder, order_id, "采购单")
+        if held.status != PurchaseOrderStatus.DRAFT:  # submitted meanwhile: its draft card cancels it no more
+            raise InvalidState(
+                f"采购单 {held.number} 已不是草稿（{PURCHASE_STATUS_ZH[held.status]}），不能在草稿上取消",
+                status=held.status.value,
+            )
         order = await cancel_purchase_order(session, turn.user, order_id, reason="草稿作废", clock=clock)
-        card = await draft_card(session, order)
+        card = await draft_card(session, order, clock)
         status = decided_status("已取消", turn.user.name, turn.now())
         await enqueue_card_update(session, replace(card, tone=Tone.NEUTRAL, status=status), action)
         return f"已取消采购单 {order.number}。"

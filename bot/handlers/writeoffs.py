@@ -70,7 +70,8 @@ def _done_key(card_id: str) -> str:
 
 
 async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
-    """The write-off behind a pressed button if the presser made it; otherwise says why not."""
+    """The write-off behind a pressed (or typed) button if the presser made it, the card then the one typed
+    确认报损 / 取消 act on; otherwise says why not."""
     done = await turn.services.store.get(_done_key(card_id))
     if done is not None:
         turn.say(Text(f"这张报损已确认为 {done}。" if done.startswith("BS-") else "这张报损正在处理，请稍候。"))
@@ -84,6 +85,7 @@ async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
     if pending.owner_id != turn.user.id:
         turn.say(Text(f"这是{pending.owner}发起的报损，只有{pending.owner}本人可以{doing}。"))
         return None
+    await turn.services.conversations.remember_draft(turn.origin, card_id, PENDING_TTL_SECONDS)
     return pending
 
 
@@ -165,11 +167,14 @@ async def _show(turn: Turn, pending: Pending) -> None:
     costs = turn.shows_costs()
     card = await turn.lookup(lambda session: _card(session, card_id, pending, costs=costs))
     await turn.services.store.set(_pending_key(card_id), json.dumps(asdict(pending)), PENDING_TTL_SECONDS)
+    await turn.services.conversations.remember_draft(turn.origin, card_id, PENDING_TTL_SECONDS)
     turn.say(card)
 
 
 async def write_off_command(turn: Turn, command: WriteOff) -> None:
     require_role(turn.user, WRITE_OFF_ROLES, "报损")
+    # a new write-off: a 确认 typed next is for its card or for none, never for an older draft
+    await turn.services.conversations.forget_draft(turn.origin)
     today = turn.now().date()
 
     async def plan(session: AsyncSession) -> Pending:
@@ -212,13 +217,25 @@ async def start_for_lot(turn: Turn, action: CardAction) -> None:
 
 
 async def confirm(turn: Turn, action: CardAction) -> None:
-    pending = await _pending_for(turn, action.card_id, "确认")
+    await _confirm(turn, action.card_id, action.value.get("reason", ""), action)
+
+
+async def confirm_typed(turn: Turn, card_id: str) -> None:
+    await _confirm(turn, card_id, "", None)
+
+
+async def _confirm(turn: Turn, card_id: str, chosen: str, action: CardAction | None) -> None:
+    """确认报损, or a reason pressed (`chosen`); `action`: the press, None when typed (the card updated alike)."""
+    pending = await _pending_for(turn, card_id, "确认")
     if pending is None:
         return
-    reason = pending.reason or action.value.get("reason", "")
+    reason = pending.reason or chosen
+    if not reason:  # typed on a card that asks for the reason: only a press can give it
+        turn.say(Text(f"请在报损卡片上点选原因（{'、'.join(REASON_BUTTONS)}）即确认报损，或发“取消”。"))
+        return
     if not pending.reason and reason not in REASON_BUTTONS:
         raise InvalidInput("按钮数据不对，请重新发起报损")
-    if not await turn.services.store.set_if_absent(_done_key(action.card_id), "…", PENDING_TTL_SECONDS):
+    if not await turn.services.store.set_if_absent(_done_key(card_id), "…", PENDING_TTL_SECONDS):
         turn.say(Text("这张报损正在处理，请稍候。"))
         return
     clock, costs = turn.clock(), turn.shows_costs()
@@ -229,7 +246,7 @@ async def confirm(turn: Turn, action: CardAction) -> None:
             session, turn.user, product_id=pending.product_id, warehouse_id=pending.warehouse_id,
             takes=pending.lot_takes(), reason=reason, clock=clock,
         )
-        card = await _card(session, action.card_id, shown, costs=False)
+        card = await _card(session, card_id, shown, costs=False)
         status = decided_status(f"已报损 {document.number}", turn.user.name, turn.now())
         product = await get_product(session, pending.product_id)
         title = f"报损单 {document.number} · {product_label(product)}"
@@ -247,21 +264,30 @@ async def confirm(turn: Turn, action: CardAction) -> None:
     try:
         number, said = await turn.transact(work)
     except Exception:
-        await turn.services.store.delete(_done_key(action.card_id))
+        await turn.services.store.delete(_done_key(card_id))
         raise
-    await turn.services.store.set(_done_key(action.card_id), number, PENDING_TTL_SECONDS)
-    await turn.services.store.delete(_pending_key(action.card_id))
+    await turn.services.store.set(_done_key(card_id), number, PENDING_TTL_SECONDS)
+    await turn.services.store.delete(_pending_key(card_id))
     turn.say(Text(said))
 
 
 async def cancel(turn: Turn, action: CardAction) -> None:
-    pending = await _pending_for(turn, action.card_id, "取消")
+    await _cancel(turn, action.card_id, action)
+
+
+async def cancel_typed(turn: Turn, card_id: str) -> None:
+    await _cancel(turn, card_id, None)
+
+
+async def _cancel(turn: Turn, card_id: str, action: CardAction | None) -> None:
+    """取消, pressed (`action`) or typed: nothing leaves the books, and the card says so."""
+    pending = await _pending_for(turn, card_id, "取消")
     if pending is None:
         return
-    await turn.services.store.delete(_pending_key(action.card_id))
+    await turn.services.store.delete(_pending_key(card_id))
 
     async def work(session: AsyncSession) -> None:
-        card = await _card(session, action.card_id, pending, costs=False)
+        card = await _card(session, card_id, pending, costs=False)
         status = decided_status("已取消", turn.user.name, turn.now())
         await enqueue_card_update(
             session, Card(card.card_id, card.title, Tone.NEUTRAL, card.fields, card.tables, status=status), action

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
 from core.catalog import save_customer
@@ -61,8 +62,11 @@ async def test_a_salesperson_asks_the_managers_and_the_first_approval_confirms_t
 
     asked = await console.press("wang", offered, "申请特批")
     number = so_number(said(asked))
-    assert said(asked) == f"已申请特批 {number}，等待 张经理、李经理 特批；批准后就下单并预留库存，结果会通知您。"
-    assert card(asked)["status"].startswith(f"已申请特批 {number} · 小王 · ") and card(asked)["buttons"] == []
+    assert said(asked) == (
+        f"已申请特批 {number}，等待 张经理、李经理 特批；批准后就下单并预留库存，结果会通知您。不需要了可以点“撤回特批”。"
+    )
+    assert card(asked)["status"].startswith(f"已申请特批 {number} · 小王 · ")
+    assert [b["label"] for b in card(asked)["buttons"]] == ["撤回特批"]
     assert said(await console.press("wang", offered, "申请特批")) == f"这张单已申请特批（{number}），结果会通知您。"
 
     first, second = card(await console.replies("zhang")), card(await console.replies("zhang2"))
@@ -203,3 +207,119 @@ async def test_typed_confirm_over_the_credit_limit_offers_the_credit_request_as_
     assert said(replies) == f"没有下单：{OVER}。可以点“申请特批”请经理批准，或点“修改”调整数量。"
     offered = next(r for r in replies if r.get("card_id") == draft["card_id"])
     assert [b["label"] for b in offered["buttons"]] == ["申请特批", "修改", "取消"]
+
+
+async def test_a_draft_short_of_stock_is_told_the_shortage_first_and_offered_no_credit_request(
+    console: Console, db: Database
+) -> None:
+    """A 特批 cannot fix a shortage: 6箱 of the 5箱 in stock, over the limit too, is told what it lacks."""
+    await limit_credit(db)
+    over = "华联超市 信用额度 ¥100.00，已欠 ¥0.00，未发货订单 ¥0.00，本单 ¥288.00，超出 ¥188.00，需要经理特批"
+    for who in ("wang", "zhang"):  # a salesperson gets no 申请特批, a manager no 特批确认
+        draft = card(await console.say(who, "下单 华联 雪碧 6箱"))
+        refused = await console.press(who, draft, "确认")
+        assert said(refused) == f"没有下单，库存不足：雪碧 500ml 可用 5箱，缺 1箱。可以点“修改”调整数量；另外{over}。"
+        assert [b["label"] for b in card(refused)["buttons"]] == ["确认", "修改", "取消"]
+        typed = said(await console.say(who, "申请特批"))
+        assert typed == "这张草稿没有可申请的特批：只在库存够、仅超出信用额度时才能申请，请先发“确认”。"
+    assert await console.inbox("zhang2") == []  # nobody was asked
+    async with db.session() as session:
+        assert (await session.scalars(select(SalesOrder))).all() == []
+
+
+async def test_stock_taken_after_the_offer_turns_the_credit_request_into_the_shortage(
+    console: Console, db: Database
+) -> None:
+    await limit_credit(db)
+    async with db.session() as session:
+        await save_customer(session, None, name="好又多")
+    draft = card(await console.say("wang", "下单 华联 雪碧 3箱"))
+    offered = card(await console.press("wang", draft, "确认"))
+    other = card(await console.say("wang", "下单 好又多 雪碧 4箱"))  # 48 of the 60 bottles
+    assert "已下单" in said(await console.press("wang", other, "确认"))
+    refused = await console.press("wang", offered, "申请特批")
+    assert said(refused) == f"没有下单，库存不足：雪碧 500ml 可用 1箱，缺 2箱。可以点“修改”调整数量；另外{OVER}。"
+    assert [b["label"] for b in card(refused)["buttons"]] == ["确认", "修改", "取消"]
+    assert await console.inbox("zhang") == []
+    async with db.session() as session:
+        assert len((await session.scalars(select(SalesOrder))).all()) == 1  # 好又多's only
+
+
+@pytest.mark.parametrize("how", ["pressed", "撤回", "withdraw"])
+async def test_the_salesperson_withdraws_a_request_and_no_manager_can_approve_it(
+    console: Console, db: Database, how: str
+) -> None:
+    await limit_credit(db)
+    offered = card(await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认"))
+    mine = card(requested := await console.press("wang", offered, "申请特批"))
+    number = so_number(said(requested))
+    asked = card(await console.replies("zhang"))
+    await console.replies("zhang2")
+    assert [b["label"] for b in mine["buttons"]] == ["撤回特批"]
+    forged = {"user": "zhao", "card_id": mine["card_id"], "action": "order.credit_withdraw", "value": {}}
+    assert (await console.client.post("/console/api/actions", json=forged)).status == 202
+    assert said(await console.replies("zhao")) == "只有提出特批申请的销售本人可以撤回"
+
+    withdrawn = await (console.press("wang", mine, "撤回特批") if how == "pressed" else console.say("wang", how))
+    assert said(withdrawn) == f"已撤回特批申请 {number}，经理不会再批它。草稿还在：可以点“修改”调整数量，或点“取消”。"
+    again = next(r for r in withdrawn if r.get("card_id") == offered["card_id"])
+    assert [b["label"] for b in again["buttons"]] == ["确认", "修改", "取消"] and again["status"] == ""
+    for manager in ("zhang", "zhang2"):
+        updated = card(await console.replies(manager))
+        assert updated["card_id"] == asked["card_id"] and updated["buttons"] == []
+        assert updated["status"].startswith("已撤回 · 小王 · ")
+    late = said(await console.press("zhang", asked, "批准特批"))
+    assert late.startswith("已由 小王 于 ") and late.endswith(" 撤回")
+    assert said(await console.say("zhang", "待审批")) == "没有等您审批的单据。"
+    assert said(await console.say("wang", "撤回")) == "这张草稿没有在等特批，不用撤回。"
+    assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
+
+    refused = await console.say("wang", "确认")  # a draft again: refused for credit again, and asked again
+    assert said(refused) == f"没有下单：{OVER}。可以点“申请特批”请经理批准，或点“修改”调整数量。"
+    second = so_number(said(await console.say("wang", "申请特批")))
+    assert second != number
+    async with db.session() as session:
+        statuses = {o.number: o.status for o in (await session.scalars(select(SalesOrder))).all()}
+    assert statuses == {number: SalesOrderStatus.CANCELLED, second: SalesOrderStatus.DRAFT}
+
+
+async def test_a_decided_request_cannot_be_withdrawn(console: Console, db: Database) -> None:
+    await limit_credit(db)
+    assert said(await console.say("wang", "撤回")) == "没有可撤回的特批申请。"
+    offered = card(await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认"))
+    mine = card(requested := await console.press("wang", offered, "申请特批"))
+    number = so_number(said(requested))
+    await console.press("zhang", card(await console.replies("zhang")), "批准特批")
+    await console.replies("wang")
+    late = said(await console.press("wang", mine, "撤回特批"))
+    assert late.startswith("已由 张经理 于 ") and late.endswith(" 特批")
+    async with db.session() as session:
+        order = await session.scalar(select(SalesOrder).where(col(SalesOrder.number) == number))
+        assert order is not None and order.status == SalesOrderStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(("text", "reason"), [("申请特批", ""), ("特批 客户下周回款", "客户下周回款")])
+async def test_a_typed_credit_request_acts_on_the_draft_refused_for_credit(
+    console: Console, db: Database, text: str, reason: str
+) -> None:
+    await limit_credit(db)
+    draft = card(await console.say("wang", "下单 华联 雪碧 3箱"))
+    assert said(await console.say("wang", text)).startswith("这张草稿没有可申请的特批")  # not refused yet
+    await console.say("wang", "确认")
+    asked = await console.say("wang", text)
+    number = so_number(said(asked))
+    assert said(asked).startswith(f"已申请特批 {number}，等待 张经理、李经理 特批")
+    assert next(r for r in asked if r.get("card_id") == draft["card_id"])["status"].startswith(f"已申请特批 {number}")
+    note = OVER + (f"\n申请理由：{reason}" if reason else "")
+    assert card(await console.replies("zhang"))["note"] == note
+    assert [c["note"] for c in await console.say("zhang", "待审批") if c["type"] == "card"] == [note]
+    assert said(await console.say("wang", text)) == f"这张单已申请特批（{number}），结果会通知您。"
+
+
+async def test_a_manager_types_the_credit_override_of_their_own_draft(console: Console, db: Database) -> None:
+    await limit_credit(db)
+    await console.say("zhang", "下单 华联 雪碧 3箱")
+    await console.say("zhang", "确认")
+    done = said(await console.say("zhang", "特批确认"))
+    assert done == f"已下单 {so_number(done)}（特批），合计 ¥144.00，库存已预留。"
+    assert await console.inbox("zhang2") == []

@@ -251,3 +251,67 @@ async def test_a_purchase_of_a_quantity_that_cannot_be_taken_is_refused_and_noth
     async with db.session() as session:
         order = await session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == po_number(at_most)))
         assert order is not None and order.total == Decimal("2.10") * MAX_LINE_QUANTITY  # ¥2.10 a can, stored exactly
+
+
+async def _short_of_sprite(db: Database) -> None:
+    """雪碧 below its safety stock, bought from 太古: `缺货` offers 生成采购单 for 8箱."""
+    async with db.session() as session:
+        sprite = await session.scalar(select(Product).where(Product.sku == "P002"))
+        supplier = await session.scalar(select(Supplier).where(Supplier.name == "太古可口可乐"))
+        assert sprite is not None and supplier is not None
+        sprite.safety_stock, sprite.max_stock, sprite.preferred_supplier_id = Decimal(100), Decimal(150), supplier.id
+
+
+@pytest.mark.parametrize("word", ["提交审批", "确认", "submit"])
+async def test_typed_words_submit_or_cancel_the_latest_purchase_draft_as_its_buttons_do(
+    console: Console, db: Database, word: str
+) -> None:
+    await _short_of_sprite(db)
+    draft = card(await console.press("chen", card(await console.say("chen", "缺货")), "生成采购单"))
+    assert texts(await console.say("chen", "修改")) == "您最近的采购单草稿不能修改，可以发“提交审批”或“取消”。"
+    submitted = await console.say("chen", word)
+    number = po_number(texts(submitted))
+    assert f"已提交采购单 {number}（¥240.00），等待经理 张经理、李经理 审批" in texts(submitted)
+    updated = next(r for r in submitted if r["type"] == "card")
+    assert updated["card_id"] == draft["card_id"] and updated["status"].startswith("已提交审批 · 小陈 · ")
+    assert card(await console.replies("zhang"))["title"] == f"采购审批 · {number}"
+    assert texts(await console.say("chen", word)) == f"采购单 {number} 待审批，不能提交审批"  # as a second press
+    refused = texts(await console.say("chen", "取消"))  # the draft card cancels no submitted order
+    assert refused == f"采购单 {number} 已不是草稿（待审批），不能在草稿上取消"
+    assert refused == texts(await console.press("chen", draft, "取消"))
+    async with db.session() as session:
+        order = await session.scalar(select(PurchaseOrder))
+        assert order is not None and order.status == PurchaseOrderStatus.PENDING_APPROVAL
+
+
+async def test_a_purchase_draft_made_in_a_group_is_acted_on_in_the_direct_chat_it_went_to(
+    console: Console, db: Database
+) -> None:
+    await _short_of_sprite(db)
+    shortage = card(await console.in_group("chen", "@psibot 缺货"))
+    draft = card(await console.press("chen", shortage, "生成采购单", chat="g1"))  # by direct message
+    assert "已私信发给 小陈" in texts(await console.group_inbox())
+    assert draft["title"].startswith("采购单草稿 · PO-")
+    cancelled = await console.say("chen", "取消")
+    assert texts([r for r in cancelled if r["type"] == "text"]).startswith("已取消采购单 PO-")
+    assert next(r for r in cancelled if r["type"] == "card")["status"].startswith("已取消 · 小陈 · ")
+    async with db.session() as session:
+        assert (await session.scalars(select(PurchaseOrder.status))).all() == [PurchaseOrderStatus.CANCELLED]
+
+
+async def test_the_purchase_draft_shows_the_stock_its_approvers_judge_it_by(console: Console, db: Database) -> None:
+    """The requester checks the draft against what the approver will see: 在库/可用 in its warehouse, the
+    safety stock and what other open orders bring, beside the quantities as bought."""
+    await _short_of_sprite(db)
+    other = po_number(texts(await console.say("chen", "采购 雪碧 1箱 供应商 太古")))
+    await console.replies("zhang")  # its approval card
+    draft = card(await console.press("chen", card(await console.say("chen", "缺货")), "生成采购单"))
+    columns = ["商品", "数量", "单价", "金额", "在库/可用", "安全/在途"]
+    assert draft["tables"][0] == {
+        "columns": columns, "rows": [["雪碧 500ml", "7箱 (84瓶)", "¥30.00/箱", "¥210.00", "5箱/5箱", "8箱4瓶/1箱"]]
+    }  # 150 − 60 − 12 on the way = 78 bottles short: 7 cases
+    submitted = await console.press("chen", draft, "提交审批")
+    assert po_number(texts(submitted)) != other
+    approval = card(await console.replies("zhang"))
+    assert approval["tables"][0]["columns"] == columns
+    assert approval["tables"][0]["rows"][0][4:] == draft["tables"][0]["rows"][0][4:]

@@ -107,3 +107,38 @@ async def test_undo_names_what_was_wrong(console: Console) -> None:
     done = texts(await console.press("zhang", shown, "确认报损"))
     assert "已通知经理" in done  # 李经理 and 赵老板 were told
     assert "撤销报损" in texts(await console.replies("zhao"))
+
+
+async def test_typed_words_act_on_the_latest_write_off_card_as_its_buttons_do(console: Console, db: Database) -> None:
+    shown = card(await console.say("li", "报损 雪碧 6瓶 破损"))
+    assert texts(await console.say("li", "修改")) == "您最近的报损卡片不能修改，可以发“确认报损”或“取消”。"
+    assert texts(await console.say("zhang", "确认")).startswith("没有待确认的草稿")  # 老李's card, not 张经理's
+    confirmed = await console.say("li", "确认")
+    number = re.search(r"已报损 (BS-\d{8}-\d{4})：雪碧 500ml 6瓶（主仓），原因：破损。", texts(confirmed)).group(1)
+    booked = next(r for r in confirmed if r["type"] == "card")
+    assert booked["card_id"] == shown["card_id"] and booked["status"].startswith(f"已报损 {number} · 老李")
+    assert texts(await console.say("li", "确认报损")) == f"这张报损已确认为 {number}。"  # as a second press
+
+    lost = card(await console.say("li", "报损 雪碧 1瓶 丢失"))
+    cancelled = await console.say("li", "cancel")
+    assert [r["text"] for r in cancelled if r["type"] == "text"] == ["已取消报损，库存没有变化。"]
+    assert next(r for r in cancelled if r["type"] == "card")["status"].startswith("已取消 · 老李")
+    assert texts(await console.press("li", lost, "确认报损")) == "这张卡片已过期，请重新发起。"
+
+    card(await console.say("li", "报损 雪碧 2瓶"))  # the reason is pressed on the card, it cannot be typed
+    assert texts(await console.say("li", "确认")) == "请在报损卡片上点选原因（过期、破损、变质、丢失）即确认报损，或发“取消”。"
+    assert "可用: 4箱6瓶" in texts(await console.say("li", "库存 雪碧"))  # only the 6瓶 left the books
+    async with db.session() as session:
+        assert [w.number for w in (await session.scalars(select(WriteOff))).all()] == [number]
+
+
+async def test_a_typed_confirm_is_for_the_latest_card_whatever_its_kind(console: Console) -> None:
+    """A manager both sells and writes off: 确认 is for the card made last, and a 报损 that made no card leaves
+    none to confirm."""
+    order = card(await console.say("zhang", "下单 华联 雪碧 2瓶"))
+    card(await console.say("zhang", "报损 雪碧 1瓶 破损"))
+    assert "已报损 BS-" in texts(await console.say("zhang", "确认"))
+    assert "已预留" not in texts(await console.say("li", "库存 雪碧"))  # the order draft was not confirmed
+    assert "没有批次 l9 的库存" in texts(await console.say("zhang", "报损 雪碧 批次 l9"))
+    assert texts(await console.say("zhang", "确认")).startswith("没有待确认的草稿")
+    assert "已下单 SO-" in texts(await console.press("zhang", order, "确认"))  # untouched, still open

@@ -28,6 +28,7 @@ from bot.parser import (
     QuantityText,
     Receive,
     RemoveAlertRoute,
+    RequestCredit,
     RequestPurchase,
     Ship,
     ShowAlertRoutes,
@@ -38,6 +39,7 @@ from bot.parser import (
     UndoWriteOff,
     Unknown,
     Usage,
+    WithdrawCredit,
     WriteOff,
     chinese_number,
     fold,
@@ -240,7 +242,11 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
     [
         ("确认", ConfirmDraft()), ("確認", ConfirmDraft()), ("确认下单", ConfirmDraft()), ("确认！", ConfirmDraft()),
         ("确认。", ConfirmDraft()), ("confirm", ConfirmDraft()), ("Confirm", ConfirmDraft()),
+        ("提交审批", ConfirmDraft()), ("确认报损", ConfirmDraft()), ("submit", ConfirmDraft()),
         ("修改", EditDraft()), ("edit", EditDraft()), ("修改。", EditDraft()),
+        ("撤回", WithdrawCredit()), ("撤回特批", WithdrawCredit()), ("withdraw", WithdrawCredit()),
+        ("申请特批", RequestCredit()), ("特批确认", RequestCredit()), ("特批 客户下周回款", RequestCredit("客户下周回款")),
+        ("申请特批：老客户", RequestCredit("老客户")), ("request credit", RequestCredit()),
         ("取消", CancelFlow()), ("cancel", CancelFlow()), ("取消！", CancelFlow()), ("算了", CancelFlow()),
         # Only words that clearly mean the button: a 好 or 确定 confirms no order, nor does a question.
         ("确定", Unknown("确定")), ("好", Ack()), ("好的", Ack()), ("ok", Ack()), ("确认？", Unknown("确认？")),
