@@ -2,9 +2,9 @@
 
 Pure functions, no database: product, customer and unit names stay text here and are resolved by the
 handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
-and emoji are dropped. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`,
-Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's
-base unit.
+and emoji and emoticon codes are dropped. Quantities are read as people write them: full-width digits, `x10`,
+`*10`, `10箱`, Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the
+product's base unit.
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -470,16 +470,31 @@ _GROUPED_THOUSANDS = re.compile(
 _NODS = frozenset("\U0001F44D\U0001F44C\U0001F64F\U0001F197")
 
 
+# WeCom and DingTalk send their emoticons as text codes. Like emoji they are no part of a name, and the nods
+# among them acknowledge as 👍 does. Only these few: other text in brackets may be a name's ([特价]可乐).
+_NOD_CODES = ("强", "ok", "抱拳", "握手", "赞")
+_EMOTICON_CODES = (*_NOD_CODES, "微笑", "呲牙", "偷笑", "憨笑", "愉快", "捂脸", "鼓掌", "玫瑰", "爱心", "胜利", "拥抱")
+_EMOTICON = re.compile(r"\[(?:" + "|".join(_EMOTICON_CODES) + r")\]", re.IGNORECASE)
+_NOD_CODE = re.compile(r"\[(?:" + "|".join(_NOD_CODES) + r")\]", re.IGNORECASE)
+
+
 def _is_nod(text: str) -> bool:
-    marks = [c for c in text if not c.isspace() and c not in VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
-    return bool(marks) and all(c in _NODS for c in marks)
+    rest, codes = _NOD_CODE.subn("", unicodedata.normalize("NFKC", text))
+    marks = [c for c in rest if not c.isspace() and c not in VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
+    return bool(marks or codes) and all(c in _NODS for c in marks)
+
+
+def _without_emoticons(text: str) -> str:
+    """Each emoticon code becomes a space, as an emoji does: `库存 可乐[微笑]` is 库存 可乐."""
+    return _EMOTICON.sub(" ", text) if "[" in text else text
 
 
 def fold(text: str) -> str:
     """`core.text.normalize` (full-width to half-width, traditional to simplified, no emoji, lower case), the
-    one reading the catalog's names are stored for search in, without thousands separators (1,000 → 1000)."""
+    one reading the catalog's names are stored for search in, without thousands separators (1,000 → 1000)
+    and without the emoticon codes chat platforms send ([微笑]), which no name is stored with."""
     normal = _GROUPED_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), unicodedata.normalize("NFKC", text))
-    return normalize(normal)
+    return normalize(_without_emoticons(normal))
 
 
 # Command words, longest first within a family so "查库存" wins over "查".

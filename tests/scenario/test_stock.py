@@ -74,6 +74,14 @@ async def test_several_matches_give_a_card_to_pick_from(console: Console) -> Non
     assert "暂无库存" in texts(chosen)
 
 
+async def test_emoticon_codes_nod_alone_and_are_no_part_of_a_query(console: Console) -> None:
+    """WeCom and DingTalk send [强] for 👍: it got 没看懂 and the help card, and 库存 雪碧[微笑] found nothing."""
+    for text in ("[强]", "[OK]", "[抱拳]", "收到[强]"):
+        assert await console.say("wang", text) == [{"type": "text", "text": "好的，有需要随时找我。"}], text
+    assert card(await console.say("wang", "库存 雪碧[微笑]"))["title"] == "库存 · 雪碧 500ml"
+    assert "没看懂" in card(await console.say("wang", "[微笑]"))["note"]  # as 😀 alone
+
+
 async def test_no_match_names_the_closest_products(console: Console) -> None:
     replies = await console.say("wang", "库存 百事")
     assert replies == [{"type": "text", "text": "没有找到“百事”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"}]

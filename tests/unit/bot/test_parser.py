@@ -504,6 +504,33 @@ def test_other_emoji_alone_are_not_understood(text: str) -> None:
     assert parse(text) == Unknown(text)
 
 
+@pytest.mark.parametrize("text", ["[强]", "[OK]", "[ok]", "[抱拳]", "[握手]", "[赞]", "[强][强]", " [强] ", "👍[强]", "［强］"])
+def test_a_lone_nod_code_from_wecom_or_dingtalk_is_an_acknowledgement(text: str) -> None:
+    """WeCom and DingTalk send their emoticons as text: a lone [强] got 没看懂 and the help card."""
+    assert parse(text) == Ack()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("库存 可乐[微笑]", StockQuery("可乐")),
+        ("库存 可乐 [玫瑰]", StockQuery("可乐")),
+        ("[微笑]库存 可乐", StockQuery("可乐")),
+        ("盘点 可乐 118[强]", Count("可乐", parse_quantity("118"))),
+        ("下单 华联 可乐10箱[强]雪碧5瓶", PlaceOrder("华联", (split_item("可乐 10箱"), split_item("雪碧 5瓶")))),
+        ("收到[强]", Ack()), ("好的[OK]", Ack()), ("谢谢[抱拳]", Thanks()), ("你好[微笑]", Greeting()),
+        # Only the known codes: other brackets are text, maybe a name's
+        ("库存 [特价]可乐", StockQuery("[特价]可乐")),
+        ("库存 可乐[罐装]", StockQuery("可乐[罐装]")),
+        ("[微笑]", Unknown("[微笑]")), ("[玫瑰]", Unknown("[玫瑰]")), ("[强][微笑]", Unknown("[强][微笑]")),
+        ("[强", Unknown("[强")), ("强", Unknown("强")),
+        ("下单 华联 [微笑]", Usage("order")), ("盘点 [强]", Usage("count")),
+    ],
+)
+def test_emoticon_codes_are_no_part_of_commands_or_names(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
