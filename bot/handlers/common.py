@@ -25,6 +25,7 @@ from core.quantity import check_quantity, check_whole
 
 TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
 SEARCH_LIMIT = 20  # candidates ranked for a person's words
+PREFIX_SCORE = 800  # `core.catalog`'s score of a name that begins with the text (900: is the text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,9 @@ async def find_product(session: AsyncSession, text: str) -> ProductLookup:
 
 
 def clear_winner(ranked: Sequence[Ranked]) -> int | None:
-    """The id of the product meant when the search leaves no doubt: the only hit, or the only exact name."""
-    if len(ranked) == 1 or (len(ranked) > 1 and ranked[0].score >= 900 > ranked[1].score):
+    """The id of the product meant when the search leaves no doubt: the only hit, the only exact name, or
+    the only name that begins with the text (可口可乐330 for 可口可乐 330ml, whatever 零度可口可乐 330ml holds)."""
+    if len(ranked) == 1 or (len(ranked) > 1 and ranked[0].score >= PREFIX_SCORE > ranked[1].score):
         return ranked[0].product_id
     return None
 
