@@ -147,6 +147,9 @@ class ItemText:
     unread: str = ""
 
 
+_BARE = re.compile(r"\d+(?:\.\d+)?")
+
+
 def split_item(line: str) -> ItemText:
     """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity."""
     text = fold(line).strip()
@@ -173,7 +176,14 @@ def split_item(line: str) -> ItemText:
     return ItemText(product, None)
 
 
-_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY})\s+(?!{_QUANTITY}(?:\s|$))(?=\S)")
+# Spec words after a spaced number keep it in the name (农夫山泉 550 ml).
+_SPEC_WORD = r"(?:ml|l|g|mg|cl|oz|毫升|升|克|度|°|%)(?![a-z])"
+# After a quantity, what does not begin the next product: another number, a sign, a unit ending a word
+# (可乐 10 箱), a spec word.
+_NO_NEXT_NAME = rf"(?:[x×*]?\s*{_SIGN}?\d|{_QUANTITY}(?:\s|$)|{_UNIT}(?:半)?(?:$|[\s,;、。/])|{_SPEC_WORD})"
+# A quantity (with its unit, or a bare number) and a space ends a line when a name came before it and one
+# follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱.
+_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY}|(?<![\d.]){_BARE.pattern})\s+(?!{_NO_NEXT_NAME})(?=\S)")
 
 
 def _cut_after_quantities(chunk: str) -> list[str]:
@@ -185,18 +195,21 @@ def _cut_after_quantities(chunk: str) -> list[str]:
     return [*lines, chunk[start:]]
 
 
-# `/`, 还有, or a 和 standing alone, between a quantity and the next product: 可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5,
-# 可乐 10箱 和 雪碧 5瓶. Not a glued 和 (和其正, 和路雪; 3箱和12支 is one quantity), nor a / before a number or
-# a unit (24罐/箱).
+_CN_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半"
+# Between a quantity and the next product: `/`, 还有 or 以及 however spaced (可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5);
+# 和, 跟, 加 or 及 after a digit or a unit (一加手机 is a name), glued to it or standing alone (可乐 10箱和雪碧 5瓶,
+# 可乐 10 跟 雪碧 5). Not when glued to the next word after a space, which begins a name (可乐 2箱 和其正 3箱),
+# nor before a number or a unit ending a word: 3箱和12支 and 两箱和三瓶 are one quantity, 24罐/箱 a spec.
 _BETWEEN_LINES = re.compile(
-    rf"(?<=[\d零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半])(?P<unit>\s*{_UNIT}(?:半)?)?"
-    rf"\s*(?:/|还有|\s和\s)\s*+(?!\d|{_UNIT}(?:$|[\s,;、。/]))"
+    rf"(?<=[\d{_CN_NUMERAL}])(?P<unit>\s*{_UNIT}(?:半)?)?"
+    rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[和跟加及](?=\s)|[和跟加及]))\s*+"
+    rf"(?!\d|(?:{_NUM}\s*)?{_UNIT}(?:半)?(?:$|[\s,;、。/]|\d))"
 )
 
 
 def split_items(text: str) -> tuple[ItemText, ...]:
-    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有 or 和
-    after a quantity (`_BETWEEN_LINES`), or by a space after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
+    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有, 以及, 和, 跟, 加
+    or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`)."""
     separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
     lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
     return tuple(split_item(line) for line in lines if line.strip())

@@ -191,6 +191,17 @@ async def test_lines_separated_as_people_separate_them(console: Console, text: s
     assert [row[0] for row in rows] == ["可口可乐 330ml", "雪碧 500ml"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["下单 华联 可乐330 2箱和雪碧 5瓶", "下单 华联 可乐330 48 雪碧 5", "下单 华联 可乐330 2箱 还有 雪碧 5瓶",
+     "下单 华联 可口可乐330 2箱跟雪碧5瓶", "下单 华联 可乐330 2箱 雪碧 5瓶[强]", "下单 华联 可口可乐330 48 雪碧5"],
+)
+async def test_lines_without_commas(console: Console, text: str) -> None:
+    """Read as one line once: 可乐330 2箱和雪碧, 5瓶."""
+    rows = card(await console.say("wang", text))["tables"][0]["rows"]
+    assert [row[:2] for row in rows] == [["可口可乐 330ml", "2箱"], ["雪碧 500ml", "5瓶"]]
+
+
 @pytest.mark.parametrize("text", ["给华联下单 雪碧2箱", "帮华联下单 雪碧 2箱", "华联下单 雪碧 2箱", "我要下单 华联 雪碧 2箱"])
 async def test_the_customer_may_come_before_the_order_word(console: Console, text: str) -> None:
     """These once got 没看懂 and the help card."""

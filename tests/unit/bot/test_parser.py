@@ -219,10 +219,11 @@ def test_a_number_that_is_none_is_told_apart_from_a_missing_quantity(text: str, 
         ("下单 华联 可乐 10箱还有雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
         ("下单 华联 可乐 10箱 还有 雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
         ("下单 华联 可乐 10箱 和 雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
-        # Kept together: a glued 和 (和其正, 和路雪), 和 inside a quantity, a / before a unit.
+        # Kept together: a 和 that begins a name (和其正), 和 inside a quantity, a / before a unit.
         ("下单 华联 和其正 2箱", "华联", [("和其正", "2箱")]),
         ("下单 华联 可乐 2箱 和其正 3箱", "华联", [("可乐", "2箱"), ("和其正", "3箱")]),
-        ("下单 华联 可乐 10箱和路雪 2盒", "华联", [("可乐 10箱和路雪", "2盒")]),  # not guessed: the handler names it
+        # A 和 glued to a quantity separates; the name search still finds 和路雪 from 路雪 (a name holds it).
+        ("下单 华联 可乐 10箱和路雪 2盒", "华联", [("可乐", "10箱"), ("路雪", "2盒")]),
         ("下单 华联 牙膏 3箱和12支", "华联", [("牙膏", "3箱12支")]),
         ("下单 华联 可乐 24罐/箱 2箱", "华联", [("可乐 24罐/箱", "2箱")]),
         ("下单 华联 可乐 24罐/ 箱 2箱", "华联", [("可乐 24罐/ 箱", "2箱")]),
@@ -233,6 +234,78 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
     assert isinstance(command, PlaceOrder)
     assert command.customer == customer
     assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # 和, 跟, 加, 及, 以及, 还有, 、 glued to a quantity or standing alone separate lines
+        ("下单 华联 可乐 10箱和雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱跟雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱加雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱及雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱以及雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱 以及 雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱、雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10和雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10 跟 雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 两箱加雪碧 三瓶", [("可乐", "2箱"), ("雪碧", "3瓶")]),
+        ("下单 华联 可乐 十二还有雪碧 五", [("可乐", "12"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10箱和七喜 2箱和六个核桃 1箱", [("可乐", "10箱"), ("七喜", "2箱"), ("六个核桃", "1箱")]),
+        # a plain space after a quantity, with its unit or bare
+        ("下单 华联 可乐 10 雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10 雪碧 5瓶", [("可乐", "10"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐10箱 雪碧5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱 还有 雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 x10 雪碧 x5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 -2 雪碧 3", [("可乐", "-2"), ("雪碧", "3")]),
+        ("下单 华联 可乐 2.5箱 雪碧 1.5箱", [("可乐", "2.5箱"), ("雪碧", "1.5箱")]),
+        ("下单 华联 可乐 1,000 雪碧 5", [("可乐", "1000"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10 双汇火腿肠 5 板蓝根 2盒", [("可乐", "10"), ("双汇火腿肠", "5"), ("板蓝根", "2盒")]),
+        ("order 华联 cola 10 sprite 5", [("cola", "10"), ("sprite", "5")]),
+        # one line: a number or a unit after the space, a spec, digits in the name, 和 inside a quantity
+        ("下单 华联 可乐 10 箱", [("可乐", "10箱")]),
+        ("下单 华联 可乐 1箱 6", [("可乐", "1箱6")]),
+        ("下单 华联 可乐 两箱和三瓶", [("可乐", "2箱3瓶")]),
+        ("下单 华联 可口可乐330 10", [("可口可乐330", "10")]),
+        ("下单 华联 可口可乐 330 2箱", [("可口可乐 330", "2箱")]),
+        ("下单 华联 农夫山泉 550 ml 2箱", [("农夫山泉 550 ml", "2箱")]),
+        ("下单 华联 可乐330ml 10箱", [("可乐330ml", "10箱")]),
+        ("下单 华联 雪碧2L 3瓶", [("雪碧2l", "3瓶")]),
+        ("下单 华联 康师傅红烧牛肉面 5连包 2箱", [("康师傅红烧牛肉面 5连包", "2箱")]),
+        ("下单 华联 一加手机 2台", [("一加手机", "2台")]),
+        ("下单 华联 维达抽纸 3层100抽 2提", [("维达抽纸 3层100抽", "2提")]),
+        # wrong, still lines the handler can name: a line without its quantity
+        ("下单 华联 可乐 10箱 雪碧", [("可乐", "10箱"), ("雪碧", "")]),
+        ("下单 华联 可乐 10箱和", [("可乐", "10箱")]),  # a 和 left over joins nothing
+    ],
+)
+def test_several_lines_without_commas(text: str, lines: list[tuple[str, str]]) -> None:
+    """`可乐 10箱和雪碧 5瓶` and `可乐 10 雪碧 5` were read as one line (可乐 10箱和雪碧, 5瓶)."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder) and command.customer == "华联"
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("采购 可乐 10箱和雪碧 5箱 供应商 太古", [("可乐", "10箱"), ("雪碧", "5箱")]),
+        ("采购 可乐 100 雪碧 50 供应商 太古", [("可乐", "100"), ("雪碧", "50")]),
+        ("采购 可乐 10箱 还有 雪碧 5箱 供应商：太古", [("可乐", "10箱"), ("雪碧", "5箱")]),
+    ],
+)
+def test_purchases_take_several_lines_alike(text: str, lines: list[tuple[str, str]]) -> None:
+    command = parse(text)
+    assert isinstance(command, RequestPurchase) and command.supplier == "太古"
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+def test_shipping_part_of_an_order_takes_several_lines_alike() -> None:
+    command = parse("发货 SO-20261122-0001 可乐 5箱和雪碧 3")
+    assert isinstance(command, Ship) and [(item.product, q(item.quantity)) for item in command.items] == [
+        ("可乐", "5箱"), ("雪碧", "3")
+    ]
 
 
 @pytest.mark.parametrize(
