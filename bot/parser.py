@@ -4,7 +4,8 @@ Pure functions, no database: product, customer and unit names stay text here and
 handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
 and emoji and emoticon codes are dropped. Quantities are read as people write them: full-width digits, `x10`,
 `*10`, `10箱`, Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the
-product's base unit.
+product's base unit; a bare number right after a Chinese name may be the name's end instead (`可口可乐330`),
+which the handler settles with the catalog (`split_item`).
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -32,9 +33,12 @@ class QuantityPart:
 class QuantityText:
     """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler.
 
-    `-3箱12支` negates every part, and is written back the same way."""
+    `-3箱12支` negates every part, and is written back the same way. `glued`: a bare number written right
+    after a Chinese name (`可乐118`, `可口可乐330`); the text cannot tell a count from the end of a name, so
+    the handler asks the catalog (`bot.handlers.common.find_line`)."""
 
     parts: tuple[QuantityPart, ...]
+    glued: bool = False
 
     def __str__(self) -> str:
         sign = "-" if any(p.amount < 0 for p in self.parts) else ""
@@ -119,7 +123,7 @@ def parse_quantity(text: str) -> QuantityText | None:
     return _quantity(whole.group("qty"), negative=bool(whole.group("sign"))) if whole else None
 
 
-def _quantity(text: str, *, negative: bool = False) -> QuantityText | None:
+def _quantity(text: str, *, negative: bool = False, glued: bool = False) -> QuantityText | None:
     parts: list[QuantityPart] = []
     # "3箱零12支": the 零 joins two parts; it is not a number of its own.
     text = re.sub(r"(?<=\D)[零又和]\s*(?=\d)", " ", text)
@@ -132,7 +136,7 @@ def _quantity(text: str, *, negative: bool = False) -> QuantityText | None:
         if match.group("half"):
             amount += Decimal("0.5")
         parts.append(QuantityPart(-amount if negative else amount, unit))
-    return QuantityText(tuple(parts)) if parts else None
+    return QuantityText(tuple(parts), glued) if parts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,22 +150,29 @@ class ItemText:
     quantity: QuantityText | None
     unread: str = ""
 
+    def __str__(self) -> str:
+        """The line written back so that `split_item` reads it the same (a pick card keeps its lines so)."""
+        quantity = str(self.quantity or self.unread)
+        return self.product + quantity if self.quantity and self.quantity.glued else f"{self.product} {quantity}".strip()
+
 
 _BARE = re.compile(r"\d+(?:\.\d+)?")
 
 
 def split_item(line: str) -> ItemText:
-    """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity."""
+    """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity.
+
+    A bare number glued to the name is the one reading the text cannot settle: after Latin letters or digits
+    it is part of the name (`A4`, `cola330`); after a Chinese name it may be the quantity (`可乐118`) or the
+    name's end (`可口可乐330`), and is marked `glued` for the handler to settle with the catalog."""
     text = fold(line).strip()
     tail = _TAIL.search(text)
     if tail and tail.start() > 0:
         before = text[tail.start() - 1]
-        qty_is_bare = not re.search(r"\D", tail.group("qty"))
-        # A bare number glued to Latin letters or digits is part of the name ("330ml", "A4").
-        glued = before.isascii() and before.isalnum() and not tail.group("prefix")
+        bare = bool(_BARE.fullmatch(tail.group("qty"))) and not tail.group("prefix") and not tail.group("sign")
         product = text[: tail.start()].strip(" :,-")
-        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")))
-        if product and quantity and not (glued and qty_is_bare):
+        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")), glued=bare and before.isalpha())
+        if product and quantity and not (bare and before.isascii() and before.isalnum()):
             return ItemText(product, quantity)
     head = _HEAD.match(text)
     if head:
