@@ -2,9 +2,10 @@
 
 Pure functions, no database: product, customer and unit names stay text here and are resolved by the
 handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
-and emoji are dropped. Quantities are read as people write them: full-width digits, `x10`, `*10`, `10箱`,
-Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the product's
-base unit.
+and emoji and emoticon codes are dropped. Quantities are read as people write them: full-width digits, `x10`,
+`*10`, `10箱`, Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the
+product's base unit; a bare number right after a Chinese name may be the name's end instead (`可口可乐330`),
+which the handler settles with the catalog (`split_item`).
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -32,9 +33,12 @@ class QuantityPart:
 class QuantityText:
     """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler.
 
-    `-3箱12支` negates every part, and is written back the same way."""
+    `-3箱12支` negates every part, and is written back the same way. `glued`: a bare number written right
+    after a Chinese name (`可乐118`, `可口可乐330`); the text cannot tell a count from the end of a name, so
+    the handler asks the catalog (`bot.handlers.common.find_line`)."""
 
     parts: tuple[QuantityPart, ...]
+    glued: bool = False
 
     def __str__(self) -> str:
         sign = "-" if any(p.amount < 0 for p in self.parts) else ""
@@ -119,7 +123,7 @@ def parse_quantity(text: str) -> QuantityText | None:
     return _quantity(whole.group("qty"), negative=bool(whole.group("sign"))) if whole else None
 
 
-def _quantity(text: str, *, negative: bool = False) -> QuantityText | None:
+def _quantity(text: str, *, negative: bool = False, glued: bool = False) -> QuantityText | None:
     parts: list[QuantityPart] = []
     # "3箱零12支": the 零 joins two parts; it is not a number of its own.
     text = re.sub(r"(?<=\D)[零又和]\s*(?=\d)", " ", text)
@@ -132,7 +136,7 @@ def _quantity(text: str, *, negative: bool = False) -> QuantityText | None:
         if match.group("half"):
             amount += Decimal("0.5")
         parts.append(QuantityPart(-amount if negative else amount, unit))
-    return QuantityText(tuple(parts)) if parts else None
+    return QuantityText(tuple(parts), glued) if parts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +150,29 @@ class ItemText:
     quantity: QuantityText | None
     unread: str = ""
 
+    def __str__(self) -> str:
+        """The line written back so that `split_item` reads it the same (a pick card keeps its lines so)."""
+        quantity = str(self.quantity or self.unread)
+        return self.product + quantity if self.quantity and self.quantity.glued else f"{self.product} {quantity}".strip()
+
+
+_BARE = re.compile(r"\d+(?:\.\d+)?")
+
 
 def split_item(line: str) -> ItemText:
-    """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity."""
+    """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity.
+
+    A bare number glued to the name is the one reading the text cannot settle: after Latin letters or digits
+    it is part of the name (`A4`, `cola330`); after a Chinese name it may be the quantity (`可乐118`) or the
+    name's end (`可口可乐330`), and is marked `glued` for the handler to settle with the catalog."""
     text = fold(line).strip()
     tail = _TAIL.search(text)
     if tail and tail.start() > 0:
         before = text[tail.start() - 1]
-        qty_is_bare = not re.search(r"\D", tail.group("qty"))
-        # A bare number glued to Latin letters or digits is part of the name ("330ml", "A4").
-        glued = before.isascii() and before.isalnum() and not tail.group("prefix")
+        bare = bool(_BARE.fullmatch(tail.group("qty"))) and not tail.group("prefix") and not tail.group("sign")
         product = text[: tail.start()].strip(" :,-")
-        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")))
-        if product and quantity and not (glued and qty_is_bare):
+        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")), glued=bare and before.isalpha())
+        if product and quantity and not (bare and before.isascii() and before.isalnum()):
             return ItemText(product, quantity)
     head = _HEAD.match(text)
     if head:
@@ -173,7 +187,14 @@ def split_item(line: str) -> ItemText:
     return ItemText(product, None)
 
 
-_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY})\s+(?!{_QUANTITY}(?:\s|$))(?=\S)")
+# Spec words after a spaced number keep it in the name (农夫山泉 550 ml).
+_SPEC_WORD = r"(?:ml|l|g|mg|cl|oz|毫升|升|克|度|°|%)(?![a-z])"
+# After a quantity, what does not begin the next product: another number, a sign, a unit ending a word
+# (可乐 10 箱), a spec word.
+_NO_NEXT_NAME = rf"(?:[x×*]?\s*{_SIGN}?\d|{_QUANTITY}(?:\s|$)|{_UNIT}(?:半)?(?:$|[\s,;、。/])|{_SPEC_WORD})"
+# A quantity (with its unit, or a bare number) and a space ends a line when a name came before it and one
+# follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱.
+_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY}|(?<![\d.]){_BARE.pattern})\s+(?!{_NO_NEXT_NAME})(?=\S)")
 
 
 def _cut_after_quantities(chunk: str) -> list[str]:
@@ -185,18 +206,21 @@ def _cut_after_quantities(chunk: str) -> list[str]:
     return [*lines, chunk[start:]]
 
 
-# `/`, 还有, or a 和 standing alone, between a quantity and the next product: 可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5,
-# 可乐 10箱 和 雪碧 5瓶. Not a glued 和 (和其正, 和路雪; 3箱和12支 is one quantity), nor a / before a number or
-# a unit (24罐/箱).
+_CN_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半"
+# Between a quantity and the next product: `/`, 还有 or 以及 however spaced (可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5);
+# 和, 跟, 加 or 及 after a digit or a unit (一加手机 is a name), glued to it or standing alone (可乐 10箱和雪碧 5瓶,
+# 可乐 10 跟 雪碧 5). Not when glued to the next word after a space, which begins a name (可乐 2箱 和其正 3箱),
+# nor before a number or a unit ending a word: 3箱和12支 and 两箱和三瓶 are one quantity, 24罐/箱 a spec.
 _BETWEEN_LINES = re.compile(
-    rf"(?<=[\d零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半])(?P<unit>\s*{_UNIT}(?:半)?)?"
-    rf"\s*(?:/|还有|\s和\s)\s*+(?!\d|{_UNIT}(?:$|[\s,;、。/]))"
+    rf"(?<=[\d{_CN_NUMERAL}])(?P<unit>\s*{_UNIT}(?:半)?)?"
+    rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[和跟加及](?=\s)|[和跟加及]))\s*+"
+    rf"(?!\d|(?:{_NUM}\s*)?{_UNIT}(?:半)?(?:$|[\s,;、。/]|\d))"
 )
 
 
 def split_items(text: str) -> tuple[ItemText, ...]:
-    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有 or 和
-    after a quantity (`_BETWEEN_LINES`), or by a space after a quantity with its unit (`可乐10箱 雪碧5瓶`)."""
+    """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有, 以及, 和, 跟, 加
+    or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`)."""
     separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
     lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
     return tuple(split_item(line) for line in lines if line.strip())
@@ -484,16 +508,31 @@ _GROUPED_THOUSANDS = re.compile(
 _NODS = frozenset("\U0001F44D\U0001F44C\U0001F64F\U0001F197")
 
 
+# WeCom and DingTalk send their emoticons as text codes. Like emoji they are no part of a name, and the nods
+# among them acknowledge as 👍 does. Only these few: other text in brackets may be a name's ([特价]可乐).
+_NOD_CODES = ("强", "ok", "抱拳", "握手", "赞")
+_EMOTICON_CODES = (*_NOD_CODES, "微笑", "呲牙", "偷笑", "憨笑", "愉快", "捂脸", "鼓掌", "玫瑰", "爱心", "胜利", "拥抱")
+_EMOTICON = re.compile(r"\[(?:" + "|".join(_EMOTICON_CODES) + r")\]", re.IGNORECASE)
+_NOD_CODE = re.compile(r"\[(?:" + "|".join(_NOD_CODES) + r")\]", re.IGNORECASE)
+
+
 def _is_nod(text: str) -> bool:
-    marks = [c for c in text if not c.isspace() and c not in VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
-    return bool(marks) and all(c in _NODS for c in marks)
+    rest, codes = _NOD_CODE.subn("", unicodedata.normalize("NFKC", text))
+    marks = [c for c in rest if not c.isspace() and c not in VARIATION_SELECTORS and unicodedata.category(c) != "Sk"]
+    return bool(marks or codes) and all(c in _NODS for c in marks)
+
+
+def _without_emoticons(text: str) -> str:
+    """Each emoticon code becomes a space, as an emoji does: `库存 可乐[微笑]` is 库存 可乐."""
+    return _EMOTICON.sub(" ", text) if "[" in text else text
 
 
 def fold(text: str) -> str:
     """`core.text.normalize` (full-width to half-width, traditional to simplified, no emoji, lower case), the
-    one reading the catalog's names are stored for search in, without thousands separators (1,000 → 1000)."""
+    one reading the catalog's names are stored for search in, without thousands separators (1,000 → 1000)
+    and without the emoticon codes chat platforms send ([微笑]), which no name is stored with."""
     normal = _GROUPED_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), unicodedata.normalize("NFKC", text))
-    return normalize(normal)
+    return normalize(_without_emoticons(normal))
 
 
 # Command words, longest first within a family so "查库存" wins over "查".

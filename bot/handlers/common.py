@@ -4,6 +4,7 @@ several fit), and reading their quantities."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -25,6 +26,7 @@ from core.quantity import check_quantity, check_whole
 
 TYPO_SIMILARITY = 0.6  # how close a name must be to be taken for a typo of it
 SEARCH_LIMIT = 20  # candidates ranked for a person's words
+PREFIX_SCORE = 800  # `core.catalog`'s score of a name that begins with the text (900: is the text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,9 @@ async def find_product(session: AsyncSession, text: str) -> ProductLookup:
 
 
 def clear_winner(ranked: Sequence[Ranked]) -> int | None:
-    """The id of the product meant when the search leaves no doubt: the only hit, or the only exact name."""
-    if len(ranked) == 1 or (len(ranked) > 1 and ranked[0].score >= 900 > ranked[1].score):
+    """The id of the product meant when the search leaves no doubt: the only hit, the only exact name, or
+    the only name that begins with the text (可口可乐330 for 可口可乐 330ml, whatever 零度可口可乐 330ml holds)."""
+    if len(ranked) == 1 or (len(ranked) > 1 and ranked[0].score >= PREFIX_SCORE > ranked[1].score):
         return ranked[0].product_id
     return None
 
@@ -88,6 +91,39 @@ async def narrow_by_units(session: AsyncSession, found: ProductLookup, quantity:
     if fitting and len(fitting) < len(found.candidates):
         return ProductLookup(found.query, candidates=fitting)
     return found
+
+
+async def find_line(
+    session: AsyncSession, text: str, quantity: QuantityText | None, chosen: int | None = None
+) -> tuple[ProductLookup, QuantityText | None]:
+    """The product a line names (narrowed by its units; `chosen`: picked on a card) and its quantity; the
+    lookup's `query` is the product text as read.
+
+    Digits written right after a Chinese name are the one thing the text cannot settle (`QuantityText.glued`):
+    they end the name when a product's name and spec hold them as a whole number (`可口可乐330` for 可口可乐
+    330ml, then there is no quantity), else they are the quantity (`可乐118`; `可乐33` is not 可口可乐330ml).
+    """
+    whole = text + str(quantity) if quantity is not None and quantity.glued else ""
+    if chosen is not None:
+        product = await product_by_id(session, str(chosen))
+        if whole and _holds(product, whole):
+            return ProductLookup(whole, product=product), None
+        return ProductLookup(text, product=product), quantity
+    if whole:
+        ranked = await rank_products(session, whole, limit=SEARCH_LIMIT)
+        products = await products_by_ids(session, [hit.product_id for hit in ranked])
+        holding = [hit for hit in ranked if hit.product_id in products and _holds(products[hit.product_id], whole)]
+        winner = clear_winner(holding)
+        if winner is not None:
+            return ProductLookup(whole, product=products[winner]), None
+        if holding:
+            return ProductLookup(whole, candidates=tuple(products[hit.product_id] for hit in holding)), None
+    return await narrow_by_units(session, await find_product(session, text), quantity), quantity
+
+
+def _holds(product: Product, text: str) -> bool:
+    """The product's name and spec hold the text, and its digits there are a whole number (330 in 330ml)."""
+    return re.search(re.escape(fold(text)) + r"(?!\d)", product.name_key) is not None
 
 
 def _similarity(text: str, product: Product) -> float:
@@ -168,7 +204,7 @@ async def offer_choice(
     card = pick_card(line.item.product, line.candidates, action=f"{kind}.choose")
     card = replace(card, title=f"第{line.number}行“{line.item.product}”是哪一个？")
     pending = {
-        "items": [f"{item.product} {item.quantity or item.unread}".strip() for item in items],
+        "items": [str(item) for item in items],
         "chosen": {str(number): product_id for number, product_id in chosen.items()},
         "line": line.number,
         "context": dict(context),

@@ -29,8 +29,7 @@ from bot.handlers.common import (
     Ambiguous,
     ProductLookup,
     base_quantity,
-    find_product,
-    narrow_by_units,
+    find_line,
     offer_choice,
     product_by_id,
     take_choice,
@@ -204,11 +203,9 @@ async def resolve_lines(
     still ambiguous are both problems and `Ambiguous` entries, so a caller may offer a choice.
     """
     lines, problems, ambiguous = [], [], []
-    for number, item in enumerate(items, start=1):
-        if chosen and number in chosen:
-            found = ProductLookup(item.product, product=await product_by_id(session, str(chosen[number])))
-        else:
-            found = await narrow_by_units(session, await find_product(session, item.product), item.quantity)
+    for number, typed in enumerate(items, start=1):
+        found, read = await find_line(session, typed.product, typed.quantity, (chosen or {}).get(number))
+        item = ItemText(found.query, read, typed.unread)
         if found.product is None:
             problems.append(_lookup_problem(number, item, found))
             if found.candidates:
@@ -222,12 +219,12 @@ async def resolve_lines(
             )
             continue
         try:
-            quantity = await base_quantity(session, found.product, item.quantity)
+            amount = await base_quantity(session, found.product, item.quantity)
         except InvalidInput as error:
             problems.append(f"第{number}行：{error.message}")
             continue
         unit = item.quantity.parts[0].unit if len(item.quantity.parts) == 1 else ""
-        lines.append(DraftLine(found.product.id or 0, str(quantity), unit))
+        lines.append(DraftLine(found.product.id or 0, str(amount), unit))
     return lines, problems, ambiguous
 
 
@@ -915,8 +912,8 @@ async def _quantities(
     """`可乐 5箱` → the order line of that product (the first one still open) → base units."""
     lines = await order_lines(session, SalesOrderLine, order.id or 0)
     quantities: defaultdict[int, Decimal] = defaultdict(Decimal)
-    for number, item in enumerate(items, start=1):
-        found = await narrow_by_units(session, await find_product(session, item.product), item.quantity)
+    for number, typed in enumerate(items, start=1):
+        found, quantity = await find_line(session, typed.product, typed.quantity)
         products = {p.id for p in ([found.product] if found.product else found.candidates)}
         line = next(
             (line for line in lines
@@ -924,10 +921,12 @@ async def _quantities(
             None,
         )
         if line is None:
-            raise InvalidInput(f"第{number}行“{item.product}”不在销售单 {order.number} 的未发商品里")
+            raise InvalidInput(f"第{number}行“{echo(found.query)}”不在销售单 {order.number} 的未发商品里")
+        if quantity is None:  # 可口可乐330: the digits were the name's
+            raise InvalidInput(f"第{number}行“{echo(found.query)}”缺少数量（例：发货 {order.number} {echo(found.query)} 5箱）")
         product = await session.get(Product, line.product_id)
-        assert product is not None and item.quantity is not None
-        quantities[line.id or 0] += await base_quantity(session, product, item.quantity)
+        assert product is not None
+        quantities[line.id or 0] += await base_quantity(session, product, quantity)
     return dict(quantities)
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot.cards import product_label
-from bot.handlers.common import base_quantity, find_product, narrow_by_units, product_by_id
+from bot.handlers.common import base_quantity, find_line, product_by_id
 from bot.model import CardAction, Text
-from bot.parser import Count, Transfer, fold, parse_quantity
+from bot.parser import Count, QuantityText, Transfer, fold, parse_quantity
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_warehouse, list_warehouses, units_of
 from core.counts import COUNT_ROLES, finish_count, record_count, start_count
@@ -37,8 +37,11 @@ class _LotToCount:
     book: str  # what the books hold, as a warehouse person says it
 
 
-async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, list[_LotToCount]]:
-    """`门店 可乐` or `可乐` → the product, the warehouse (named, or the first holding it), its lots."""
+async def _place(
+    session: AsyncSession, text: str, typed: QuantityText | None
+) -> tuple[Product, Warehouse, list[_LotToCount], QuantityText | None]:
+    """`门店 可乐` or `可乐` → the product, the warehouse (named, or the first holding it), its lots, and the
+    count as read (none when its digits were the name's: `盘点 门店 可口可乐330`)."""
     warehouse: Warehouse | None = None
     first, _, rest = text.partition(" ")
     if rest:
@@ -47,10 +50,10 @@ async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, 
             text = rest
         except (NotFound, InvalidInput):
             warehouse = None
-    found = await find_product(session, text)
+    found, counted = await find_line(session, text, typed)
     if found.product is None:
         names = "、".join(product_label(p) for p in (found.candidates or found.closest)[:5])
-        raise InvalidInput(f"没有确定是哪个商品“{text}”" + (f"，是不是：{names}？" if names else ""))
+        raise InvalidInput(f"没有确定是哪个商品“{found.query}”" + (f"，是不是：{names}？" if names else ""))
     product = found.product
     stock = await stock_of(session, product.id or 0)
     if warehouse is None:
@@ -73,15 +76,14 @@ async def _place(session: AsyncSession, text: str) -> tuple[Product, Warehouse, 
         if product.lot_tracked:
             raise InvalidInput(f"{product_label(product)} 在{warehouse.name}没有批次，新批次请走入库")
         lots = [_LotToCount("", "", await describe_quantity(session, product, Decimal(0), units=units))]
-    return product, warehouse, lots
+    return product, warehouse, lots, counted
 
 
 async def count(turn: Turn, command: Count) -> None:
     """One lot is counted with the figure typed; several are asked for one by one, because a total cannot
     be split between them (which lot is short is what the count is for)."""
     require_role(turn.user, COUNT_ROLES, "盘点")
-    product, warehouse, lots = await turn.lookup(lambda session: _place(session, command.product))
-    typed = command.quantity
+    product, warehouse, lots, typed = await turn.lookup(lambda session: _place(session, command.product, command.quantity))
     split = ""
     if typed is not None:
         total = await turn.lookup(lambda session: base_quantity(session, product, typed, zero_allowed=True))
@@ -189,11 +191,13 @@ async def transfer(turn: Turn, command: Transfer) -> None:
     async def work(session: AsyncSession) -> str:
         source = await find_warehouse(session, command.source)
         destination = await find_warehouse(session, command.destination)
-        found = await narrow_by_units(session, await find_product(session, command.product), command.quantity)
+        found, typed = await find_line(session, command.product, command.quantity)
         if found.product is None:
-            raise InvalidInput(f"没有确定是哪个商品“{command.product}”，请写得更具体些")
+            raise InvalidInput(f"没有确定是哪个商品“{found.query}”，请写得更具体些")
         product = found.product
-        quantity = await base_quantity(session, product, command.quantity)
+        if typed is None:  # 调拨 可口可乐330 主仓 到 门店: the digits were the name's
+            raise InvalidInput(f"请写上调拨数量，例如：调拨 {found.query} 20 {source.name} 到 {destination.name}")
+        quantity = await base_quantity(session, product, typed)
         moved = await transfer_stock(
             session, turn.user, from_warehouse_id=source.id or 0, to_warehouse_id=destination.id or 0,
             lines=[TransferLineInput(product.id or 0, quantity)], clock=clock,

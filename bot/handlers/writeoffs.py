@@ -11,7 +11,7 @@ stock back (typed: `撤销报损 BS-…`), because a loss nobody but its booker 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.cards import decided_status, expired_text, new_card_id, product_label
-from bot.handlers.common import base_quantity, find_product, narrow_by_units
+from bot.handlers.common import base_quantity, find_line
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import UndoWriteOff, WriteOff
@@ -92,22 +92,24 @@ async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
 # ---------------------------------------------------------------- what would leave
 
 
-async def _place(session: AsyncSession, command: WriteOff, today: Any) -> tuple[Product, Warehouse]:
-    """The product, and the warehouse: named first (`报损 门店 可乐 5`), else the only one it can come from."""
-    text, named = command.product, None
+async def _place(session: AsyncSession, typed: WriteOff, today: Any) -> tuple[Product, Warehouse, WriteOff]:
+    """The product, and the warehouse: named first (`报损 门店 可乐 5`), else the only one it can come from;
+    and the command as read (no quantity when its digits were the name's: `报损 可口可乐330`)."""
+    text, named = typed.product, None
     first, _, rest = text.partition(" ")
     if rest:
         try:
             named, text = await find_warehouse(session, first), rest
         except (NotFound, InvalidInput):
             named = None
-    found = await narrow_by_units(session, await find_product(session, text), command.quantity)
+    found, quantity = await find_line(session, text, typed.quantity)
+    text, command = found.query, replace(typed, quantity=quantity)
     if found.product is None:
         names = "、".join(product_label(p) for p in (found.candidates or found.closest)[:5])
         raise InvalidInput(f"没有确定要报损哪个商品“{text}”" + (f"，是不是：{names}？" if names else ""))
     product = found.product
     if named is not None:
-        return product, named
+        return product, named, command
     lots = (await session.scalars(select(Lot).where(col(Lot.product_id) == product.id, col(Lot.on_hand) > 0))).all()
     if command.lot_no is not None:
         lots = [lot for lot in lots if same_lot(lot.lot_no, command.lot_no)]
@@ -124,7 +126,7 @@ async def _place(session: AsyncSession, command: WriteOff, today: Any) -> tuple[
                            + (f" {command.quantity}" if command.quantity else ""))
     warehouse = await session.get(Warehouse, warehouse_ids[0])
     assert warehouse is not None
-    return product, warehouse
+    return product, warehouse, command
 
 
 async def _card(session: AsyncSession, card_id: str, pending: Pending, *, costs: bool) -> Card:
@@ -178,11 +180,11 @@ async def write_off_command(turn: Turn, command: WriteOff) -> None:
     today = turn.now().date()
 
     async def plan(session: AsyncSession) -> Pending:
-        product, warehouse = await _place(session, command, today)
-        quantity = None if command.quantity is None else await base_quantity(session, product, command.quantity)
-        takes = await plan_write_off(session, product, warehouse, quantity=quantity, lot_no=command.lot_no, today=today)
+        product, warehouse, read = await _place(session, command, today)
+        quantity = None if read.quantity is None else await base_quantity(session, product, read.quantity)
+        takes = await plan_write_off(session, product, warehouse, quantity=quantity, lot_no=read.lot_no, today=today)
         return Pending(product.id or 0, warehouse.id or 0, tuple((t.lot_id, str(t.quantity)) for t in takes),
-                       command.reason[:128], turn.user.id or 0, turn.user.name)
+                       read.reason[:128], turn.user.id or 0, turn.user.name)
 
     await _show(turn, await turn.lookup(plan))
 

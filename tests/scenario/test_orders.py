@@ -191,6 +191,42 @@ async def test_lines_separated_as_people_separate_them(console: Console, text: s
     assert [row[0] for row in rows] == ["可口可乐 330ml", "雪碧 500ml"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["下单 华联 可乐330 2箱和雪碧 5瓶", "下单 华联 可乐330 48 雪碧 5", "下单 华联 可乐330 2箱 还有 雪碧 5瓶",
+     "下单 华联 可口可乐330 2箱跟雪碧5瓶", "下单 华联 可乐330 2箱 雪碧 5瓶[强]", "下单 华联 可口可乐330 48 雪碧5"],
+)
+async def test_lines_without_commas(console: Console, text: str) -> None:
+    """Read as one line once: 可乐330 2箱和雪碧, 5瓶."""
+    rows = card(await console.say("wang", text))["tables"][0]["rows"]
+    assert [row[:2] for row in rows] == [["可口可乐 330ml", "2箱"], ["雪碧 500ml", "5瓶"]]
+
+
+async def test_digits_right_after_a_name_are_told_from_a_quantity_by_the_catalog(console: Console) -> None:
+    """可口可乐 330ml holds 330: `可口可乐330` names it and has no quantity; no name holds 雪碧12, so 12 is one."""
+    missing = texts(await console.say("wang", "下单 华联 可口可乐330"))
+    assert "第1行“可口可乐330”缺少数量（例：可口可乐 330ml 10罐）" in missing
+    draft = card(await console.say("wang", "下单 华联 雪碧12 可口可乐330 2箱"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["雪碧 500ml", "1箱"], ["可口可乐 330ml", "2箱"]]
+
+
+async def test_glued_digits_are_read_the_same_after_a_pick_card(console: Console, db: Database) -> None:
+    """Two names hold 可口可乐330: picked, the line still has no quantity (not 330罐). No name holds 可口可乐24:
+    24 is the quantity, of one of the products 可口可乐 fits, and stays so once picked."""
+    async with db.session() as session:
+        await make_product(session, "P004", "可口可乐 330ml 无糖", barcode=None)
+    choice = card(await console.say("wang", "下单 华联 可口可乐330"))
+    assert choice["title"] == "第1行“可口可乐330”是哪一个？"
+    assert [b["label"] for b in choice["buttons"]][:2] == ["可口可乐 330ml", "可口可乐 330ml 无糖"]
+    assert "第1行“可口可乐330”缺少数量（例：可口可乐 330ml 10罐）" in texts(await console.press("wang", choice, "可口可乐 330ml"))
+
+    choice = card(await console.say("wang", "下单 华联 可口可乐24"))
+    assert choice["title"] == "第1行“可口可乐”是哪一个？"
+    after = await console.press("wang", choice, "可口可乐 330ml")
+    draft = next(r for r in after if r["type"] == "card" and r["title"].startswith("销售单草稿"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "1箱"]]
+
+
 @pytest.mark.parametrize("text", ["给华联下单 雪碧2箱", "帮华联下单 雪碧 2箱", "华联下单 雪碧 2箱", "我要下单 华联 雪碧 2箱"])
 async def test_the_customer_may_come_before_the_order_word(console: Console, text: str) -> None:
     """These once got 没看懂 and the help card."""

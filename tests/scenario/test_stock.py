@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.engine import MAX_EVENTS_IN_WORK
 from core.db import Database
 from core.importer import import_products, read_table
+from tests.factories import make_product
 from tests.scenario.conftest import L1_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
 
 
@@ -72,6 +73,25 @@ async def test_several_matches_give_a_card_to_pick_from(console: Console) -> Non
     chosen = await console.press("wang", pick, "可口可乐 1.25L")
     assert "库存 · 可口可乐 1.25L" in texts(chosen)
     assert "暂无库存" in texts(chosen)
+
+
+async def test_the_only_name_that_begins_with_the_text_gives_its_stock_card(console: Console, db: Database) -> None:
+    """`库存 可口可乐330` gave the pick card once 零度可口可乐 330ml also held the text; several names that begin
+    with it still give the pick card."""
+    async with db.session() as session:
+        await make_product(session, "P004", "零度可口可乐 330ml", barcode=None)
+    assert card(await console.say("wang", "库存 可口可乐330"))["title"] == "库存 · 可口可乐 330ml"
+    assert card(await console.say("wang", "库存 可口可乐 330ml"))["title"] == "库存 · 可口可乐 330ml"
+    assert "找到 3 个商品" in card(await console.say("wang", "库存 可口可乐"))["title"]  # 330ml and 1.25L begin so
+    assert card(await console.say("wang", "库存 零度"))["title"] == "库存 · 零度可口可乐 330ml"
+
+
+async def test_emoticon_codes_nod_alone_and_are_no_part_of_a_query(console: Console) -> None:
+    """WeCom and DingTalk send [强] for 👍: it got 没看懂 and the help card, and 库存 雪碧[微笑] found nothing."""
+    for text in ("[强]", "[OK]", "[抱拳]", "收到[强]"):
+        assert await console.say("wang", text) == [{"type": "text", "text": "好的，有需要随时找我。"}], text
+    assert card(await console.say("wang", "库存 雪碧[微笑]"))["title"] == "库存 · 雪碧 500ml"
+    assert "没看懂" in card(await console.say("wang", "[微笑]"))["note"]  # as 😀 alone
 
 
 async def test_no_match_names_the_closest_products(console: Console) -> None:

@@ -12,7 +12,7 @@ from core.documents import Transfer
 from core.ledger import opening_stock
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.factories import make_product
-from tests.scenario.conftest import L1_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
+from tests.scenario.conftest import L1_EXPIRY, L2_EXPIRY, Console, add_cola_lot, card, days_from_today, texts
 
 
 async def test_spot_count_books_the_variance(console: Console) -> None:
@@ -105,6 +105,24 @@ async def test_a_count_of_several_lots_says_why_it_asks_lot_by_lot(console: Cons
     assert "第 1/2 个批次 L1" in from_card
     refused = texts(await console.say("li", "好多"))
     assert "没看懂数量" in refused and "第 1/2 个批次 L1" in refused
+
+
+async def test_digits_right_after_a_name_are_the_name_s_when_a_product_holds_them(console: Console) -> None:
+    """`盘点 门店 可口可乐330` counted 330 of whatever 可口可乐 was; the catalog tells a spec from a count."""
+    asked = texts(await console.say("li", "盘点 门店 可口可乐330"))
+    assert f"请回复 可口可乐 330ml 在门店仓 批次 L2（到期 {L2_EXPIRY}）的实盘数量，账面 20罐" in asked
+    assert "账面 20罐，实盘 18罐，盘亏 2罐，库存已调整" in texts(await console.say("li", "18"))
+    # No name holds 雪碧60 nor 雪碧33 (雪碧 500ml): the digits are the count
+    assert "雪碧 500ml：账面 5箱，实盘 5箱，账实相符" in texts(await console.say("li", "盘点 雪碧60"))
+    assert "实盘 2箱9瓶" in texts(await console.say("li", "盘点 雪碧33"))
+    assert "实盘 4箱4罐" in texts(await console.say("li", "盘点 主仓 可口可乐330 100"))
+
+
+async def test_a_transfer_whose_digits_are_the_name_s_asks_for_the_quantity(console: Console) -> None:
+    asked = texts(await console.say("li", "调拨 可口可乐330 主仓 到 门店"))
+    assert asked == "请写上调拨数量，例如：调拨 可口可乐330 20 主仓 到 门店仓"
+    assert "雪碧 500ml 6瓶，主仓 → 门店仓" in texts(await console.say("li", "调拨 雪碧6 主仓 到 门店"))
+    assert "可口可乐 330ml 1箱，主仓 → 门店仓" in texts(await console.say("li", "调拨 可口可乐330 1箱 主仓 到 门店"))
 
 
 async def test_a_bad_count_answer_is_refused_and_asked_again(console: Console) -> None:

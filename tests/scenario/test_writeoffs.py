@@ -58,6 +58,16 @@ async def test_without_a_quantity_every_expired_lot_is_written_off(console: Cons
     assert "OLD" not in stock
 
 
+async def test_digits_that_end_a_name_are_no_quantity_to_write_off(console: Console, db: Database) -> None:
+    """`报损 可口可乐330`: 可口可乐 330ml without a quantity, so its expired lots; 330 was once the quantity."""
+    await add_cola_lot(db, console.world, 30, "OLD", days_from_today(-3))
+    shown = card(await console.say("li", "报损 可口可乐330"))
+    assert shown["title"] == "报损确认 · 可口可乐 330ml"
+    assert shown["tables"][0]["rows"] == [["OLD", str(days_from_today(-3)), "1箱6罐"]]
+    by_count = card(await console.say("li", "报损 雪碧6 破损"))  # no name holds 雪碧6: six bottles
+    assert ["数量", "6瓶"] in by_count["fields"] and ["原因", "破损"] in by_count["fields"]
+
+
 async def test_where_the_stock_is_in_several_warehouses_the_warehouse_is_asked(console: Console) -> None:
     asked = texts(await console.say("li", "报损 可口可乐 330ml 1罐 破损"))
     assert "可口可乐 330ml 在主仓、门店仓都有库存，请写明仓库，例如：报损 主仓 可口可乐 330ml 1罐" in asked

@@ -221,10 +221,11 @@ def test_a_number_that_is_none_is_told_apart_from_a_missing_quantity(text: str, 
         ("下单 华联 可乐 10箱还有雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
         ("下单 华联 可乐 10箱 还有 雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
         ("下单 华联 可乐 10箱 和 雪碧 5瓶", "华联", [("可乐", "10箱"), ("雪碧", "5瓶")]),
-        # Kept together: a glued 和 (和其正, 和路雪), 和 inside a quantity, a / before a unit.
+        # Kept together: a 和 that begins a name (和其正), 和 inside a quantity, a / before a unit.
         ("下单 华联 和其正 2箱", "华联", [("和其正", "2箱")]),
         ("下单 华联 可乐 2箱 和其正 3箱", "华联", [("可乐", "2箱"), ("和其正", "3箱")]),
-        ("下单 华联 可乐 10箱和路雪 2盒", "华联", [("可乐 10箱和路雪", "2盒")]),  # not guessed: the handler names it
+        # A 和 glued to a quantity separates; the name search still finds 和路雪 from 路雪 (a name holds it).
+        ("下单 华联 可乐 10箱和路雪 2盒", "华联", [("可乐", "10箱"), ("路雪", "2盒")]),
         ("下单 华联 牙膏 3箱和12支", "华联", [("牙膏", "3箱12支")]),
         ("下单 华联 可乐 24罐/箱 2箱", "华联", [("可乐 24罐/箱", "2箱")]),
         ("下单 华联 可乐 24罐/ 箱 2箱", "华联", [("可乐 24罐/ 箱", "2箱")]),
@@ -235,6 +236,141 @@ def test_orders(text: str, customer: str, lines: list[tuple[str, str]]) -> None:
     assert isinstance(command, PlaceOrder)
     assert command.customer == customer
     assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # 和, 跟, 加, 及, 以及, 还有, 、 glued to a quantity or standing alone separate lines
+        ("下单 华联 可乐 10箱和雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱跟雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱加雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱及雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱以及雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱 以及 雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱、雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10和雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10 跟 雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 两箱加雪碧 三瓶", [("可乐", "2箱"), ("雪碧", "3瓶")]),
+        ("下单 华联 可乐 十二还有雪碧 五", [("可乐", "12"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10箱和七喜 2箱和六个核桃 1箱", [("可乐", "10箱"), ("七喜", "2箱"), ("六个核桃", "1箱")]),
+        # a plain space after a quantity, with its unit or bare
+        ("下单 华联 可乐 10 雪碧 5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10 雪碧 5瓶", [("可乐", "10"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐10箱 雪碧5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 10箱 还有 雪碧 5瓶", [("可乐", "10箱"), ("雪碧", "5瓶")]),
+        ("下单 华联 可乐 x10 雪碧 x5", [("可乐", "10"), ("雪碧", "5")]),
+        ("下单 华联 可乐 -2 雪碧 3", [("可乐", "-2"), ("雪碧", "3")]),
+        ("下单 华联 可乐 2.5箱 雪碧 1.5箱", [("可乐", "2.5箱"), ("雪碧", "1.5箱")]),
+        ("下单 华联 可乐 1,000 雪碧 5", [("可乐", "1000"), ("雪碧", "5")]),
+        ("下单 华联 可乐 10 双汇火腿肠 5 板蓝根 2盒", [("可乐", "10"), ("双汇火腿肠", "5"), ("板蓝根", "2盒")]),
+        ("order 华联 cola 10 sprite 5", [("cola", "10"), ("sprite", "5")]),
+        # one line: a number or a unit after the space, a spec, digits in the name, 和 inside a quantity
+        ("下单 华联 可乐 10 箱", [("可乐", "10箱")]),
+        ("下单 华联 可乐 1箱 6", [("可乐", "1箱6")]),
+        ("下单 华联 可乐 两箱和三瓶", [("可乐", "2箱3瓶")]),
+        ("下单 华联 可口可乐330 10", [("可口可乐330", "10")]),
+        ("下单 华联 可口可乐 330 2箱", [("可口可乐 330", "2箱")]),
+        ("下单 华联 农夫山泉 550 ml 2箱", [("农夫山泉 550 ml", "2箱")]),
+        ("下单 华联 可乐330ml 10箱", [("可乐330ml", "10箱")]),
+        ("下单 华联 雪碧2L 3瓶", [("雪碧2l", "3瓶")]),
+        ("下单 华联 康师傅红烧牛肉面 5连包 2箱", [("康师傅红烧牛肉面 5连包", "2箱")]),
+        ("下单 华联 一加手机 2台", [("一加手机", "2台")]),
+        ("下单 华联 维达抽纸 3层100抽 2提", [("维达抽纸 3层100抽", "2提")]),
+        # wrong, still lines the handler can name: a line without its quantity
+        ("下单 华联 可乐 10箱 雪碧", [("可乐", "10箱"), ("雪碧", "")]),
+        ("下单 华联 可乐 10箱和", [("可乐", "10箱")]),  # a 和 left over joins nothing
+    ],
+)
+def test_several_lines_without_commas(text: str, lines: list[tuple[str, str]]) -> None:
+    """`可乐 10箱和雪碧 5瓶` and `可乐 10 雪碧 5` were read as one line (可乐 10箱和雪碧, 5瓶)."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder) and command.customer == "华联"
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("采购 可乐 10箱和雪碧 5箱 供应商 太古", [("可乐", "10箱"), ("雪碧", "5箱")]),
+        ("采购 可乐 100 雪碧 50 供应商 太古", [("可乐", "100"), ("雪碧", "50")]),
+        ("采购 可乐 10箱 还有 雪碧 5箱 供应商：太古", [("可乐", "10箱"), ("雪碧", "5箱")]),
+    ],
+)
+def test_purchases_take_several_lines_alike(text: str, lines: list[tuple[str, str]]) -> None:
+    command = parse(text)
+    assert isinstance(command, RequestPurchase) and command.supplier == "太古"
+    assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+def test_shipping_part_of_an_order_takes_several_lines_alike() -> None:
+    command = parse("发货 SO-20261122-0001 可乐 5箱和雪碧 3")
+    assert isinstance(command, Ship) and [(item.product, q(item.quantity)) for item in command.items] == [
+        ("可乐", "5箱"), ("雪碧", "3")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity", "glued"),
+    [
+        # A bare number right after a Chinese name: the count, or the name's end (可口可乐330ml)? The handler asks
+        # the catalog.
+        ("可乐118", "可乐", "118", True),
+        ("可口可乐330", "可口可乐", "330", True),
+        ("可口可乐1.25", "可口可乐", "1.25", True),
+        ("门店 可口可乐330", "门店 可口可乐", "330", True),
+        # Settled by the text: a space, a unit, x, a sign, a colon, Latin letters before the digits, a spec unit after
+        ("可乐 118", "可乐", "118", False),
+        ("可口可乐330 118", "可口可乐330", "118", False),
+        ("可乐118罐", "可乐", "118罐", False),
+        ("可乐x118", "可乐", "118", False),
+        ("可乐-5", "可乐", "-5", False),
+        ("可乐:118", "可乐", "118", False),
+        ("可乐十二", "可乐", "12", False),
+        ("农夫山泉550ml 20", "农夫山泉550ml", "20", False),
+        ("雪碧2L", "雪碧2l", "", False),
+        ("可乐330ml", "可乐330ml", "", False),
+        ("A4", "a4", "", False),
+        ("cola330", "cola330", "", False),
+        ("kkkl330", "kkkl330", "", False),
+    ],
+)
+def test_digits_glued_to_a_chinese_name_are_left_to_the_catalog(text: str, product: str, quantity: str, glued: bool) -> None:
+    item = split_item(text)
+    assert (item.product, q(item.quantity), bool(item.quantity and item.quantity.glued)) == (product, quantity, glued)
+    assert split_item(str(item)) == item  # a pick card writes its lines back so
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity", "glued"),
+    [
+        ("盘点 可口可乐330 118", "可口可乐330", "118", False),
+        ("盘点 门店 可口可乐330", "门店 可口可乐", "330", True),  # the handler: 可口可乐330ml, which count?
+        ("盘点 可乐 118", "可乐", "118", False),
+        ("盘点 可乐118", "可乐", "118", True),  # the handler: no name holds 可乐118, so 118 of 可乐
+        ("盘点 农夫山泉550ml 20", "农夫山泉550ml", "20", False),
+        ("盘点 雪碧2L 6瓶", "雪碧2l", "6瓶", False),
+    ],
+)
+def test_counts_of_products_with_digits_in_their_names(text: str, product: str, quantity: str, glued: bool) -> None:
+    command = parse(text)
+    assert isinstance(command, Count)
+    assert (command.product, q(command.quantity), bool(command.quantity and command.quantity.glued)) == (
+        product, quantity, glued,
+    )
+
+
+def test_transfers_write_offs_and_orders_leave_glued_digits_to_the_catalog_alike() -> None:
+    transfer = parse("调拨 可口可乐330 主仓 到 门店")
+    assert isinstance(transfer, Transfer) and transfer.product == "可口可乐" and transfer.quantity.glued
+    spaced = parse("调拨 可口可乐330 20 主仓 到 门店")
+    assert isinstance(spaced, Transfer) and (spaced.product, str(spaced.quantity)) == ("可口可乐330", "20")
+    write_off = parse("报损 可口可乐330 过期")
+    assert isinstance(write_off, WriteOff) and write_off.quantity is not None and write_off.quantity.glued
+    assert (write_off.product, write_off.reason) == ("可口可乐", "过期")
+    order = parse("下单 华联 可口可乐330、雪碧5")
+    assert isinstance(order, PlaceOrder) and [str(item) for item in order.items] == ["可口可乐330", "雪碧5"]
+    assert parse("库存 可口可乐330") == StockQuery("可口可乐330")
 
 
 @pytest.mark.parametrize(
@@ -508,6 +644,33 @@ def test_a_message_of_only_thumbs_up_ok_or_folded_hands_is_an_acknowledgement(te
 @pytest.mark.parametrize("text", ["😀", "❤️", "🎉", "👍😀", "🙏❤️"])
 def test_other_emoji_alone_are_not_understood(text: str) -> None:
     assert parse(text) == Unknown(text)
+
+
+@pytest.mark.parametrize("text", ["[强]", "[OK]", "[ok]", "[抱拳]", "[握手]", "[赞]", "[强][强]", " [强] ", "👍[强]", "［强］"])
+def test_a_lone_nod_code_from_wecom_or_dingtalk_is_an_acknowledgement(text: str) -> None:
+    """WeCom and DingTalk send their emoticons as text: a lone [强] got 没看懂 and the help card."""
+    assert parse(text) == Ack()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("库存 可乐[微笑]", StockQuery("可乐")),
+        ("库存 可乐 [玫瑰]", StockQuery("可乐")),
+        ("[微笑]库存 可乐", StockQuery("可乐")),
+        ("盘点 可乐 118[强]", Count("可乐", parse_quantity("118"))),
+        ("下单 华联 可乐10箱[强]雪碧5瓶", PlaceOrder("华联", (split_item("可乐 10箱"), split_item("雪碧 5瓶")))),
+        ("收到[强]", Ack()), ("好的[OK]", Ack()), ("谢谢[抱拳]", Thanks()), ("你好[微笑]", Greeting()),
+        # Only the known codes: other brackets are text, maybe a name's
+        ("库存 [特价]可乐", StockQuery("[特价]可乐")),
+        ("库存 可乐[罐装]", StockQuery("可乐[罐装]")),
+        ("[微笑]", Unknown("[微笑]")), ("[玫瑰]", Unknown("[玫瑰]")), ("[强][微笑]", Unknown("[强][微笑]")),
+        ("[强", Unknown("[强")), ("强", Unknown("强")),
+        ("下单 华联 [微笑]", Usage("order")), ("盘点 [强]", Usage("count")),
+    ],
+)
+def test_emoticon_codes_are_no_part_of_commands_or_names(text: str, expected: object) -> None:
+    assert parse(text) == expected
 
 
 @pytest.mark.parametrize(
