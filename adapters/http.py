@@ -63,8 +63,19 @@ async def read_body(request: web.Request, limit: int = MAX_CALLBACK_BYTES) -> by
     """The raw body, or None when it is larger than `limit`."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    body = await request.content.read(limit + 1)
-    return None if len(body) > limit else body
+    return await read_limited(request.content, limit)
+
+
+async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """All of a body as it arrives, or None once it passes `limit` bytes. `StreamReader.read(n)` is not
+    this: it returns what has arrived so far, often the first 64 KB of a photo."""
+    parts, size = [], 0
+    async for chunk in stream.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def json_object(data: bytes | str) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from adapters.http import read_limited
 from bot.adapter import DeliveryError, EventSink
 from bot.cards import help_lines
 from bot.model import Card, CardAction, ImageMessage, Origin, Reply, Sent, Target, TextMessage
@@ -271,13 +272,13 @@ class ConsoleAdapter:
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             part = await reader.next()
-            data = await part.read() if isinstance(part, BodyPartReader) else b""
+            data = await _read_part(part, MAX_IMAGE_BYTES) if isinstance(part, BodyPartReader) else b""
         else:
-            data = await request.content.read(MAX_IMAGE_BYTES + 1)
+            data = await read_limited(request.content, MAX_IMAGE_BYTES)
+        if data is None:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_IMAGE_BYTES, actual_size=request.content_length or 0)
         if not data:
             raise _bad("图片是空的")
-        if len(data) > MAX_IMAGE_BYTES:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_IMAGE_BYTES, actual_size=len(data))
         handle = uuid.uuid4().hex
         self._images[handle] = bytes(data)
         while len(self._images) > KEPT_IMAGES:
@@ -362,6 +363,16 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise _bad(f"不是整数: {text}") from None
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
+    """A multipart part, or None once it passes `limit` bytes (`part.read()` would hold any size)."""
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
 
 
 def _bad(message: str) -> web.HTTPBadRequest:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from adapters.http import SessionOwner
+from adapters.http import SessionOwner, read_limited
 from adapters.ratelimit import Rate, RateLimiter
 from adapters.token import AccessToken, TokenProvider, TokenRejected
 from bot.adapter import DeliveryError
@@ -165,12 +165,12 @@ class DingTalkClient(SessionOwner):
                         transient=response.status >= 500,
                         retry_after=5,
                     )
-                data_bytes = await response.content.read(MAX_DOWNLOAD + 1)
+                data_bytes = await read_limited(response.content, MAX_DOWNLOAD)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(
                 f"image download failed: {type(exc).__name__}", transient=True, retry_after=5
             ) from exc
-        if len(data_bytes) > MAX_DOWNLOAD:
+        if data_bytes is None:
             raise DeliveryError("image larger than 20 MB", transient=False)
         return data_bytes
 

@@ -52,6 +52,17 @@ def smudged_labels_png(*codes: str) -> bytes:
     return _png(photo)
 
 
+def phone_photo_png(code: str) -> bytes:
+    """The label small in an 8-megapixel frame, stored uncompressed: several megabytes, like a phone's photo,
+    so an upload arrives in many pieces."""
+    label = ean13_image(code)
+    frame = Image.new("L", (3264, 2448), 235)
+    frame.paste(label, ((frame.width - label.width) // 2, (frame.height - label.height) // 2))
+    buffer = io.BytesIO()
+    frame.save(buffer, format="PNG", compress_level=0)
+    return buffer.getvalue()
+
+
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.barcode_reader import decode_image
-from tests.scenario.barcode_image import blank_png, ean13_png, smudged_labels_png
+from tests.scenario.barcode_image import blank_png, ean13_png, phone_photo_png, smudged_labels_png
 from tests.scenario.conftest import Console, card, texts
 
 
@@ -12,6 +12,12 @@ async def test_warehouse_photo_finds_the_product_with_warehouse_actions(console:
     stock = card(replies)
     assert stock["title"] == "库存 · 可口可乐 330ml"
     assert [b["label"] for b in stock["buttons"]] == ["入库", "盘点"]
+
+
+async def test_a_photo_of_several_megabytes_is_read_whole(console: Console) -> None:
+    photo = phone_photo_png("6901234567892")
+    assert len(photo) > 4 * 1024 * 1024  # many times what one read of the request stream returns
+    assert card(await console.upload("li", photo))["title"] == "库存 · 可口可乐 330ml"
 
 
 async def test_sales_photo_offers_an_order(console: Console) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -97,6 +98,22 @@ async def test_genuine_callbacks_become_events(
     [event] = received
     assert isinstance(event, kind)
     assert event.origin.platform == "wecom" and event.origin.tenant == CORP
+
+
+async def test_a_callback_that_arrives_in_pieces_is_read_whole(edge: tuple[TestClient, list[InboundEvent]]) -> None:
+    """A body is read to its end, not as far as the first TCP segment: sent in three chunks with pauses."""
+    client, received = edge
+    body, query = sealed((FIXTURES / "text.xml").read_text())
+    data = body.encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), len(data) // 3 + 1):
+            yield data[start:start + len(data) // 3 + 1]
+            await asyncio.sleep(0.05)
+
+    assert (await client.post("/wecom/callback", params=query, data=pieces())).status == 200
+    [event] = received
+    assert isinstance(event, TextMessage)
 
 
 async def test_redelivery_reaches_sink_with_same_event_id(
