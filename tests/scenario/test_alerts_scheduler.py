@@ -88,7 +88,7 @@ async def test_low_stock_recovers_with_a_short_note(shop: Shop) -> None:
     await shop.alerts.fire("low-stock")
     alert = card(await shop.console.replies("chen"))
     assert alert["title"] == "缺货提醒 · 1 个商品低于安全库存"
-    assert "可口可乐 330ml | 门店仓 | 20罐 | 1箱 | 4罐"  # packs, as the stock card says them in texts([alert])
+    assert "可口可乐 330ml | 门店仓 | 20罐 | 1箱 | 4罐" in texts([alert])  # packs, as the stock card says them
 
     shop.clock.set(at(0, "08:30"))
     await shop.alerts.fire("low-stock")

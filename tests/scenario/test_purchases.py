@@ -207,7 +207,7 @@ async def test_the_shortage_card_suggests_whole_cases_and_makes_one_draft(consol
         sprite.safety_stock, sprite.max_stock, sprite.preferred_supplier_id = Decimal(100), Decimal(150), supplier.id
     # 150 − 60 available = 90 bottles short: 8 cases of 12
     shortage = card(await console.say("chen", "缺货"))
-    assert "雪碧 500ml | 60瓶 | 100瓶 | 40瓶 | 8箱 (96瓶)" in texts([shortage])
+    assert "雪碧 500ml | 5箱 | 8箱4瓶 | 3箱4瓶 | 8箱 (96瓶)" in texts([shortage])
     assert [b["label"] for b in shortage["buttons"]] == ["生成采购单"]
     sales_view = card(await console.say("wang", "缺货"))
     assert sales_view["buttons"] == [] and "8箱" not in texts([sales_view])
