@@ -345,7 +345,7 @@ class Count:
 class Transfer:
     product: str
     quantity: QuantityText
-    source: str
+    source: str  # "": the one other warehouse that can spare it
     destination: str
 
 
@@ -595,9 +595,32 @@ _COURTESY_TAIL = re.compile(r"[\s!?.,~。啊呀啦哈]+$")
 
 _DOCUMENT_NO = re.compile(r"[a-z]{2,4}-?\d{6,8}-?\d{1,6}", re.IGNORECASE)
 _BARCODE = re.compile(r"\d{8,14}")
-_STOCK_QUESTION = re.compile(r"^(?P<product>.+?)\s*(?:还有多少|有多少|还有货吗|有货吗|有没有货|库存多少|库存|剩多少|还剩多少)[?？。!]*$")
+# How people ask about stock without a command word: a lead-in (请问, 帮我查一下, 看看), the product, and a
+# question (还有多少, 有货吗, 的库存, 还剩几箱); or the question before the product (主仓还有多少雪碧: the place
+# is left out, the stock card lists every warehouse). A lead-in alone asks too (看看雪碧); a question alone
+# does (雪碧还有吗). `查` and `库存` are command words, and their rest is read the same way (查一下雪碧的库存).
+_ASK_LEAD = re.compile(
+    r"^(?:(?:请问一下|请问|问一下|问下|麻烦你?|帮忙|帮我|给我|我想|想|请)\s*)*"
+    r"(?:(?:查查|看看|查一下|看一下|查下|看下|问问|查|看)\s*)?"
+)
+_UNIT_WORD = "(?:" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
+_ASK_TAIL = re.compile(
+    r"\s*(?:的)?(?:"
+    r"库存(?:还有|还剩|有)?(?:多少|几" + _UNIT_WORD + r")?"
+    r"|(?:还|现在|目前)?(?:有|剩)(?:多少|几)" + _UNIT_WORD + r"?(?:库存|货)?"
+    r"|(?:还|现在)?有(?:货|库存)?(?:吗|么|嘛|没|没有|不)"
+    r"|(?:还)?有没有(?:货|库存)?|还剩多少|够不够|还够吗|多少库存"
+    r")[?？。!！~]*$"
+)
+_ASK_BEFORE = re.compile(r"^\S*?(?:还|现在|目前)?(?:有|剩)多少(?:的)?(?P<product>[^\s?？]{2,}?)[?？。!！~]*$")
 _TRANSFER = re.compile(
     r"^(?P<body>.+?)\s*(?:从\s*)?(?P<source>[^\s从到至]+?)\s*(?:到|至|->|→|=>|\bto\b)\s*(?P<destination>\S+?)\s*$"
+)
+_TRANSFER_TO = re.compile(r"^(?P<body>.+?)\s*(?:到|至|->|→|=>|\bto\b)\s*(?P<destination>\S+?)\s*$")
+# 把5箱可乐调到门店, 将可乐 20 从主仓调拨到门店: a transfer said as a sentence, without the command word.
+_TRANSFER_SENTENCE = re.compile(
+    r"^(?:请|帮我|麻烦)?\s*(?:把|将)\s*(?P<body>.+?)\s*(?:从\s*(?P<source>[^\s从]+?)\s*)?"
+    r"(?:调拨|调|移|转|拨|挪|搬)(?:到|至|去|往|给)\s*(?P<destination>[^\s。!！]+?)[。!！~]*$"
 )
 _SUPPLIER = re.compile(r"\s*(?:供应商|供货商|找|from|supplier)\s*[:：]?\s*(?P<supplier>\S+)\s*$")
 _BIND = re.compile(r"^@?(?P<person>\S+?)\s+(?:为|做|当|设为|as\s+)?\s*(?P<role>\S+)$")
@@ -629,10 +652,16 @@ def parse(text: str) -> Command:
         return courtesy
     split = _split_word(folded)
     if split is None:
-        question = _STOCK_QUESTION.match(folded)
-        if question:
-            return StockQuery(question.group("product"))
-        return _customer_first(folded) or Unknown(text)
+        ordered = _customer_first(folded)
+        if ordered is not None:
+            return ordered
+        moving = _TRANSFER_SENTENCE.match(folded)
+        if moving:
+            item = split_item(moving.group("body"))
+            if item.quantity is not None and item.product:
+                return Transfer(item.product, item.quantity, moving.group("source") or "", moving.group("destination"))
+        asked = _stock_question(folded)
+        return StockQuery(asked) if asked else Unknown(text)
     family, rest = split
     if family in _NO_ARGUMENT:
         # 取消！ and 临期。 are the words alone; 取消？ and 确认？ are questions.
@@ -647,10 +676,27 @@ def parse(text: str) -> Command:
     return _with_rest(family, rest, text)
 
 
+def _stock_question(text: str, *, asked: bool = False) -> str:
+    """The product a stock question is about, or "" when `text` is none (`asked`: a command word already
+    asked, so the product alone is enough: the rest of 查一下雪碧的库存)."""
+    lead = _ASK_LEAD.match(text)
+    body = text[lead.end():] if lead else text
+    if asked:
+        body = re.sub(r"^(?:一下|下)\s*", "", body)
+    tail = _ASK_TAIL.search(body)
+    if tail:
+        return body[: tail.start()].strip(" ,，:：")
+    before = _ASK_BEFORE.match(text)
+    if before:
+        return before.group("product")
+    return body.strip(" ,，:：") if asked or (lead and lead.end() > 0) else ""
+
+
 def _with_rest(family: str, rest: str, original: str) -> Command:
     match family:
         case "stock":
-            return StockQuery(rest)
+            product = _stock_question(rest, asked=True)
+            return StockQuery(product) if product else Usage("stock")
         case "order":
             return _order(rest)
         case "purchase":
@@ -738,13 +784,15 @@ def _count(rest: str) -> Command:
 
 
 def _transfer(rest: str) -> Command:
-    match = _TRANSFER.match(rest)
-    if not match:
-        return Usage("transfer")
-    item = split_item(match.group("body"))
-    if item.quantity is None or not item.product:
-        return Usage("transfer")
-    return Transfer(item.product, item.quantity, match.group("source"), match.group("destination"))
+    """`调拨 可乐 20箱 主仓 到 门店`; without the source (`调拨 可乐 20箱 到门店`) the handler finds it."""
+    for pattern in (_TRANSFER, _TRANSFER_TO):
+        match = pattern.match(rest)
+        if match:
+            item = split_item(match.group("body"))
+            if item.quantity is not None and item.product:
+                source = match.groupdict().get("source") or ""
+                return Transfer(item.product, item.quantity, source, match.group("destination"))
+    return Usage("transfer")
 
 
 # Reasons people give for a write-off without saying 原因 (`报损 可乐 5罐 破损`).

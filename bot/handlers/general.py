@@ -3,13 +3,15 @@ what nobody understood."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import help_card, help_lines
-from bot.handlers import drafts
+from bot.handlers import drafts, stock
 from bot.model import Target, Text, TextMessage
 from bot.outbox import enqueue
-from bot.parser import USAGE, Bind, Usage
+from bot.parser import USAGE, Bind, Unknown, Usage, fold
 from bot.turn import Turn
 from core.models import Role
 from core.users import ROLE_NAMES_ZH, add_user, parse_role, require_role, users_with_roles
@@ -49,8 +51,16 @@ async def acknowledge(turn: Turn, _command: object = None) -> None:
     turn.say(Text("好的，有需要随时找我。"))
 
 
-async def unknown(turn: Turn, _command: object = None) -> None:
+async def unknown(turn: Turn, command: object = None) -> None:
+    """A product's bare name is a stock question (雪碧); anything else gets the help card."""
+    text = fold(command.text).strip() if isinstance(command, Unknown) else ""
+    if _LOOKS_LIKE_A_NAME.fullmatch(text) and await stock.product_named(turn, text):
+        return
     turn.say(help_card(turn.user, intro="没看懂这句话。可以这样说:"))
+
+
+# One word with a Chinese character, as short as names are: 雪碧, 可口可乐330ml; not a sentence.
+_LOOKS_LIKE_A_NAME = re.compile(r"(?=.*[\u4e00-\u9fff])[^\s,，。！？!?]{2,20}")
 
 
 async def usage(turn: Turn, command: Usage) -> None:

@@ -189,15 +189,17 @@ async def transfer(turn: Turn, command: Transfer) -> None:
     clock = turn.clock()
 
     async def work(session: AsyncSession) -> str:
-        source = await find_warehouse(session, command.source)
         destination = await find_warehouse(session, command.destination)
         found, typed = await find_line(session, command.product, command.quantity)
         if found.product is None:
             raise InvalidInput(f"没有确定是哪个商品“{found.query}”，请写得更具体些")
         product = found.product
+        named = await find_warehouse(session, command.source) if command.source else None
         if typed is None:  # 调拨 可口可乐330 主仓 到 门店: the digits were the name's
-            raise InvalidInput(f"请写上调拨数量，例如：调拨 {found.query} 20 {source.name} 到 {destination.name}")
+            where = f"{named.name} " if named else ""
+            raise InvalidInput(f"请写上调拨数量，例如：调拨 {found.query} 20 {where}到 {destination.name}")
         quantity = await base_quantity(session, product, typed)
+        source = named or await _source_for(session, product, quantity, destination)
         moved = await transfer_stock(
             session, turn.user, from_warehouse_id=source.id or 0, to_warehouse_id=destination.id or 0,
             lines=[TransferLineInput(product.id or 0, quantity)], clock=clock,
@@ -206,3 +208,25 @@ async def transfer(turn: Turn, command: Transfer) -> None:
         return f"已调拨 {moved.number}：{product_label(product)} {amount}，{source.name} → {destination.name}。"
 
     turn.say(Text(await turn.transact(work)))
+
+
+async def _source_for(session: AsyncSession, product: Product, quantity: Decimal, destination: Warehouse) -> Warehouse:
+    """The warehouse a transfer without a source comes from: the only other one that can spare it."""
+    stock = await stock_of(session, product.id or 0)
+    spare = [w for w in stock.warehouses if w.warehouse_id != destination.id and w.available >= quantity]
+    if len(spare) == 1:
+        found = await session.get(Warehouse, spare[0].warehouse_id)
+        assert found is not None
+        return found
+    wanted = await describe_quantity(session, product, quantity)
+    if not spare:
+        held = "、".join([
+            f"{w.warehouse_name} {await describe_quantity(session, product, w.available)}"
+            for w in stock.warehouses if w.warehouse_id != destination.id and w.available > 0
+        ])
+        raise InvalidInput(f"没有别的仓库能调出 {product_label(product)} {wanted}" + (f"（可用：{held}）" if held else ""))
+    names = "、".join(w.warehouse_name for w in spare)
+    raise InvalidInput(
+        f"{names}都有 {product_label(product)} {wanted} 可调，请写明从哪个仓库调出，例如：调拨 {product.name} "
+        f"{wanted} {spare[0].warehouse_name} 到 {destination.name}"
+    )

@@ -218,3 +218,12 @@ async def test_names_imported_in_traditional_chinese_are_found_by_simplified_and
     assert card(await console.say("wang", "库存 柠檬"))["title"] == "库存 · 雪碧 檸檬味"
     assert card(await console.say("li", "stock xbnm"))["title"] == "库存 · 雪碧 檸檬味"
     assert card(await console.say("wang", "庫存 檸檬"))["title"] == "库存 · 雪碧 檸檬味"
+
+
+async def test_stock_asked_as_people_ask_and_a_bare_name_is_a_stock_question(console: Console) -> None:
+    assert card(await console.say("wang", "帮我看下雪碧还有多少"))["title"] == "库存 · 雪碧 500ml"
+    assert card(await console.say("wang", "门店仓的雪碧还有多少"))["title"] == "库存 · 雪碧 500ml"  # the place left out
+    assert card(await console.say("wang", "雪碧"))["title"] == "库存 · 雪碧 500ml"
+    assert card(await console.say("wang", "可口可乐"))["title"].startswith("“可口可乐”找到 2 个商品")
+    assert "没看懂这句话" in texts(await console.say("wang", "今天天气怎么样"))
+    assert "没看懂这句话" in texts(await console.say("wang", "老板在吗"))  # a word of no product is no stock question

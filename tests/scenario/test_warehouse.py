@@ -34,6 +34,17 @@ async def test_transfer_between_warehouses(console: Console) -> None:
     assert "没有权限" in texts(await console.say("wang", "调拨 雪碧 2箱 主仓 到 门店"))
 
 
+async def test_a_transfer_without_its_source_comes_from_the_one_warehouse_that_can_spare_it(console: Console) -> None:
+    assert "雪碧 500ml 1箱，主仓 → 门店仓" in texts(await console.say("li", "把1箱雪碧调到门店"))
+    assert "雪碧 500ml 2瓶，主仓 → 门店仓" in texts(await console.say("li", "调拨 雪碧 2瓶 到门店"))
+    back = texts(await console.say("li", "将雪碧 3瓶 从门店调拨到主仓。"))
+    assert "雪碧 500ml 3瓶，门店仓 → 主仓" in back
+    # cola: 100罐 in 主仓, 20罐 in 门店仓; into 门店 only 主仓 can spare 1箱, into 主仓 门店仓 cannot spare 1箱
+    assert "可口可乐 330ml 1箱，主仓 → 门店仓" in texts(await console.say("li", "调拨 可口可乐 330ml 1箱 到 门店"))
+    refused = texts(await console.say("li", "调拨 可口可乐 330ml 2箱 到 主仓"))
+    assert refused == "没有别的仓库能调出 可口可乐 330ml 2箱（可用：门店仓 1箱20罐）"
+
+
 async def test_alerts_and_today(console: Console) -> None:
     assert "没有临期或过期的批次" in texts(await console.say("li", "临期"))  # lots 120 and 210 days ahead
     assert "所有商品都在安全库存以上" in texts(await console.say("chen", "缺货"))

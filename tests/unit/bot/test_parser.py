@@ -521,6 +521,34 @@ def test_simple_commands(text: str, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "product"),
+    [
+        ("帮我看下雪碧还有多少", "雪碧"), ("请问可乐还有货吗", "可乐"), ("看看雪碧", "雪碧"), ("查查雪碧", "雪碧"),
+        ("查下可乐", "可乐"), ("查一下雪碧的库存", "雪碧"), ("看一下可乐的库存还有多少", "可乐"),
+        ("请问一下雪碧现在有多少库存？", "雪碧"), ("请帮我查一下百事可乐还有没有货", "百事可乐"),
+        ("我想问下脉动还有吗", "脉动"), ("雪碧还有吗", "雪碧"), ("雪碧有多少箱", "雪碧"), ("雪碧还剩几箱", "雪碧"),
+        ("看下雪碧还有几瓶", "雪碧"), ("雪碧还有多少瓶？", "雪碧"), ("可乐有没有货", "可乐"), ("可乐够不够", "可乐"),
+        ("主仓还有多少雪碧", "雪碧"), ("你们还有多少雪碧", "雪碧"), ("门店的百事可乐还有多少", "门店的百事可乐"),
+        ("可口可乐330还有多少", "可口可乐330"), ("可乐 还有多少?", "可乐"), ("库存 可乐还有多少", "可乐"),
+    ],
+)
+def test_stock_questions_as_people_ask_them(text: str, product: str) -> None:
+    """The lead-in and the question around the product are not part of it (门店的… is left to the catalog)."""
+    assert parse(text) == StockQuery(product)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("帮我下单", Usage("order")), ("查一下", Usage("stock")), ("看看", Unknown("看看")), ("请问", Unknown("请问")),
+     ("还有多少", Unknown("还有多少")), ("有货吗", Unknown("有货吗")), ("今天天气怎么样", Unknown("今天天气怎么样")),
+     ("怎么下单？", Unknown("怎么下单？")), ("把可乐调到门店", Unknown("把可乐调到门店")),  # how much, not said
+     ("调拨 可乐 到门店", Usage("transfer"))],
+)
+def test_what_is_no_stock_question(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "product", "quantity"),
     [("盘点 可乐 118", "可乐", "118"), ("盘点 可乐 4箱22罐", "可乐", "4箱22罐"), ("盘点 可乐", "可乐", ""),
      ("盘点 门店 可乐 20", "门店 可乐", "20"), ("count cola 5", "cola", "5")],
@@ -539,6 +567,12 @@ def test_counts(text: str, product: str, quantity: str) -> None:
         ("调拨 可乐 两箱 主仓->门店", "可乐", "2箱", "主仓", "门店"),
         ("调货 雪碧 5瓶 主仓 至 门店仓", "雪碧", "5瓶", "主仓", "门店仓"),
         ("transfer cola 20 main to store", "cola", "20", "main", "store"),
+        ("调拨 可乐 20箱 到门店", "可乐", "20箱", "", "门店"),  # the source found by the handler
+        ("调拨 可乐 5 到 门店", "可乐", "5", "", "门店"),
+        ("把5箱可乐调到门店", "可乐", "5箱", "", "门店"),
+        ("把可乐 5箱 从主仓调到门店", "可乐", "5箱", "主仓", "门店"),
+        ("将可乐20箱调拨到门店仓。", "可乐", "20箱", "", "门店仓"),
+        ("帮我把雪碧两箱移到门店", "雪碧", "2箱", "", "门店"),
     ],
 )
 def test_transfers(text: str, product: str, quantity: str, source: str, destination: str) -> None:
