@@ -29,6 +29,7 @@ from core.users import ROLE_NAMES_ZH, can_see_costs
 
 STAFF_ROLES = frozenset({Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
 MAX_PICK_BUTTONS = 8
+MAX_HANDLED_LOTS = 30  # the lots a near-expiry card's buttons act on: the earliest (a button's value stays small)
 MAX_PURCHASE_BUTTONS = 4
 
 
@@ -170,7 +171,8 @@ def not_found_text(query: str, closest: Sequence[Product]) -> str:
 
 def near_expiry_card(rows: Sequence[ExpiringLot], today: date, units: Mapping[int, Mapping[str, Decimal]]) -> Card:
     """Lots by expiry, each quantity in its product's packs as the stock card says it (`units`: by product,
-    from `core.catalog.units_by_product`)."""
+    from `core.catalog.units_by_product`), with 查看批次 / 标记处理 for the first `MAX_HANDLED_LOTS` of them
+    (bot.handlers.alert_actions): asked for or pushed by the scheduler, the list is there to be acted on."""
     table = Table(
         ("商品", "仓库", "批次", "到期", "剩余", "数量"),
         tuple(
@@ -186,12 +188,15 @@ def near_expiry_card(rows: Sequence[ExpiringLot], today: date, units: Mapping[in
         ),
     )
     expired = sum(1 for r in rows if r.expired)
+    value = {"lot_ids": ",".join(str(r.lot_id) for r in rows[:MAX_HANDLED_LOTS])}
     return Card(
         card_id=new_card_id("expiry"),
         title=f"临期提醒 · {today:%m月%d日}",
         tone=Tone.DANGER if expired else Tone.WARNING,
         fields=(("临期批次", str(len(rows) - expired)), ("已过期", str(expired))),
         tables=(table,),
+        note="处理后请点“标记处理”，写明促销、退货或报损",
+        buttons=(Button("查看批次", "alert.lots", value), Button("标记处理", "alert.handle", value, ButtonStyle.PRIMARY)),
     )
 
 

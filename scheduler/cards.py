@@ -77,17 +77,15 @@ def low_stock_alert(
 
 
 def near_expiry_alert(findings: Sequence[Finding], today: date, units: Mapping[int, Mapping[str, Decimal]]) -> Card:
-    """The 临期提醒 card of the 临期 command, with 查看批次 / 标记处理 for the lots on it."""
+    """The 临期提醒 card of the 临期 command (its buttons included) for the first MAX_ROWS lots."""
     lots = [finding.row for finding in findings[:MAX_ROWS]]
     assert all(isinstance(lot, ExpiringLot) for lot in lots)
     card = near_expiry_card(lots, today, units)  # type: ignore[arg-type]
-    value = {"lot_ids": ",".join(str(lot.lot_id) for lot in lots)}  # type: ignore[union-attr]
     more = len(findings) - len(lots)
     return dataclasses.replace(
         card,
         card_id=new_card_id("alert-expiry"),
-        note=f"另有 {more} 个批次，发“临期”查看全部" if more > 0 else "处理后请点“标记处理”，写明促销、退货或报损",
-        buttons=(Button("查看批次", "alert.lots", value), Button("标记处理", "alert.handle", value, ButtonStyle.PRIMARY)),
+        note=f"另有 {more} 个批次，发“临期”查看全部" if more > 0 else card.note,
     )
 
 

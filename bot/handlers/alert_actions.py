@@ -10,6 +10,7 @@ book one, and is a note like the others for those who may not.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,11 +21,11 @@ from bot.handlers.alerts import ALERT_VIEWERS
 from bot.handlers.purchases import draft_card, remember_draft
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.turn import Turn
+from core.catalog import in_units, units_by_product
 from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
 from core.errors import InvalidInput
 from core.models import Lot, Product, Warehouse
 from core.purchasing import PURCHASING_ROLES, order_suggestion
-from core.quantity import format_quantity
 from core.users import has_role, require_role
 from core.writeoffs import WRITE_OFF_ROLES
 from scheduler.log import lot_subject, mark_handled
@@ -97,7 +98,10 @@ async def purchase(turn: Turn, action: CardAction) -> None:
     )
 
 
-async def _lots(session: AsyncSession, lot_ids: list[int]) -> list[tuple[Lot, Product, str, AlertState | None]]:
+LotRow = tuple[Lot, Product, str, AlertState | None]  # the lot, its product, its warehouse's name, its alert
+
+
+async def _lots(session: AsyncSession, lot_ids: list[int]) -> list[LotRow]:
     rows = await session.execute(
         select(Lot, Product, Warehouse.name)
         .join(Product, col(Product.id) == Lot.product_id)
@@ -122,7 +126,11 @@ async def view_lots(turn: Turn, action: CardAction) -> None:
     """查看批次: each lot of the alert now, with how it is being handled."""
     require_role(turn.user, ALERT_VIEWERS, "查看临期批次")
     today = turn.now().date()
-    found = await turn.lookup(lambda session: _lots(session, _ids(action.value.get("lot_ids", ""))))
+    async def read(session: AsyncSession) -> tuple[list[LotRow], dict[int, dict[str, Decimal]]]:
+        lots = await _lots(session, _ids(action.value.get("lot_ids", "")))
+        return lots, await units_by_product(session, (lot.product_id for lot, *_ in lots))
+
+    found, units = await turn.lookup(read)
     if not found:
         turn.say(Text("这些批次已经没有了。"))
         return
@@ -134,8 +142,8 @@ async def view_lots(turn: Turn, action: CardAction) -> None:
             "-" if lot.production_date is None else f"{lot.production_date:%Y-%m-%d}",
             "-" if lot.expiry_date is None else f"{lot.expiry_date:%Y-%m-%d}",
             _days_left(lot, today),
-            f"{format_quantity(lot.on_hand)}{product.base_unit}",
-            f"{format_quantity(lot.on_hand - lot.reserved)}{product.base_unit}",
+            in_units(lot.on_hand, product.base_unit, units.get(lot.product_id, {})),
+            in_units(lot.on_hand - lot.reserved, product.base_unit, units.get(lot.product_id, {})),
             state.handled_note if state and state.handled_at else "未处理",
         )
         for lot, product, warehouse, state in found

@@ -208,3 +208,15 @@ async def test_half_a_bottle_is_refused_in_counts_and_transfers(console: Console
     assert "只能是整瓶，不能是 59.5瓶" in again and "实盘数量" in again
     assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
     assert "已调拨" in texts(await console.say("li", "调拨 雪碧 0.5箱 主仓 到 门店"))  # 6 bottles
+
+
+async def test_the_near_expiry_list_asked_for_is_acted_on_like_the_alert(console: Console, db: Database) -> None:
+    await add_cola_lot(db, console.world, 30, "SOON", days_from_today(5))
+    listed = card(await console.say("li", "临期"))
+    assert [b["label"] for b in listed["buttons"]] == ["查看批次", "标记处理"]
+    assert listed["tables"][0]["rows"][0][2:] == ["SOON", str(days_from_today(5)), "5天", "1箱6罐"]
+    asked = card(await console.press("li", listed, "标记处理"))
+    assert [b["label"] for b in asked["buttons"]] == ["促销", "退货", "报损"]
+    assert texts(await console.press("li", asked, "促销")).startswith("已标记 可口可乐 330ml SOON：促销")
+    viewed = texts(await console.press("li", listed, "查看批次"))
+    assert f"可口可乐 330ml | 主仓 | SOON | - | {days_from_today(5)} | 5天 | 1箱6罐 | 1箱6罐 | 促销" in viewed
