@@ -183,8 +183,10 @@ async def write_off_command(turn: Turn, command: WriteOff) -> None:
         product, warehouse, read = await _place(session, command, today)
         quantity = None if read.quantity is None else await base_quantity(session, product, read.quantity)
         takes = await plan_write_off(session, product, warehouse, quantity=quantity, lot_no=read.lot_no, today=today)
+        # Neither a quantity nor a lot: the product's expired lots, whose reason goes without saying.
+        reason = read.reason or ("过期" if quantity is None and read.lot_no is None else "")
         return Pending(product.id or 0, warehouse.id or 0, tuple((t.lot_id, str(t.quantity)) for t in takes),
-                       read.reason[:128], turn.user.id or 0, turn.user.name)
+                       reason[:128], turn.user.id or 0, turn.user.name)
 
     await _show(turn, await turn.lookup(plan))
 
