@@ -1,6 +1,8 @@
 """Migrations create exactly the schema the models describe, on SQLite and PostgreSQL."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -63,24 +65,31 @@ async def _functions_of_the_models(schema):
     return found
 
 
-@pytest.mark.postgres
-async def test_postgres_upgrade_matches_models():
+@asynccontextmanager
+async def _empty_postgres_schema() -> AsyncIterator[str]:
+    """A schema of its own for one migration test, dropped after it whatever happened."""
     require_server("PostgreSQL", POSTGRES_URL, 5432)
     schema = "m_" + uuid.uuid4().hex[:10]
     admin = Database(database_url(POSTGRES_URL))
     async with admin.write_engine.begin() as connection:
         await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
+        yield schema
+    finally:
+        async with admin.write_engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_upgrade_matches_models():
+    async with _empty_postgres_schema() as schema:
         await upgrade(database_url(POSTGRES_URL), pg_schema=schema)
         database = Database(database_url(POSTGRES_URL), pg_schema=schema)
         async with database.read_engine.connect() as connection:
             assert await connection.run_sync(_differences) == []
             assert await _functions(connection, schema) == await _functions_of_the_models(schema)
         await database.close()
-    finally:
-        async with admin.write_engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.close()
 
 
 async def _upgrade_rebuilds_search_keys(url, schema=None):
@@ -127,14 +136,5 @@ async def test_sqlite_upgrade_rebuilds_search_keys(tmp_path, monkeypatch):
 @pytest.mark.postgres
 async def test_postgres_upgrade_rebuilds_search_keys(monkeypatch):
     monkeypatch.setattr(core.catalog, "CATALOG_RECHECK_SECONDS", 0)
-    require_server("PostgreSQL", POSTGRES_URL, 5432)
-    schema = "m_" + uuid.uuid4().hex[:10]
-    admin = Database(database_url(POSTGRES_URL))
-    async with admin.write_engine.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    async with _empty_postgres_schema() as schema:
         await _upgrade_rebuilds_search_keys(database_url(POSTGRES_URL), schema)
-    finally:
-        async with admin.write_engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.close()
