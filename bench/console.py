@@ -5,8 +5,10 @@
 fast as they are acknowledged, without waiting for answers, and the backlog is drained. Reported:
 messages per second (answered; acknowledged), the POST's acknowledgement latency (median, p99) and the
 server's CPU time per answered message (all its threads; the load is elsewhere). The ceiling
-is a bare aiohttp handler answering 202 to the same POST, measured in the same run. The load comes
-from a child process, so each server has its event loop to itself.
+is a bare aiohttp handler answering 202 to the same POST, measured in the same run; a second reference,
+the same POST and long-poll GET answered at once by bare handlers, shows what the answered protocol's two
+requests cost with no work behind them. The load comes from a child process, so each server has its
+event loop to itself.
 
     python -m bench.console [--users 100] [--seconds 10] [--database sqlite:///…|postgresql://…]
 """
@@ -155,6 +157,24 @@ async def bare_handler(_request: web.Request) -> web.Response:
     return web.json_response({"event_id": "x", "seq": 0}, status=202)
 
 
+def bare_protocol() -> web.Application:
+    """The answered protocol with no work behind it: the POST is acknowledged and the long-poll GET that
+    follows finds an answer at once. What the two requests alone cost, as a second reference."""
+    answer = {"direction": "out", "kind": "card", "text": "可口可乐 330ml"}
+
+    async def post(_request: web.Request) -> web.Response:
+        return web.json_response({"event_id": "x", "seq": 1}, status=202)
+
+    async def get(request: web.Request) -> web.Response:
+        after = int(request.query.get("after", "0"))
+        return web.json_response({"messages": [{**answer, "seq": after + 1, "updated": after + 1}], "last": after + 1})
+
+    app = web.Application()
+    app.router.add_post("/console/api/messages", post)
+    app.router.add_get("/console/api/messages", get)
+    return app
+
+
 async def main(users: int, seconds: float, database: str | None, redis: str | None) -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as scratch:
@@ -171,6 +191,12 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
         bare.router.add_post("/console/api/messages", bare_handler)
         runner, base = await serve(bare)
         ceiling = await drive_elsewhere(base, users, seconds, wait_for_reply=False, name="bare aiohttp handler (ceiling)")
+        await runner.cleanup()
+
+        runner, base = await serve(bare_protocol())
+        cpu_before = time.process_time()
+        protocol = await drive_elsewhere(base, users, seconds, wait_for_reply=True, name="bare POST + GET, no work")
+        protocol_cpu = (time.process_time() - cpu_before) / max(protocol.handled, 1) * 1000
         await runner.cleanup()
 
         app = build_app(settings, db, store, console=True)
@@ -190,6 +216,8 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
 
     print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(ceiling.line())
+    print(protocol.line())
+    print(f"  server CPU {protocol_cpu:.2f} ms per answer (the two requests alone)")
     print(answered.line())
     print(f"  server CPU {cpu_per_answer:.1f} ms per answered message (HTTP, engine, database driver, outbox)")
     print(burst.line())
@@ -197,6 +225,7 @@ async def main(users: int, seconds: float, database: str | None, redis: str | No
         f"  then {drain_seconds:.1f}s to finish the backlog: {burst.handled / (burst.seconds + drain_seconds):,.0f} msg/s answered"
     )
     print(
+        f"bare POST + GET / ceiling: {protocol.per_second / ceiling.per_second:.0%}; "
         f"answered / ceiling: {answered.per_second / ceiling.per_second:.0%}, acknowledged / ceiling: "
         f"{burst.per_second / ceiling.per_second:.0%} (goal ≥ 25%); ack p99 {answered.percentile(0.99):.1f} ms "
         f"answered one by one, {burst.percentile(0.99):.1f} ms in the burst (goal < 50 ms)"
