@@ -73,9 +73,16 @@ def pinyin_keys(folded: str) -> tuple[str, str]:
     """(full pinyin, initials) of a name as `fold` gives it: 可口可乐 → ("kekoukele", "kkkl"). Latin letters and
     digits pass through. (The callers have folded the name already for its own key; folding costs as much
     again as the pinyin of a cached name.)"""
-    # One conversion for both keys (pypinyin costs ~0.3 ms a name; the bulk import converts every row):
-    # the initial of a syllable is its first letter, the same as Style.FIRST_LETTER gives, checked for
+    # The initial of a syllable is its first letter, the same as Style.FIRST_LETTER gives, checked for
     # every CJK unified ideograph.
+    syllables = pinyin_syllables(folded)
+    return "".join(syllables), "".join(s[0] for s in syllables)
+
+
+def pinyin_syllables(folded: str) -> list[str]:
+    """The syllables of a folded text, lower case: a Han character's pinyin, any other character itself
+    (康师傅105g → kang, shi, fu, 1, 0, 5, g)."""
+    # One conversion for both keys (pypinyin costs ~0.3 ms a name; the bulk import converts every row).
     # pypinyin splits a text into runs of Han characters and the rest, and converts each Han run on its
     # own (segmenting it into words); so the syllables of a run are cached, and the rest passes through.
     syllables: list[str] = []
@@ -83,8 +90,7 @@ def pinyin_keys(folded: str) -> tuple[str, str]:
         if not run:
             continue
         syllables += _run_syllables(run) if _HAN_RUNS.fullmatch(run) else list(run)
-    syllables = [s for s in syllables if s.strip()]
-    return "".join(syllables).lower(), "".join(s[0] for s in syllables).lower()
+    return [s.lower() for s in syllables if s.strip()]
 
 
 # the character class of pypinyin's own RE_HANS, as runs: "康师傅105g红茶" → "", 康师傅, "105g", 红茶, ""
@@ -453,7 +459,7 @@ async def barcodes_of(session: AsyncSession, product_id: int) -> list[str]:
 class Match:
     product: Product
     score: int  # higher is better
-    reason: str  # "barcode", "sku", "name", "pinyin_initials", "pinyin"
+    reason: str  # "barcode", "sku", "name", "pinyin_initials", "pinyin", "homophone"
 
 
 class _SearchKeys(Protocol):
@@ -629,6 +635,34 @@ class SearchIndex:
         return [(self.ids[row], scores[row], reasons[row]) for _, row in keyed[:limit]]
 
 
+    def homophones(self, folded: str, *, limit: int, include_inactive: bool = False) -> list[tuple[int, int, str]]:
+        """[(product id, score, "homophone")] of the names that sound like the text, syllable for syllable:
+        a pinyin input method's slip types a character of the same sound (可口可了, 王老急, 雪币), the
+        commonest typo in Chinese. Scored 200-250, below any match of the text as typed (SKU: 350), so
+        callers ask for it only when that finds nothing."""
+        sounds = pinyin_syllables(folded)
+        pattern = re.compile(re.escape("".join(sounds)) + "[^\n]*")
+        scored: list[tuple[int, int, int]] = []  # (score, name length, row)
+        for row in self.full.first_offsets(pattern):
+            if not (include_inactive or self.active[row]):
+                continue
+            # The joined pinyin also matches across syllables (xuebi in wangwang·xue·bing): keep whole ones.
+            at = _sublist_at(pinyin_syllables(self.names.value(row)), sounds)
+            if at is not None:
+                scored.append((250 if at == 0 else 200, self.name_lengths[row], row))
+        scored.sort(key=lambda item: (-item[0], item[1], self.skus.value(item[2])))
+        return [(self.ids[row], score, "homophone") for score, _, row in scored[:limit]]
+
+
+HOMOPHONE_MIN_HANS = 2  # one character's sound (ke, le) is in too many names to stand for one of them
+
+
+def _sublist_at(items: list[str], part: list[str]) -> int | None:
+    """Where `part` first stands in `items` as a run, or None."""
+    n = len(part)
+    return next((i for i in range(len(items) - n + 1) if items[i : i + n] == part), None)
+
+
 # One index per database: SQLite by file (its read and write engines share it), others by engine.
 _FILE_INDEXES: dict[str, SearchIndex] = {}
 _ENGINE_INDEXES: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDictionary()
@@ -686,13 +720,14 @@ class Ranked(NamedTuple):
 
     product_id: int
     score: int  # higher is better
-    reason: str  # "barcode", "sku", "name", "pinyin_initials", "pinyin"
+    reason: str  # "barcode", "sku", "name", "pinyin_initials", "pinyin", "homophone"
 
 
 async def rank_products(
     session: AsyncSession, text: str, *, limit: int = 10, include_inactive: bool = False
 ) -> list[Ranked]:
-    """Exact barcode, exact SKU, then name substring, pinyin initials and full pinyin; best first.
+    """Exact barcode, exact SKU, then name substring, pinyin initials and full pinyin; best first; when
+    none of these finds anything, the names that sound like the text (`homophones`).
 
     Only a number is looked up in the barcodes table; text codes (Code 128, QR) are in the index, so a
     name such as 可乐 costs no query but the index's (at most one a second, see `search_index`). No
@@ -711,7 +746,10 @@ async def rank_products(
     by_sku = index.by_sku(unicodedata.normalize("NFKC", text).strip())
     if by_sku is not None and (by_sku[1] or include_inactive):
         return [Ranked(by_sku[0], 1000, "sku")]
-    return [Ranked(*hit) for hit in index.search(q, limit=limit, include_inactive=include_inactive)]
+    hits = index.search(q, limit=limit, include_inactive=include_inactive)
+    if not hits and sum(map(len, _HAN_RUNS.findall(q))) >= HOMOPHONE_MIN_HANS:
+        hits = index.homophones(q, limit=limit, include_inactive=include_inactive)
+    return [Ranked(*hit) for hit in hits]
 
 
 _PRODUCTS_BY_IDS = select(Product).where(col(Product.id).in_(bindparam("ids", expanding=True)))
@@ -861,6 +899,8 @@ async def _find_partner(session: AsyncSession, model: type[_Partner], text: str,
     if exact is not None:
         return exact
     candidates = (await session.scalars(select(model).where(col(model.search_key).contains(q)).limit(20))).all()
+    if not candidates and sum(map(len, _HAN_RUNS.findall(q))) >= HOMOPHONE_MIN_HANS:
+        candidates = await _partners_sounding_like(session, model, q)
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
@@ -872,6 +912,13 @@ async def _find_partner(session: AsyncSession, model: type[_Partner], text: str,
     if near:
         raise NotFound(f"没有找到{label}“{text}”，是不是：{'、'.join(near)}？")
     raise NotFound(f"没有找到{label}“{text}”")
+
+
+async def _partners_sounding_like(session: AsyncSession, model: type[_Partner], folded: str) -> Sequence[_Partner]:
+    """Partners whose name sounds like the text, syllable for syllable (华连 for 华联超市), as products'."""
+    sounds = pinyin_syllables(folded)
+    rows = (await session.scalars(select(model).where(col(model.search_key).contains("".join(sounds))).limit(20))).all()
+    return [row for row in rows if _sublist_at(pinyin_syllables(fold(row.name)), sounds) is not None]
 
 
 async def _closest_partners(session: AsyncSession, model: type[_Partner], folded: str, limit: int = 3) -> list[str]:

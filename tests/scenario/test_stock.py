@@ -98,6 +98,14 @@ async def test_no_match_names_the_closest_products(console: Console) -> None:
     replies = await console.say("wang", "库存 百事")
     assert replies == [{"type": "text", "text": "没有找到“百事”。可以试试商品全名、拼音首字母（如 kkkl）或扫条码。"}]
     assert "雪碧 500ml" in texts(await console.say("wang", "库存 雪壁"))  # a typo still finds it
+
+
+async def test_a_name_typed_with_characters_of_the_same_sound_finds_the_product(console: Console) -> None:
+    """可口可了 sounds as 可口可乐: the pinyin input method's slip is read by its sound, in every command."""
+    assert card(await console.say("wang", "库存 可口可了330"))["title"] == "库存 · 可口可乐 330ml"
+    draft = card(await console.say("wang", "下单 华连 雪币 5瓶"))
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert draft["tables"][0]["rows"][0][:2] == ["雪碧 500ml", "5瓶"]
     pasted = texts(await console.say("wang", "库存 " + "百事可乐无糖" * 1000))
     assert "没有找到“百事可乐无糖百事可乐无糖百事可乐无糖百事…”" in pasted and len(pasted) < 200
 

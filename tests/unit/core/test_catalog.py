@@ -152,8 +152,11 @@ async def test_partners_and_warehouses_by_short_name(db):
             await find_customer(s, "超市")
         with pytest.raises(NotFound, match="^没有找到客户“沃尔玛”$"):
             await find_customer(s, "沃尔玛")
-        with pytest.raises(NotFound, match="没有找到客户“华连”，是不是：华联超市、联华超市浦东店？"):
-            await find_customer(s, "华连")  # a typo: the names sharing most characters, closest first
+        # A slip of the pinyin input method types a character of the same sound: 华连 is 华联超市 by its sound
+        # (hua lian), not 联华超市浦东店, whose pinyin holds hualian only across two words (lian hua chao).
+        assert (await find_customer(s, "华连")).name == "华联超市"
+        with pytest.raises(NotFound, match="没有找到客户“华联起市”，是不是：华联超市、联华超市浦东店？"):
+            await find_customer(s, "华联起市")  # another typo: the names sharing most characters, closest first
         assert (await find_warehouse(s, "门店")).id == world.store.id
         assert (await find_warehouse(s, "MAIN")).id == world.main.id
         with pytest.raises(NotFound, match="现有: 主仓、门店仓"):
@@ -185,3 +188,28 @@ async def test_text_codes_are_found_in_any_letter_case_as_soon_as_they_are_saved
         assert [(m.product.sku, m.reason) for m in await search_products(s, "https://example.cn/p/1")] == [
             ("P001", "barcode")
         ]
+
+
+async def test_a_name_typed_with_a_character_of_the_same_sound_is_found_by_its_sound(db):
+    """Pinyin input methods make the commonest Chinese typo, a character of the same sound: 王老急 for
+    王老吉. Such a name is found by its syllables when the text as typed finds nothing, whole syllables
+    only (雪币 is not 旺旺雪饼, whose pinyin holds xuebi across xue·bing), ranked below any real match."""
+    async with db.session() as s:
+        await make_world(s)
+        await make_product(s, "P001", "王老吉 310ml", barcode=None)
+        await make_product(s, "P002", "雪碧 330ml", barcode=None)
+        await make_product(s, "P003", "雪碧 500ml", barcode=None)
+        await make_product(s, "P004", "旺旺雪饼", barcode=None)
+        await make_product(s, "P005", "可口可乐", barcode=None)
+
+        async def found(text: str) -> list[tuple[str, str]]:
+            return [(m.product.sku, m.reason) for m in await search_products(s, text)]
+
+        assert await found("王老急") == [("P001", "homophone")]
+        assert await found("雪币") == [("P002", "homophone"), ("P003", "homophone")]
+        assert await found("雪币500") == [("P003", "homophone")]
+        assert await found("雪碧") == [("P002", "name"), ("P003", "name")]  # typed right: no sound search
+        assert await found("可了") == [("P005", "homophone")]  # inside a name, after its start
+        assert await found("勒") == []  # one character's sound (le, as in 可乐) is in too many names
+        assert await found("王老急饮料") == []  # every syllable must be in the name
+        assert [m.score for m in await search_products(s, "可口可了")] == [250]  # below SKU matches (350)
