@@ -263,10 +263,11 @@ def _read_date(text: str) -> date | None:
         return None
 
 
-def parse_lot_details(text: str) -> LotDetails:
+def parse_lot_details(text: str, today: date) -> LotDetails:
     """The lot number and dates of one received line: keyed dates (生产 / 到期, mfd / exp), in 2027-05-01,
     2027/5/1, 2027.5.1, 2027年5月1日 or 20270501; the lot number after 批次, or the first other word.
-    Never raises: a date that does not exist or is not keyed is named in `problems`."""
+    Dates without a word are read as a label prints them (`_settle_unkeyed`). Never raises: a date that
+    does not exist, or that cannot be settled, is named in `problems`."""
     folded = fold(text).strip()
     values: dict[str, date | None] = {}
     problems = []
@@ -277,8 +278,15 @@ def parse_lot_details(text: str) -> LotDetails:
             problems.append(f"{_DATE_LABEL[field]}“{match.group('date')}”不是有效日期（例：2027-05-01）")
         values[field] = value
     rest = _KEYED_DATE.sub(" ", folded)
+    unkeyed: list[tuple[str, date]] = []
     for match in _BARE_DATE.finditer(rest):
-        problems.append(f"日期“{match.group('date')}”是生产日期还是到期日？请写“生产 {match.group('date')}”或“到期 {match.group('date')}”")
+        value = _read_date(match.group("date"))
+        if value is None:
+            problems.append(f"日期“{match.group('date')}”不是有效日期（例：2027-05-01）")
+        else:
+            unkeyed.append((match.group("date"), value))
+    if unkeyed and not problems:
+        problems += _settle_unkeyed(values, unkeyed, today)
     rest = _BARE_DATE.sub(" ", rest)
     lot = _LOT_NO.search(rest)
     if lot:
@@ -287,6 +295,24 @@ def parse_lot_details(text: str) -> LotDetails:
         words = [w for w in re.split(r"[\s,，;；]+", rest) if w and not _LOT_WORD.match(w)]
         lot_no = words[0] if words else ""
     return LotDetails(lot_no.upper(), values.get("production_date"), values.get("expiry_date"), tuple(problems))
+
+
+def _settle_unkeyed(values: dict[str, date | None], unkeyed: list[tuple[str, date]], today: date) -> list[str]:
+    """Dates typed without 生产 / 到期 fill `values` as a label is read: of two, the earlier is the production
+    date and the later the expiry; one beside a keyed date is the other one; one alone is the expiry if it
+    is still to come (nothing is produced in the future), else the production date. Else: asked."""
+    missing = [field for field in ("production_date", "expiry_date") if field not in values]
+    if len(unkeyed) == 2 and len(missing) == 2:
+        values["production_date"], values["expiry_date"] = sorted(value for _, value in unkeyed)
+    elif len(unkeyed) == 1 and len(missing) == 1:
+        values[missing[0]] = unkeyed[0][1]
+    elif len(unkeyed) == 1 and len(missing) == 2:
+        values["expiry_date" if unkeyed[0][1] > today else "production_date"] = unkeyed[0][1]
+    else:
+        return [
+            f"日期“{typed}”是生产日期还是到期日？请写“生产 {typed}”或“到期 {typed}”" for typed, _ in unkeyed
+        ]
+    return []
 
 
 # ---------------------------------------------------------------- commands

@@ -553,7 +553,7 @@ async def receive(turn: Turn, command: Receive) -> None:
     }
     tracked = [line for line in lines if line.lot_tracked]
     if command.rest and tracked:
-        details = parse_lot_details(command.rest)
+        details = parse_lot_details(command.rest, turn.now().date())
         problems = await _answer_problems(turn, details, tracked[0], state)
         if problems:
             raise InvalidInput(f"{tracked[0].label}：" + "；".join(problems))
@@ -579,7 +579,7 @@ async def continue_receive(turn: Turn, state: dict[str, Any], text: str) -> bool
     """The lot number and dates of the line asked about."""
     asked = [line for line in state["lines"] if line["lot_tracked"]]
     line = asked[len(state["answers"])]
-    details = parse_lot_details(text)
+    details = parse_lot_details(text, turn.now().date())
     problems = await _answer_problems(turn, details, _OpenLine(**line), state)
     if problems:
         turn.say(Text("；".join(problems) + "。\n" + _question(state)))

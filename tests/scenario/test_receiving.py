@@ -59,8 +59,8 @@ async def test_each_lot_tracked_line_is_asked_for_its_lot_and_bad_dates_are_name
 
     made, milk_expiry = days_from_today(-30), days_from_today(200)
     assert "到期日“2027-02-30”不是有效日期" in texts(await console.say("li", "L9 到期 2027-02-30"))
-    again = texts(await console.say("li", f"L9 {days_from_today(150)}"))
-    assert "是生产日期还是到期日" in again and "第 1/2 个批次商品" in again
+    again = texts(await console.say("li", f"L9 {days_from_today(-9)} {days_from_today(150)} {days_from_today(160)}"))
+    assert "是生产日期还是到期日" in again and "第 1/2 个批次商品" in again  # three dates: which is which?
     assert "第 2/2 个批次商品：纯牛奶 250ml 10盒" in texts(await console.say("li", f"批次 l9 生产 {made:%Y/%m/%d}"))
 
     assert "到期日 2020-01-01 已经过了" in texts(await console.say("li", "M7 到期 2020-01-01"))
@@ -85,6 +85,27 @@ async def test_each_lot_tracked_line_is_asked_for_its_lot_and_bad_dates_are_name
     assert lots[("M001", "M7")] == (None, milk_expiry, Decimal(10))
     assert lots[("P002", "")][2] == Decimal(72)  # 60 + 12, no lot for an untracked product
     assert "采购单 " + number + " 已由 老李 入库" in texts(await console.replies("chen"))
+
+
+async def test_dates_typed_without_a_word_are_read_as_a_label_prints_them(console: Console, db: Database) -> None:
+    """A warehouse keeper copies the date off the case: one still to come is its expiry, one past its
+    production date (expiry by shelf life), two are production and expiry whatever their order."""
+    number = await _approved(db, console, ("P001", "1", "箱"))
+    expiry = days_from_today(150)
+    done = texts(await console.say("li", f"入库 {number} A-12 {expiry:%Y年%m月%d日}"))
+    assert f"可口可乐 330ml 1箱 批次 A-12 到期 {expiry}" in done
+
+    made = days_from_today(-20)
+    second = await _approved(db, console, ("P001", "1", "箱"))
+    done = texts(await console.say("li", f"入库 {second} A-13 {made}"))
+    assert f"可口可乐 330ml 1箱 批次 A-13 到期 {made + timedelta(days=365)}" in done
+
+    third = await _approved(db, console, ("P001", "1", "箱"))
+    done = texts(await console.say("li", f"入库 {third} A-14 {expiry:%Y%m%d} {made:%Y%m%d}"))
+    assert f"可口可乐 330ml 1箱 批次 A-14 到期 {expiry}" in done
+    async with db.session() as session:
+        lot = await session.scalar(select(Lot).where(Lot.lot_no == "A-14"))
+        assert lot is not None and (lot.production_date, lot.expiry_date) == (made, expiry)
 
 
 async def test_one_lot_typed_with_the_command_and_a_flow_left_for_another_command(console: Console, db: Database) -> None:

@@ -789,19 +789,44 @@ def test_shipping_part_of_an_order_names_products_and_quantities() -> None:
     ],
 )
 def test_lot_details_as_people_type_them(text: str, lot_no: str, produced: str | None, expiry: str | None) -> None:
-    details = parse_lot_details(text)
+    details = parse_lot_details(text, RECEIVED_ON)
     assert details.problems == ()
     assert (details.lot_no, details.production_date, details.expiry_date) == (
         lot_no, produced and date.fromisoformat(produced), expiry and date.fromisoformat(expiry)
     )
 
 
-def test_lot_details_name_dates_that_do_not_exist_or_are_not_keyed() -> None:
-    assert parse_lot_details("L9 到期 2027-02-30").problems == ("到期日“2027-02-30”不是有效日期（例：2027-05-01）",)
-    assert parse_lot_details("L9 生产 2026-13-01").problems == ("生产日期“2026-13-01”不是有效日期（例：2027-05-01）",)
-    bare = parse_lot_details("L1 2027-05-01")
-    assert bare.lot_no == "L1" and bare.problems == (
-        "日期“2027-05-01”是生产日期还是到期日？请写“生产 2027-05-01”或“到期 2027-05-01”",
+def test_lot_details_name_dates_that_do_not_exist_or_cannot_be_settled() -> None:
+    assert parse_lot_details("L9 到期 2027-02-30", RECEIVED_ON).problems == ("到期日“2027-02-30”不是有效日期（例：2027-05-01）",)
+    assert parse_lot_details("L9 生产 2026-13-01", RECEIVED_ON).problems == ("生产日期“2026-13-01”不是有效日期（例：2027-05-01）",)
+    assert parse_lot_details("L9 2027-02-30", RECEIVED_ON).problems == ("日期“2027-02-30”不是有效日期（例：2027-05-01）",)
+    three = parse_lot_details("L1 2026-05-01 2027-05-01 2027-06-01", RECEIVED_ON)
+    assert three.lot_no == "L1" and three.problems == tuple(
+        f"日期“{d}”是生产日期还是到期日？请写“生产 {d}”或“到期 {d}”" for d in ("2026-05-01", "2027-05-01", "2027-06-01")
+    )
+
+
+RECEIVED_ON = date(2026, 12, 6)
+
+
+@pytest.mark.parametrize(
+    ("text", "produced", "expiry"),
+    [
+        ("L1 2027-05-01", None, "2027-05-01"),  # still to come: nothing is produced in the future
+        ("L1 2027年6月1日", None, "2027-06-01"),
+        ("L1 2026-11-20", "2026-11-20", None),  # already past: the production date (expiry from shelf life)
+        ("L1 2026-12-06", "2026-12-06", None),  # made today
+        ("L1 2027-05-01 2026-05-01", "2026-05-01", "2027-05-01"),  # two, in any order: earlier is production
+        ("L1 20260501 20270501", "2026-05-01", "2027-05-01"),
+        ("L1 生产 2026-05-01 2027-05-01", "2026-05-01", "2027-05-01"),  # beside a keyed date: the other one
+        ("L1 2026-05-01 到期 2027-05-01", "2026-05-01", "2027-05-01"),
+    ],
+)
+def test_dates_without_a_word_are_read_as_a_label_prints_them(text: str, produced: str | None, expiry: str | None) -> None:
+    details = parse_lot_details(text, RECEIVED_ON)
+    assert details.problems == ()
+    assert (details.lot_no, details.production_date, details.expiry_date) == (
+        "L1", produced and date.fromisoformat(produced), expiry and date.fromisoformat(expiry)
     )
 
 
