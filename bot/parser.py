@@ -814,9 +814,11 @@ def _transfer(rest: str) -> Command:
     for pattern in (_TRANSFER, _TRANSFER_TO):
         match = pattern.match(rest)
         if match:
+            source = match.groupdict().get("source") or ""
+            if re.fullmatch(_QUANTITY, source) or _BARE.fullmatch(source):
+                continue  # 调拨 雪碧500 3箱 到 门店: the quantity, not a source; 500 ends the name
             item = split_item(match.group("body"))
             if item.quantity is not None and item.product:
-                source = match.groupdict().get("source") or ""
                 return Transfer(item.product, item.quantity, source, match.group("destination"))
     return Usage("transfer")
 

@@ -43,6 +43,8 @@ async def test_a_transfer_without_its_source_comes_from_the_one_warehouse_that_c
     assert "可口可乐 330ml 1箱，主仓 → 门店仓" in texts(await console.say("li", "调拨 可口可乐 330ml 1箱 到 门店"))
     refused = texts(await console.say("li", "调拨 可口可乐 330ml 2箱 到 主仓"))
     assert refused == "没有别的仓库能调出 可口可乐 330ml 2箱（可用：门店仓 1箱20罐）"
+    # The spec glued to the name and a quantity after it: the quantity was taken for the source (没有找到仓库“1箱”).
+    assert "可口可乐 330ml 1箱，主仓 → 门店仓" in texts(await console.say("li", "调拨 可口可乐330 1箱 到 门店"))
 
 
 async def test_alerts_and_today(console: Console) -> None:

@@ -573,6 +573,10 @@ def test_counts(text: str, product: str, quantity: str) -> None:
         ("把可乐 5箱 从主仓调到门店", "可乐", "5箱", "主仓", "门店"),
         ("将可乐20箱调拨到门店仓。", "可乐", "20箱", "", "门店仓"),
         ("帮我把雪碧两箱移到门店", "雪碧", "2箱", "", "门店"),
+        # Digits after the name and then a quantity: the digits are the name's, the quantity is no source.
+        ("调拨 雪碧500 3箱 到 门店", "雪碧500", "3箱", "", "门店"),
+        ("调拨 可口可乐330 20 到 门店", "可口可乐330", "20", "", "门店"),
+        ("调拨 可口可乐330 20 主仓 到 门店", "可口可乐330", "20", "主仓", "门店"),
     ],
 )
 def test_transfers(text: str, product: str, quantity: str, source: str, destination: str) -> None:
