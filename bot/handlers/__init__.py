@@ -82,6 +82,8 @@ ACTIONS: dict[str, ActionHandler] = {
     "po.cancel": purchases.cancel_draft,
     "receive.start": purchases.receivable_for_product,
     "count.start": warehouse.start_from_card,
+    "count.choose": warehouse.count_chosen,
+    "transfer.choose": warehouse.transfer_chosen,
     "alert.purchase": alert_actions.purchase,
     "alert.lots": alert_actions.view_lots,
     "alert.handle": alert_actions.handle,

@@ -194,19 +194,23 @@ async def offer_choice(
     items: tuple[ItemText, ...],
     chosen: Mapping[int, int],
     context: Mapping[str, str],
+    *,
+    numbered: bool = True,
 ) -> bool:
     """When picking products is all the lines lack, a card to pick the first ambiguous line's product;
     True when offered. Its buttons run the action `{kind}.choose`, which takes the press with `take_choice`
-    and goes on with the command."""
+    and goes on with the command. `numbered`: the command has lines, and the card says which one."""
     if not ambiguous or len(ambiguous) != len(problems):
         return False
     line = ambiguous[0]
     card = pick_card(line.item.product, line.candidates, action=f"{kind}.choose")
-    card = replace(card, title=f"第{line.number}行“{line.item.product}”是哪一个？")
+    where = f"第{line.number}行" if numbered else ""
+    card = replace(card, title=f"{where}“{line.item.product}”是哪一个？")
     pending = {
         "items": [str(item) for item in items],
         "chosen": {str(number): product_id for number, product_id in chosen.items()},
         "line": line.number,
+        "numbered": numbered,
         "context": dict(context),
         "owner_id": turn.user.id,
         "owner": turn.user.name,
@@ -237,7 +241,8 @@ async def take_choice(turn: Turn, kind: str, action: CardAction) -> Picked | Non
     chosen = {int(number): product_id for number, product_id in pending["chosen"].items()}
     chosen[pending["line"]] = product.id or 0
     picked = Card(
-        action.card_id, f"第{pending['line']}行：{product_label(product)}", Tone.NEUTRAL,
+        action.card_id, (f"第{pending['line']}行：" if pending.get("numbered", True) else "") + product_label(product),
+        Tone.NEUTRAL,
         status=decided_status("已选", turn.user.name, turn.now()),
     )
     await turn.transact(lambda session: enqueue_card_update(session, picked, action))

@@ -15,10 +15,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.cards import product_label
-from bot.handlers.common import base_quantity, find_line, product_by_id
+from bot.cards import not_found_text, product_label
+from bot.handlers.common import (
+    Ambiguous,
+    ProductLookup,
+    base_quantity,
+    find_line,
+    offer_choice,
+    product_by_id,
+    take_choice,
+)
 from bot.model import CardAction, Text
-from bot.parser import Count, QuantityText, Transfer, fold, parse_quantity
+from bot.parser import Count, ItemText, Transfer, fold, parse_quantity
 from bot.turn import Turn
 from core.catalog import describe_quantity, find_warehouse, list_warehouses, units_of
 from core.counts import COUNT_ROLES, finish_count, record_count, start_count
@@ -26,7 +34,7 @@ from core.documents import CountStatus, StockCount
 from core.errors import InvalidInput, NotFound
 from core.models import Product, Warehouse
 from core.stock import stock_of
-from core.transfers import TransferLineInput, transfer_stock
+from core.transfers import TRANSFER_ROLES, TransferLineInput, transfer_stock
 from core.users import require_role
 
 
@@ -37,24 +45,21 @@ class _LotToCount:
     book: str  # what the books hold, as a warehouse person says it
 
 
-async def _place(
-    session: AsyncSession, text: str, typed: QuantityText | None
-) -> tuple[Product, Warehouse, list[_LotToCount], QuantityText | None]:
-    """`门店 可乐` or `可乐` → the product, the warehouse (named, or the first holding it), its lots, and the
-    count as read (none when its digits were the name's: `盘点 门店 可口可乐330`)."""
-    warehouse: Warehouse | None = None
+async def _named_warehouse(session: AsyncSession, text: str) -> tuple[Warehouse | None, str]:
+    """`门店 可乐` → (门店仓, 可乐); the text as it is when its first word names no warehouse."""
     first, _, rest = text.partition(" ")
     if rest:
         try:
-            warehouse = await find_warehouse(session, first)
-            text = rest
+            return await find_warehouse(session, first), rest
         except (NotFound, InvalidInput):
-            warehouse = None
-    found, counted = await find_line(session, text, typed)
-    if found.product is None:
-        names = "、".join(product_label(p) for p in (found.candidates or found.closest)[:5])
-        raise InvalidInput(f"没有确定是哪个商品“{found.query}”" + (f"，是不是：{names}？" if names else ""))
-    product = found.product
+            pass
+    return None, text
+
+
+async def _lots_to_count(
+    session: AsyncSession, product: Product, warehouse: Warehouse | None
+) -> tuple[Warehouse, list[_LotToCount]]:
+    """The warehouse (named, or the first holding the product) and the product's lots there."""
     stock = await stock_of(session, product.id or 0)
     if warehouse is None:
         holding = [w.warehouse_id for w in stock.warehouses]
@@ -76,14 +81,31 @@ async def _place(
         if product.lot_tracked:
             raise InvalidInput(f"{product_label(product)} 在{warehouse.name}没有批次，新批次请走入库")
         lots = [_LotToCount("", "", await describe_quantity(session, product, Decimal(0), units=units))]
-    return product, warehouse, lots, counted
+    return warehouse, lots
 
 
-async def count(turn: Turn, command: Count) -> None:
+async def _pick_or_refuse(turn: Turn, kind: str, found: ProductLookup, item: ItemText, context: dict[str, str]) -> None:
+    """Text that fits several products gets a card to pick one, as 下单 and 采购 do (the command goes on
+    from `{kind}.choose`); text that fits none is answered with the closest names."""
+    if found.candidates:
+        ambiguous = Ambiguous(1, item, found.candidates)
+        await offer_choice(turn, kind, [found.query], [ambiguous], (item,), {}, context, numbered=False)
+        return
+    raise InvalidInput(not_found_text(found.query, found.closest))
+
+
+async def count(turn: Turn, command: Count, chosen: int | None = None) -> None:
     """One lot is counted with the figure typed; several are asked for one by one, because a total cannot
-    be split between them (which lot is short is what the count is for)."""
+    be split between them (which lot is short is what the count is for). `chosen`: picked on a card."""
     require_role(turn.user, COUNT_ROLES, "盘点")
-    product, warehouse, lots, typed = await turn.lookup(lambda session: _place(session, command.product, command.quantity))
+    named, text = await turn.lookup(lambda session: _named_warehouse(session, command.product))
+    found, typed = await turn.lookup(lambda session: find_line(session, text, command.quantity, chosen))
+    product = found.product
+    if product is None:
+        where = {"warehouse": named.name if named else ""}
+        await _pick_or_refuse(turn, "count", found, ItemText(text, command.quantity), where)
+        return
+    warehouse, lots = await turn.lookup(lambda session: _lots_to_count(session, product, named))
     split = ""
     if typed is not None:
         total = await turn.lookup(lambda session: base_quantity(session, product, typed, zero_allowed=True))
@@ -98,6 +120,15 @@ async def count(turn: Turn, command: Count) -> None:
         "flow": "count", "product_id": product.id, "warehouse_id": warehouse.id, "place": place,
         "lots": [[lot.lot_no, lot.name, lot.book] for lot in lots], "counted": {},
     }, intro=intro)
+
+
+async def count_chosen(turn: Turn, action: CardAction) -> None:
+    """A product picked on the card of a count whose text fit several: the count goes on."""
+    picked = await take_choice(turn, "count", action)
+    if picked is not None:
+        item = picked.items[0]
+        product = f"{picked.context['warehouse']} {item.product}".strip()
+        await count(turn, Count(product, item.quantity), picked.chosen[1])
 
 
 async def start_from_card(turn: Turn, action: CardAction) -> None:
@@ -185,15 +216,20 @@ async def _book(turn: Turn, product_id: int, warehouse_id: int, counted: dict[st
     turn.say(Text(await turn.transact(work)))
 
 
-async def transfer(turn: Turn, command: Transfer) -> None:
+async def transfer(turn: Turn, command: Transfer, chosen: int | None = None) -> None:
+    """`调拨 可乐 20箱 主仓 到 门店`; without the source, from the one other warehouse that can spare it.
+    `chosen`: the product picked on a card when the text fit several."""
+    require_role(turn.user, TRANSFER_ROLES, "调拨")
     clock = turn.clock()
+    found, typed = await turn.lookup(lambda session: find_line(session, command.product, command.quantity, chosen))
+    product = found.product
+    if product is None:
+        context = {"source": command.source, "destination": command.destination}
+        await _pick_or_refuse(turn, "transfer", found, ItemText(command.product, command.quantity), context)
+        return
 
     async def work(session: AsyncSession) -> str:
         destination = await find_warehouse(session, command.destination)
-        found, typed = await find_line(session, command.product, command.quantity)
-        if found.product is None:
-            raise InvalidInput(f"没有确定是哪个商品“{found.query}”，请写得更具体些")
-        product = found.product
         named = await find_warehouse(session, command.source) if command.source else None
         if typed is None:  # 调拨 可口可乐330 主仓 到 门店: the digits were the name's
             where = f"{named.name} " if named else ""
@@ -208,6 +244,17 @@ async def transfer(turn: Turn, command: Transfer) -> None:
         return f"已调拨 {moved.number}：{product_label(product)} {amount}，{source.name} → {destination.name}。"
 
     turn.say(Text(await turn.transact(work)))
+
+
+async def transfer_chosen(turn: Turn, action: CardAction) -> None:
+    """A product picked on the card of a transfer whose text fit several: the transfer goes on."""
+    picked = await take_choice(turn, "transfer", action)
+    if picked is not None:
+        item = picked.items[0]
+        if item.quantity is None:  # stored as typed, so it reads back with its quantity
+            raise InvalidInput("请重新发送调拨")
+        command = Transfer(item.product, item.quantity, picked.context["source"], picked.context["destination"])
+        await transfer(turn, command, picked.chosen[1])
 
 
 async def _source_for(session: AsyncSession, product: Product, quantity: Decimal, destination: Warehouse) -> Warehouse:

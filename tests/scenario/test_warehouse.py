@@ -47,6 +47,26 @@ async def test_a_transfer_without_its_source_comes_from_the_one_warehouse_that_c
     assert "可口可乐 330ml 1箱，主仓 → 门店仓" in texts(await console.say("li", "调拨 可口可乐330 1箱 到 门店"))
 
 
+async def test_a_transfer_or_count_of_text_that_fits_several_products_gets_a_card_to_pick_one(console: Console) -> None:
+    """They answered 没有确定是哪个商品“可口可乐”，请写得更具体些 with no names to choose from: now the pick card
+    下单 and 采购 have, and the command goes on from the press."""
+    choice = card(await console.say("li", "调拨 可口可乐 1箱 到 门店"))
+    assert choice["title"] == "“可口可乐”是哪一个？"
+    assert [b["label"] for b in choice["buttons"]] == ["可口可乐 330ml", "可口可乐 1.25L"]
+    assert "只有老李本人可以选" in texts(await console.press("zhang", choice, "可口可乐 330ml"))
+    moved = texts(await console.press("li", choice, "可口可乐 330ml"))
+    assert "已调拨 TR-" in moved and "可口可乐 330ml 1箱，主仓 → 门店仓" in moved
+    assert "已调拨" not in texts(await console.press("li", choice, "可口可乐 330ml"))  # one press moves it once
+
+    choice = card(await console.say("li", "盘点 门店 可口可乐"))
+    assert choice["title"] == "“可口可乐”是哪一个？"
+    asked = texts(await console.press("li", choice, "可口可乐 330ml"))
+    assert "可口可乐 330ml 在门店仓有 2 个批次" in asked  # the warehouse named is kept: L2, and L1 moved in
+    assert "第 2/2 个批次 L2" in texts(await console.say("li", "1箱"))
+    assert "账实相符" in texts(await console.say("li", "20"))
+    assert texts(await console.say("li", "调拨 百事 1箱 到 门店")).startswith("没有找到“百事”")
+
+
 async def test_alerts_and_today(console: Console) -> None:
     assert "没有临期或过期的批次" in texts(await console.say("li", "临期"))  # lots 120 and 210 days ahead
     assert "所有商品都在安全库存以上" in texts(await console.say("chen", "缺货"))
