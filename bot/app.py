@@ -14,7 +14,7 @@ from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.kv import KeyValueStore, RedisStore
 from bot.outbox import DeliveryWorker, GroupWriter
-from bot.turn import Services
+from bot.turn import AlertSetup, Services
 from core.config import Settings
 from core.db import Database
 
@@ -31,9 +31,11 @@ def build_app(
     *,
     console: bool,
     adapters: Sequence[Adapter] = (),
+    alerts: AlertSetup | None = None,
 ) -> web.Application:
     """`console` turns the console on without a token (`psibot demo`); a configured
-    PSIBOT_CONSOLE_TOKEN turns it on in any case, and then every console request must present it."""
+    PSIBOT_CONSOLE_TOKEN turns it on in any case, and then every console request must present it.
+    `alerts`: the configuration the scheduler installed in this app runs with, for `告警路由`."""
     app = web.Application(client_max_size=12 * 1024 * 1024)
     registry: dict[str, Adapter] = {adapter.platform: adapter for adapter in adapters}
     console_adapter = None
@@ -44,7 +46,7 @@ def build_app(
 
     delivery = DeliveryWorker(db, registry)
     replies = GroupWriter(db, delivery)
-    engine = Engine(Services(settings, db, store, Conversations(store), registry, delivery, replies))
+    engine = Engine(Services(settings, db, store, Conversations(store), registry, delivery, replies, alerts))
     app[ENGINE_KEY] = engine
     for adapter in registry.values():
         adapter.routes(app, engine.sink)

@@ -14,9 +14,9 @@ import logging
 
 from bot.adapter import Adapter
 from bot.kv import open_store
+from core.alerts import stored_routes
 from core.config import Settings
 from core.db import Database
-from scheduler.chat_routes import stored_routes
 from scheduler.config import AlertConfig, describe_routes, load_config
 from scheduler.jobs import JOB_KINDS
 from scheduler.robot import RobotAdapter

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from bot.cards import low_stock_quantities, near_expiry_card, new_card_id, packs_text, write_off_text
 from bot.model import Button, ButtonStyle, Card, Table, Text, Tone
+from core.alerts import ALERT_NAMES_ZH, AlertKind, AlertState, Destination, Finding
 from core.approval import WaitingFor
 from core.catalog import product_label
 from core.models import Role
@@ -16,9 +17,6 @@ from core.purchasing import SuggestedLine
 from core.quantity import format_money
 from core.reports import DailySummary, SalesRow
 from core.stock import ExpiringLot, LowStockRow
-from scheduler.config import ALERT_NAMES_ZH, AlertKind, Destination
-from scheduler.log import Finding
-from scheduler.models import AlertState
 
 MAX_ROWS = 30  # a card stays readable on a phone; the 临期 / 缺货 commands list everything
 MAX_PURCHASE_BUTTONS = 4

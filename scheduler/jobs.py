@@ -19,6 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.model import Image, Reply
+from core.alerts import (
+    AlertJob,
+    AlertKind,
+    AlertState,
+    Destination,
+    Finding,
+    lot_subject,
+    open_states,
+    plan,
+    write_plan,
+)
 from core.approval import pending_approvals
 from core.catalog import in_units, list_warehouses, product_label, units_by_product
 from core.documents import SalesOrder, SalesOrderStatus
@@ -29,9 +40,7 @@ from core.reports import SalesGrouping, SalesRow, sales_report, today_summary
 from core.stock import LowStockRow, low_stock, near_expiry
 from scheduler import cards, routing
 from scheduler.chart import sales_chart
-from scheduler.config import AlertConfig, AlertKind, Destination
-from scheduler.log import Finding, lot_subject, open_states, plan, write_plan
-from scheduler.models import AlertJob, AlertState
+from scheduler.config import AlertConfig
 
 LOW_STOCK, NEAR_EXPIRY, DIGEST = "low-stock", "near-expiry", "digest"
 JOB_KINDS = {LOW_STOCK: AlertKind.LOW_STOCK, NEAR_EXPIRY: AlertKind.NEAR_EXPIRY, DIGEST: AlertKind.DIGEST}

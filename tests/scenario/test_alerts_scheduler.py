@@ -12,7 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-import scheduler.models  # noqa: F401 - registers the scheduler's tables
 from bot.app import ENGINE_KEY, build_app
 from bot.kv import MemoryStore
 from core.config import Settings
