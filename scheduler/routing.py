@@ -18,6 +18,7 @@ from sqlmodel import select
 from bot.cards import shows_costs
 from bot.model import Reply, Target
 from bot.outbox import enqueue, enqueue_for_users
+from bot.platforms import ROBOT_PLATFORM
 from core.alerts import DEFAULT_ROLES, AlertKind, Destination, Route, StoredRoute, stored_routes
 from core.catalog import fold
 from core.models import Category, Role, User, Warehouse
@@ -26,7 +27,6 @@ from scheduler.config import AlertConfig
 
 log = logging.getLogger("psibot.scheduler")
 
-ROBOT_PLATFORM = "robot"
 IMAGE_PLATFORMS = ("console", "wecom", "dingtalk", "feishu")
 
 T = TypeVar("T")
