@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
+from adapters.console import PLATFORM as CONSOLE_PLATFORM
 from adapters.console import ConsoleAdapter
 from bot.adapter import Adapter
+from bot.cards import help_lines
 from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.kv import KeyValueStore, RedisStore
@@ -17,6 +23,8 @@ from bot.outbox import DeliveryWorker, GroupWriter
 from bot.turn import AlertSetup, Services
 from core.config import Settings
 from core.db import Database
+from core.models import Identity, User
+from core.users import ROLE_NAMES_ZH
 
 log = logging.getLogger("psibot.app")
 
@@ -40,7 +48,7 @@ def build_app(
     registry: dict[str, Adapter] = {adapter.platform: adapter for adapter in adapters}
     console_adapter = None
     if console or settings.console_token:
-        console_adapter = ConsoleAdapter(db, token=settings.console_token)
+        console_adapter = ConsoleAdapter(functools.partial(console_people, db), token=settings.console_token)
         registry[console_adapter.platform] = console_adapter
         app[CONSOLE_KEY] = console_adapter
 
@@ -86,3 +94,23 @@ def build_app(
     app.on_startup.append(start_workers)
     app.on_cleanup.append(stop_workers)
     return app
+
+
+async def console_people(db: Database) -> list[dict[str, Any]]:
+    """Whom the console may speak as: the active people bound to a console identity, each with their role
+    and the help card's examples (docs/console.md, `GET /console/api/users`)."""
+
+    async def load(session: AsyncSession) -> list[dict[str, Any]]:
+        rows = await session.execute(
+            select(User, Identity.platform_user_id)
+            .join(Identity, col(Identity.user_id) == User.id)
+            .where(Identity.platform == CONSOLE_PLATFORM, col(User.active).is_(True))
+            .order_by(col(User.id))
+        )
+        return [
+            {"id": uid, "name": user.name, "role": user.role.value, "role_name": ROLE_NAMES_ZH[user.role],
+             "examples": [{"label": label, "text": example} for label, example in help_lines(user.role)]}
+            for user, uid in rows.all()
+        ]
+
+    return await db.lookup(load)
