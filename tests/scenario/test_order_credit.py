@@ -88,6 +88,11 @@ async def test_a_salesperson_asks_the_managers_and_the_first_approval_confirms_t
 
     told = await console.replies("wang")
     assert said(told) == f"销售单 {number}（华联超市）已由 张经理 特批，已下单，合计 ¥144.00，库存已预留。"
+    mine = next(r for r in told if r.get("card_id") == offered["card_id"])  # no 撤回特批 left to press
+    assert mine["title"] == f"销售单 {number}" and mine["buttons"] == [] and mine["tone"] == "success"
+    assert mine["status"].startswith(f"已特批 {number} · 张经理 · ")
+    assert said(await console.say("wang", "撤回")).startswith("已由 张经理 于 ")
+    assert said(await console.say("wang", "确认")) == f"这张单已特批，已下单为 {number}。"
     seen = texts([*refused, *asked, *told])
     assert not any(word in seen for word in ("成本", "进价", "毛利", "¥2.50", "¥30.00"))  # 雪碧 costs ¥2.50 a bottle
     assert "可用: 2箱" in texts(await console.say("li", "库存 雪碧"))
@@ -107,8 +112,12 @@ async def test_a_rejection_tells_the_salesperson_and_reserves_nothing(console: C
     assert said(rejected) == f"已驳回 {number}，已通知小王。"
     assert card(rejected)["status"].startswith("已驳回 · 李经理 · ") and card(rejected)["buttons"] == []
     assert card(await console.replies("zhang"))["status"] == card(rejected)["status"]
-    told = said(await console.replies("wang"))
-    assert told == f"销售单 {number}（华联超市）的信用特批被 李经理 驳回，没有下单。"
+    told = await console.replies("wang")
+    assert said(told) == f"销售单 {number}（华联超市）的信用特批被 李经理 驳回，没有下单。"
+    mine = next(r for r in told if r["type"] == "card")  # the card 申请特批 was pressed on
+    assert mine["title"] == "销售单草稿 · 华联超市" and mine["buttons"] == [] and mine["tone"] == "danger"
+    assert mine["status"].startswith(f"已驳回 {number} · 李经理 · ")
+    assert said(await console.say("wang", "确认")) == f"这张单的特批申请（{number}）已被驳回，没有下单。"
     late = said(await console.press("zhang", approval, "批准特批"))
     assert late.startswith("已由 李经理 于 ") and late.endswith(" 驳回")
     assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
