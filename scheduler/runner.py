@@ -169,7 +169,7 @@ class AlertScheduler:
         if request.job == LOW_STOCK:
             return await self._db.transact(lambda session: jobs.run_low_stock(session, request))
         if request.job == NEAR_EXPIRY:
-            return await self._db.transact(lambda session: jobs.run_near_expiry(session, request))
+            return await self._db.transact(lambda session: jobs.run_near_expiry(session, request, self._store))
         if request.job == DIGEST:
             digests, days = await self._db.read(lambda session: jobs.gather_digest(session, request))
             chart = await jobs.draw_chart(days)

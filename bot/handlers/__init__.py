@@ -84,6 +84,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "count.start": warehouse.start_from_card,
     "alert.purchase": alert_actions.purchase,
     "alert.lots": alert_actions.view_lots,
+    "alert.page": alerts.next_page,
     "alert.handle": alert_actions.handle,
     "alert.mark": alert_actions.mark,
     "writeoff.lot": writeoffs.start_for_lot,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import new_card_id, product_label
+from bot.cards import EXPIRY_PAGE_SIZE, new_card_id, product_label
 from bot.handlers.alerts import ALERT_VIEWERS
 from bot.handlers.purchases import draft_card, remember_draft
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
@@ -31,7 +31,7 @@ from core.users import has_role, require_role
 from core.writeoffs import WRITE_OFF_ROLES
 
 QUICK_NOTES = ("促销", "退货", "报损")
-MAX_LOT_BUTTONS = 8
+MAX_LOT_BUTTONS = EXPIRY_PAGE_SIZE  # a button for each lot on a near-expiry card's page
 NOTE_FLOW = "alert.note"
 
 
