@@ -85,7 +85,9 @@ from core.users import has_role, require_role
 
 DRAFT_TTL_SECONDS = 30 * 60
 OUTCOME_TTL_SECONDS = 24 * 3600  # as long as platforms redeliver a click
-CREDIT_WAIT_SECONDS = 30 * 24 * 3600  # how long a 特批 request's card is known by its order, to show its decision
+# How long a 特批 request may wait and still be withdrawn from its card, and its card be shown its decision:
+# managers may take days, and the order waits in the database however long.
+CREDIT_WAIT_SECONDS = 30 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +165,9 @@ async def _claim(turn: Turn, card_id: str) -> bool:
     return False
 
 
-async def _settle(turn: Turn, card_id: str, outcome: str) -> None:
+async def _settle(turn: Turn, card_id: str, outcome: str, ttl: float = OUTCOME_TTL_SECONDS) -> None:
     """The draft is over: its presses from now on hear `outcome` (a key of `_OUTCOME_TEXT`, `:number`)."""
-    await turn.services.store.set(_outcome_key(card_id), outcome, OUTCOME_TTL_SECONDS)
+    await turn.services.store.set(_outcome_key(card_id), outcome, ttl)
     await turn.services.store.delete(_draft_key(card_id))
 
 
@@ -643,7 +645,7 @@ async def _request_credit(turn: Turn, card_id: str, action: CardAction | None, r
         await turn.services.store.delete(_outcome_key(card_id))
         raise
     await turn.services.store.set(_requester_key(order_id), card_id, CREDIT_WAIT_SECONDS)
-    await _settle(turn, card_id, f"requested:{number}")
+    await _settle(turn, card_id, f"requested:{number}", CREDIT_WAIT_SECONDS)  # its 撤回特批 holds while it waits
     if names:
         turn.say(Text(
             f"已申请特批 {number}，等待 {'、'.join(names)} 特批；批准后就下单并预留库存，结果会通知您。"

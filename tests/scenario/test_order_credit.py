@@ -4,12 +4,14 @@ manager's own order gets 特批确认; every decision is applied once."""
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
+import bot.kv
 from core.catalog import save_customer
 from core.db import Database
 from core.documents import SalesOrder, SalesOrderStatus
@@ -332,3 +334,30 @@ async def test_a_manager_types_the_credit_override_of_their_own_draft(console: C
     done = said(await console.say("zhang", "特批确认"))
     assert done == f"已下单 {so_number(done)}（特批），合计 ¥144.00，库存已预留。"
     assert await console.inbox("zhang2") == []
+
+
+class _DayLater:
+    """The key-value store's clock a day and an hour on (bot.kv.MemoryStore expires keys by it)."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return time.monotonic() + 25 * 3600
+
+
+async def test_a_request_still_waiting_the_next_day_can_be_withdrawn(
+    console: Console, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Managers may take days; the request's 撤回特批 stays good while it waits (it once expired with the
+    card's one-day memory, answering 已过期 while the order still waited for a 特批)."""
+    await limit_credit(db)
+    offered = card(await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认"))
+    mine = card(requested := await console.press("wang", offered, "申请特批"))
+    number = so_number(said(requested))
+    await console.replies("zhang")
+    monkeypatch.setattr(bot.kv, "time", _DayLater)
+    withdrawn = await console.press("wang", mine, "撤回特批")
+    assert said(withdrawn) == f"已撤回特批申请 {number}，经理不会再批它。草稿还在：可以点“修改”调整数量，或点“取消”。"
+    assert card(await console.replies("zhang"))["status"].startswith("已撤回 · 小王 · ")
+    async with db.session() as session:
+        order = await session.scalar(select(SalesOrder).where(col(SalesOrder.number) == number))
+        assert order is not None and order.status == SalesOrderStatus.CANCELLED
