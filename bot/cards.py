@@ -29,7 +29,9 @@ from core.users import ROLE_NAMES_ZH, can_see_costs
 
 STAFF_ROLES = frozenset({Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER, Role.OWNER, Role.ADMIN})
 MAX_PICK_BUTTONS = 8
-MAX_HANDLED_LOTS = 30  # the lots a near-expiry card's buttons act on: the earliest (a button's value stays small)
+# Lots on one page of a near-expiry card, which its buttons act on: its table stays one WeCom message (2048
+# bytes) and a DingTalk card variable, and 标记处理 can offer each of them (bot.handlers.alert_actions).
+EXPIRY_PAGE_SIZE = 10
 MAX_PURCHASE_BUTTONS = 4
 
 
@@ -169,10 +171,34 @@ def not_found_text(query: str, closest: Sequence[Product]) -> str:
     return f"没有找到“{echo(query)}”。您要找的是不是: {'、'.join(product_label(p) for p in closest)}？"
 
 
-def near_expiry_card(rows: Sequence[ExpiringLot], today: date, units: Mapping[int, Mapping[str, Decimal]]) -> Card:
-    """Lots by expiry, each quantity in its product's packs as the stock card says it (`units`: by product,
-    from `core.catalog.units_by_product`), with 查看批次 / 标记处理 for the first `MAX_HANDLED_LOTS` of them
-    (bot.handlers.alert_actions): asked for or pushed by the scheduler, the list is there to be acted on."""
+def expiry_position(lot: ExpiringLot) -> str:
+    """Where a lot stands in a near-expiry list (`core.stock.near_expiry` orders by expiry, then lot id): the
+    value a 下一页 button carries, so the next page starts after the last lot shown, however the list moved."""
+    return f"{lot.expiry_date.isoformat()}:{lot.lot_id}"
+
+
+def lots_before(rows: Sequence[ExpiringLot], position: str) -> int:
+    """How many of `rows` stand at or before `position` (`expiry_position`): where the next page starts.
+    ValueError when `position` is not one."""
+    day, _, lot_id = position.partition(":")
+    key = (date.fromisoformat(day), int(lot_id))
+    return sum(1 for row in rows if (row.expiry_date, row.lot_id) <= key)
+
+
+def near_expiry_card(
+    rows: Sequence[ExpiringLot],
+    today: date,
+    units: Mapping[int, Mapping[str, Decimal]],
+    *,
+    start: int = 0,
+    list_key: str = "",
+) -> Card:
+    """One page of the lots by expiry, `EXPIRY_PAGE_SIZE` from `start`, each quantity in its product's packs
+    as the stock card says it (`units`: by product, from `core.catalog.units_by_product`), with 查看批次 /
+    标记处理 for the lots on the page (bot.handlers.alert_actions): asked for or pushed by the scheduler, the
+    list is there to be acted on, so a longer one has 下一页 (`alert.page`, carrying `list_key`: which list,
+    "" for every near-expiry lot). The counts are the whole list's."""
+    page = rows[start : start + EXPIRY_PAGE_SIZE]
     table = Table(
         ("商品", "仓库", "批次", "到期", "剩余", "数量"),
         tuple(
@@ -184,19 +210,29 @@ def near_expiry_card(rows: Sequence[ExpiringLot], today: date, units: Mapping[in
                 "已过期" if r.expired else f"{r.days_left}天",
                 in_units(r.on_hand, r.base_unit, units.get(r.product_id, {})),
             )
-            for r in rows
+            for r in page
         ),
     )
     expired = sum(1 for r in rows if r.expired)
-    value = {"lot_ids": ",".join(str(r.lot_id) for r in rows[:MAX_HANDLED_LOTS])}
+    value = {"lot_ids": ",".join(str(r.lot_id) for r in page)}
+    buttons = [Button("查看批次", "alert.lots", value), Button("标记处理", "alert.handle", value, ButtonStyle.PRIMARY)]
+    note = "处理后请点“标记处理”，写明促销、退货或报损"
+    if len(rows) > EXPIRY_PAGE_SIZE:
+        pages = -(-len(rows) // EXPIRY_PAGE_SIZE)
+        number = start // EXPIRY_PAGE_SIZE + 1
+        more = start + len(page) < len(rows)
+        where = f"第 {number}/{pages} 页，共 {len(rows)} 个批次，按钮只对本页的批次" + ("，后面的请点“下一页”" if more else "")
+        note = f"{where}\n{note}"
+        if more:
+            buttons.append(Button("下一页", "alert.page", {"after": expiry_position(page[-1]), "list": list_key}))
     return Card(
         card_id=new_card_id("expiry"),
         title=f"临期提醒 · {today:%m月%d日}",
         tone=Tone.DANGER if expired else Tone.WARNING,
         fields=(("临期批次", str(len(rows) - expired)), ("已过期", str(expired))),
         tables=(table,),
-        note="处理后请点“标记处理”，写明促销、退货或报损",
-        buttons=(Button("查看批次", "alert.lots", value), Button("标记处理", "alert.handle", value, ButtonStyle.PRIMARY)),
+        note=note,
+        buttons=tuple(buttons),
     )
 
 

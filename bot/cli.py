@@ -79,7 +79,9 @@ async def _serve(settings: Settings, host: str, port: int, *, demo: bool) -> Non
     store = open_store(settings.redis_url)
     alert_config = load_config(settings)
     adapters = configured_adapters(settings.env, store)
-    app = build_app(settings, database, store, console=demo, adapters=[*adapters, robot_adapter(alert_config)])
+    app = build_app(
+        settings, database, store, console=demo, adapters=[*adapters, robot_adapter(alert_config)], alerts=alert_config
+    )
     install(app, alert_config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -1,4 +1,4 @@
-"""Which chat platforms are on: each one whose environment variables are set."""
+"""Which chat platforms are on: each one whose environment variables are set; and the group robots."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from adapters.dingtalk import DingTalkAdapter
 from adapters.dingtalk import Settings as DingTalkSettings
 from adapters.feishu import FeishuAdapter
 from adapters.feishu import Settings as FeishuSettings
+from adapters.robot import PLATFORM as ROBOT_PLATFORM
+from adapters.robot import RobotAdapter, Webhook
 from adapters.wecom import Settings as WeComSettings
 from adapters.wecom import WeComAdapter
 from bot.adapter import Adapter
@@ -27,3 +29,11 @@ def configured_adapters(env: Mapping[str, str], store: KeyValueStore) -> list[Ad
     if feishu is not None:
         adapters.append(FeishuAdapter(feishu, store))
     return adapters
+
+
+def robot_adapter(robots: Mapping[str, Webhook]) -> Adapter:
+    """The outbox platform `ROBOT_PLATFORM` of the group robots named in the alert configuration."""
+    return RobotAdapter(robots)
+
+
+__all__ = ["ROBOT_PLATFORM", "configured_adapters", "robot_adapter"]

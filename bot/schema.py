@@ -1,6 +1,7 @@
 """The whole schema: every table module, and Alembic upgrades for any database.
 
-This is the one place that knows every package's tables, so migrations cover core, bot and scheduler.
+This is the one place that knows every package's tables, so migrations cover them all (core's, among
+them the alerts', and the outbox).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from sqlalchemy.engine import URL
 from sqlmodel import SQLModel
 
 import bot.outbox  # noqa: F401 - table registration
+import core.alerts.models  # noqa: F401 - table registration
 import core.documents  # noqa: F401 - table registration
 import core.models  # noqa: F401 - table registration
-import scheduler.models  # noqa: F401 - table registration
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from bot.conversation import Conversations
 from bot.kv import KeyValueStore
 from bot.model import InboundEvent, Origin, Reply, Target, Text
 from bot.outbox import DeliveryWorker, GroupWriter, enqueue
+from core.alerts import Route
 from core.columns import utcnow
 from core.config import Settings
 from core.db import Database
@@ -24,6 +25,20 @@ from core.numbering import Clock
 from core.users import ROLE_NAMES_ZH
 
 T = TypeVar("T")
+
+
+class AlertSetup(Protocol):
+    """The alert configuration the scheduler runs with (psibot.toml's `[alerts]`, read once at start), as
+    `告警路由` needs it: given to the app by the composition root, so the chat shows the routes in force and
+    never reads the file or imports the scheduler itself."""
+
+    def robot_names(self) -> Collection[str]:
+        """The group robots routes may send to."""
+        ...
+
+    def describe(self, made_in_chat: Sequence[Route]) -> str:
+        """The schedule and every route in force, those made in chat (numbered) among them."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +52,7 @@ class Services:
     adapters: Mapping[str, Adapter]
     delivery: DeliveryWorker
     replies: GroupWriter  # for turns that wrote nothing else
+    alerts: AlertSetup | None = None  # None: no scheduler runs with this app (tests, an embedding)
 
 
 def reply_target(origin: Origin, reply_handle: str = "") -> Target:

@@ -14,12 +14,14 @@ import logging
 
 from bot.adapter import Adapter
 from bot.kv import open_store
+from bot.outbox import DeliveryWorker
+from bot.platforms import configured_adapters
+from bot.platforms import robot_adapter as robots_of
+from core.alerts import stored_routes
 from core.config import Settings
 from core.db import Database
-from scheduler.chat_routes import stored_routes
 from scheduler.config import AlertConfig, describe_routes, load_config
 from scheduler.jobs import JOB_KINDS
-from scheduler.robot import RobotAdapter
 from scheduler.runner import AlertScheduler, install
 
 __all__ = [
@@ -40,7 +42,7 @@ log = logging.getLogger("psibot.scheduler")
 
 def robot_adapter(config: AlertConfig) -> Adapter:
     """The outbox platform of the configured group robots (give it to build_app on every instance)."""
-    return RobotAdapter(config.robots)
+    return robots_of(config.robots)
 
 
 async def describe_all_routes(settings: Settings) -> str:
@@ -77,9 +79,6 @@ async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = Non
 
     Use it instead of the scheduler inside serve (not beside it: both would be safe, but one is enough).
     """
-    from bot.outbox import DeliveryWorker
-    from bot.platforms import configured_adapters
-
     config = load_config(settings)
     database = Database(settings.database_url)
     store = open_store(settings.redis_url)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from bot.cards import low_stock_quantities, near_expiry_card, new_card_id, packs_text, write_off_text
 from bot.model import Button, ButtonStyle, Card, Table, Text, Tone
+from core.alerts import ALERT_NAMES_ZH, AlertKind, AlertState, Destination, Finding
 from core.approval import WaitingFor
 from core.catalog import product_label
 from core.models import Role
@@ -16,11 +17,8 @@ from core.purchasing import SuggestedLine
 from core.quantity import format_money
 from core.reports import DailySummary, SalesRow
 from core.stock import ExpiringLot, LowStockRow
-from scheduler.config import ALERT_NAMES_ZH, AlertKind, Destination
-from scheduler.log import Finding
-from scheduler.models import AlertState
 
-MAX_ROWS = 30  # a card stays readable on a phone; the 临期 / 缺货 commands list everything
+MAX_ROWS = 30  # a card stays readable on a phone; the 缺货 command lists everything
 MAX_PURCHASE_BUTTONS = 4
 PURCHASE_ROLES = {Role.PURCHASER.value, Role.MANAGER.value, Role.OWNER.value, Role.ADMIN.value}
 
@@ -77,16 +75,13 @@ def low_stock_alert(
 
 
 def near_expiry_alert(findings: Sequence[Finding], today: date, units: Mapping[int, Mapping[str, Decimal]]) -> Card:
-    """The 临期提醒 card of the 临期 command (its buttons included) for the first MAX_ROWS lots."""
-    lots = [finding.row for finding in findings[:MAX_ROWS]]
+    """The 临期提醒 card of the 临期 command (its buttons included), first page, for the alert's lots. Its
+    下一页 pages through those lots only, which the job keeps under the card's id when there is more than a
+    page (bot.handlers.alerts.remember_expiry_list)."""
+    lots = [finding.row for finding in findings]
     assert all(isinstance(lot, ExpiringLot) for lot in lots)
-    card = near_expiry_card(lots, today, units)  # type: ignore[arg-type]
-    more = len(findings) - len(lots)
-    return dataclasses.replace(
-        card,
-        card_id=new_card_id("alert-expiry"),
-        note=f"另有 {more} 个批次，发“临期”查看全部" if more > 0 else card.note,
-    )
+    card_id = new_card_id("alert-expiry")
+    return dataclasses.replace(near_expiry_card(lots, today, units, list_key=card_id), card_id=card_id)  # type: ignore[arg-type]
 
 
 def recovered_text(kind: AlertKind, states: Sequence[AlertState]) -> Text:

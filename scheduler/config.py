@@ -7,71 +7,17 @@ The file is found at PSIBOT_CONFIG, else ./psibot.toml; without one every defaul
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.alerts import AlertKind, Destination, Route, describe_route_lines
 from core.config import ConfigError, Settings
 from core.models import Role
-from core.users import ROLE_NAMES_ZH
 
 ROBOT_PLATFORMS = ("wecom", "dingtalk", "feishu")
-
-
-class AlertKind(StrEnum):
-    LOW_STOCK = "low_stock"
-    NEAR_EXPIRY = "near_expiry"
-    DIGEST = "digest"
-
-
-ALERT_NAMES_ZH = {AlertKind.LOW_STOCK: "缺货", AlertKind.NEAR_EXPIRY: "临期", AlertKind.DIGEST: "日报"}
-
-DEFAULT_ROLES: Mapping[AlertKind, tuple[Role, ...]] = {
-    AlertKind.LOW_STOCK: (Role.WAREHOUSE, Role.PURCHASER),
-    AlertKind.NEAR_EXPIRY: (Role.WAREHOUSE, Role.MANAGER),
-    AlertKind.DIGEST: (Role.MANAGER, Role.OWNER),
-}
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Destination:
-    """One receiver of alerts: the users of a role (direct messages), a group chat, or a group robot."""
-
-    kind: str  # "role" | "chat" | "robot"
-    id: str  # role value; "platform:chat id"; robot name
-
-    def describe(self) -> str:
-        if self.kind == "role":
-            return f"{ROLE_NAMES_ZH[Role(self.id)]}（私聊）"
-        if self.kind == "chat":
-            return f"群聊 {self.id}"
-        return f"群机器人 {self.id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Alerts of `kinds` about `warehouse` (and `category`; None: any) go to `destinations`."""
-
-    kinds: tuple[AlertKind, ...]
-    destinations: tuple[Destination, ...]
-    warehouse: str | None = None  # warehouse name or code
-    category: str | None = None  # category name
-    number: int | None = None  # of a route made in chat (`告警路由 删除 N`); None: from the file
-
-    def describe(self) -> str:
-        scope = " ".join(
-            part for part in (self.warehouse and f"仓库={self.warehouse}", self.category and f"分类={self.category}")
-            if part
-        ) or "全部"
-        kinds = "、".join(ALERT_NAMES_ZH[kind] for kind in self.kinds)
-        return f"{kinds} [{scope}] → {'、'.join(d.describe() for d in self.destinations)}"
-
-    @property
-    def specificity(self) -> int:
-        return (self.warehouse is not None) + (self.category is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +52,15 @@ class AlertConfig:
     routes: tuple[Route, ...] = ()
     robots: Mapping[str, Robot] = field(default_factory=dict)
     source: str = "默认配置"  # the file read, for `psibot alerts routes`
+
+    # What the chat's `告警路由` asks of the configuration in force (bot.turn.AlertSetup), given to the app
+    # by the composition root (bot/cli.py), so the bot never reads the file or imports the scheduler.
+
+    def robot_names(self) -> Collection[str]:
+        return self.robots.keys()
+
+    def describe(self, made_in_chat: Sequence[Route] = ()) -> str:
+        return describe_routes(self, made_in_chat)
 
 
 def config_path(settings: Settings) -> Path:
@@ -233,13 +188,8 @@ def describe_routes(config: AlertConfig, made_in_chat: Sequence[Route] = ()) -> 
         f"临期: 每天 {schedule.near_expiry_at:%H:%M}",
         f"日报: 每天 {schedule.digest_at:%H:%M}",
         f"错过的运行在 {int(schedule.misfire_grace.total_seconds() // 60)} 分钟内补发一次（仅当天）",
-        "路由（[文件] 只能在配置文件里改；#N [聊天] 用“告警路由 删除 N”删除）:",
+        *describe_route_lines(config.routes, made_in_chat),
     ]
-    lines += [f"  [文件] {route.describe()}" for route in config.routes]
-    lines += [f"  #{route.number} [聊天] {route.describe()}" for route in made_in_chat]
-    for kind, roles in DEFAULT_ROLES.items():
-        receivers = "、".join(Destination("role", role.value).describe() for role in roles)
-        lines.append(f"  {ALERT_NAMES_ZH[kind]} [未匹配任何路由时] → {receivers}")
     for robot in config.robots.values():
         lines.append(f"群机器人 {robot.name}: {robot.platform} {_masked(robot.url)}{' (加签)' if robot.secret else ''}")
     return "\n".join(lines)

@@ -18,7 +18,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.model import Image, Reply
+from bot.cards import EXPIRY_PAGE_SIZE
+from bot.handlers.alerts import remember_expiry_list
+from bot.kv import KeyValueStore
+from bot.model import Card, Image, Reply
+from core.alerts import (
+    AlertJob,
+    AlertKind,
+    AlertState,
+    Destination,
+    Finding,
+    lot_subject,
+    open_states,
+    plan,
+    write_plan,
+)
 from core.approval import pending_approvals
 from core.catalog import in_units, list_warehouses, product_label, units_by_product
 from core.documents import SalesOrder, SalesOrderStatus
@@ -26,12 +40,10 @@ from core.models import ZERO, Lot, Product, Role, Supplier, User
 from core.numbering import Clock
 from core.purchasing import reorder_suggestions
 from core.reports import SalesGrouping, SalesRow, sales_report, today_summary
-from core.stock import LowStockRow, low_stock, near_expiry
+from core.stock import ExpiringLot, LowStockRow, low_stock, near_expiry
 from scheduler import cards, routing
 from scheduler.chart import sales_chart
-from scheduler.config import AlertConfig, AlertKind, Destination
-from scheduler.log import Finding, lot_subject, open_states, plan, write_plan
-from scheduler.models import AlertJob, AlertState
+from scheduler.config import AlertConfig
 
 LOW_STOCK, NEAR_EXPIRY, DIGEST = "low-stock", "near-expiry", "digest"
 JOB_KINDS = {LOW_STOCK: AlertKind.LOW_STOCK, NEAR_EXPIRY: AlertKind.NEAR_EXPIRY, DIGEST: AlertKind.DIGEST}
@@ -203,13 +215,18 @@ async def run_low_stock(session: AsyncSession, request: RunRequest) -> RunResult
     return await _finish(session, request, await _alert_run(session, request, AlertKind.LOW_STOCK, findings, build))
 
 
-async def run_near_expiry(session: AsyncSession, request: RunRequest) -> RunResult:
+async def run_near_expiry(session: AsyncSession, request: RunRequest, store: KeyValueStore) -> RunResult:
+    """`store` keeps the lots of an alert longer than a card's page, for its 下一页."""
     if not await claim_slot(session, request):
         return RunResult(request.job, False, reason="这一时段已运行过")
 
     async def build(session: AsyncSession, items: Sequence[Finding], _destination: Destination) -> Reply:
-        units = await units_by_product(session, (finding.product_id for finding in items))
-        return cards.near_expiry_alert(items, request.today, units)
+        units = await units_by_product(session, (finding.product_id for finding in items[:EXPIRY_PAGE_SIZE]))
+        card: Card = cards.near_expiry_alert(items, request.today, units)
+        if len(items) > EXPIRY_PAGE_SIZE:  # a retried transaction leaves an unused list, which expires
+            lots = [finding.row.lot_id for finding in items if isinstance(finding.row, ExpiringLot)]
+            await remember_expiry_list(store, card.card_id, lots)
+        return card
 
     findings = await near_expiry_findings(session, request.today)
     return await _finish(session, request, await _alert_run(session, request, AlertKind.NEAR_EXPIRY, findings, build))

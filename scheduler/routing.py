@@ -7,6 +7,7 @@ Every message is queued in the outbox: group robots too, under the platform name
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -17,13 +18,15 @@ from sqlmodel import select
 from bot.cards import shows_costs
 from bot.model import Reply, Target
 from bot.outbox import enqueue, enqueue_for_users
+from bot.platforms import ROBOT_PLATFORM
+from core.alerts import DEFAULT_ROLES, AlertKind, Destination, Route, StoredRoute, stored_routes
 from core.catalog import fold
 from core.models import Category, Role, User, Warehouse
 from core.users import users_with_roles
-from scheduler.chat_routes import stored_routes, usable
-from scheduler.config import DEFAULT_ROLES, AlertConfig, AlertKind, Destination, Route
+from scheduler.config import AlertConfig
 
-ROBOT_PLATFORM = "robot"
+log = logging.getLogger("psibot.scheduler")
+
 IMAGE_PLATFORMS = ("console", "wecom", "dingtalk", "feishu")
 
 T = TypeVar("T")
@@ -49,6 +52,20 @@ class Router:
         best = max(route.specificity for route in matching)
         found = {d: None for route in matching if route.specificity == best for d in route.destinations}
         return tuple(found)
+
+
+def usable(config: AlertConfig, routes: Sequence[StoredRoute]) -> list[StoredRoute]:
+    """Routes made in chat to a group robot that is no longer in the file are left out (their alerts fall
+    back to the next matching routes or the defaults) rather than queued for a robot nobody can reach."""
+    kept = []
+    for stored in routes:
+        destination = stored[0].destinations[0]
+        if destination.kind == "robot" and destination.id not in config.robots:
+            log.warning("alert route #%s names robot %r, which psibot.toml no longer defines", stored[0].number,
+                        destination.id)
+            continue
+        kept.append(stored)
+    return kept
 
 
 async def router(session: AsyncSession, config: AlertConfig) -> Router:

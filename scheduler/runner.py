@@ -30,6 +30,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.app import ENGINE_KEY
 from bot.kv import KeyValueStore
 from core.columns import utcnow
 from core.config import Settings
@@ -168,7 +169,7 @@ class AlertScheduler:
         if request.job == LOW_STOCK:
             return await self._db.transact(lambda session: jobs.run_low_stock(session, request))
         if request.job == NEAR_EXPIRY:
-            return await self._db.transact(lambda session: jobs.run_near_expiry(session, request))
+            return await self._db.transact(lambda session: jobs.run_near_expiry(session, request, self._store))
         if request.job == DIGEST:
             digests, days = await self._db.read(lambda session: jobs.gather_digest(session, request))
             chart = await jobs.draw_chart(days)
@@ -185,8 +186,6 @@ def install(app: web.Application, config: AlertConfig) -> AlertScheduler:
     Group robots must be among the adapters given to build_app (`robot_adapter(config)`), so that every
     instance's delivery worker can send what any instance queued.
     """
-    from bot.app import ENGINE_KEY  # bot.app imports the handlers, which import this package
-
     services = app[ENGINE_KEY].services
     if config.robots and ROBOT_PLATFORM not in services.adapters:
         raise ValueError("alerts.robots are configured: pass scheduler.robot_adapter(config) to build_app")

@@ -5,6 +5,7 @@ neutral event for the engine's sink (which returns at once, so the POST answers 
 the outbox delivers land in a per-user mailbox in memory, read by long-polling or Server-Sent Events.
 Because the console lets anyone speak as anyone, it is protected by PSIBOT_CONSOLE_TOKEN when one is set
 (bearer header or cookie, compared in constant time). The interface is documented in docs/console.md.
+Who may be spoken as is the bot's to say (`People`, given by bot.app), not read from the database here.
 """
 
 from __future__ import annotations
@@ -17,23 +18,18 @@ import json
 import unicodedata
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, NamedTuple
 
 from aiohttp import BodyPartReader, web
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from adapters.http import read_limited
 from bot.adapter import DeliveryError, EventSink
-from bot.cards import help_lines
 from bot.model import Card, CardAction, ImageMessage, Origin, Reply, Sent, Target, TextMessage
 from bot.serial import reply_to_json
-from core.columns import utcnow
-from core.db import Database
-from core.models import Identity, User
-from core.users import ROLE_NAMES_ZH
 
 PLATFORM = "console"
 COOKIE = "psibot_console"
@@ -43,6 +39,14 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 KEPT_IMAGES = 100
 MAX_WAIT_SECONDS = 30.0
 HEARTBEAT_SECONDS = 15.0
+
+# The people bound to a console identity, as `GET /console/api/users` lists them (docs/console.md):
+# {"id", "name", "role", "role_name", "examples": [{"label", "text"}]} each.
+People = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 _STATIC = resources.files(__package__) / "static"
 _STATIC_TYPES = {"index.html": "text/html", "app.js": "application/javascript", "style.css": "text/css"}
@@ -75,8 +79,8 @@ class _Mailbox:
 class ConsoleAdapter:
     platform = PLATFORM
 
-    def __init__(self, db: Database, *, token: str | None = None) -> None:
-        self._db = db
+    def __init__(self, people: People, *, token: str | None = None) -> None:
+        self._people = people
         self._token = token
         self._mailboxes: dict[str, _Mailbox] = {}
         self._where: dict[str, str] = {}  # message ref → mailbox key, for card updates
@@ -202,20 +206,7 @@ class ConsoleAdapter:
         return web.Response(text=(_STATIC / name).read_text("utf-8"), content_type=_STATIC_TYPES[name])
 
     async def _users(self, _request: web.Request) -> web.Response:
-        async def load(session: AsyncSession) -> list[dict[str, Any]]:
-            rows = await session.execute(
-                select(User, Identity.platform_user_id)
-                .join(Identity, col(Identity.user_id) == User.id)
-                .where(Identity.platform == PLATFORM, col(User.active).is_(True))
-                .order_by(col(User.id))
-            )
-            return [
-                {"id": uid, "name": user.name, "role": user.role.value, "role_name": ROLE_NAMES_ZH[user.role],
-                 "examples": [{"label": label, "text": example} for label, example in help_lines(user.role)]}
-                for user, uid in rows.all()
-            ]
-
-        return _respond({"users": await self._db.lookup(load)})
+        return _respond({"users": await self._people()})
 
     async def _post_message(self, request: web.Request) -> web.Response:
         body = await _json(request)

@@ -86,6 +86,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "transfer.choose": warehouse.transfer_chosen,
     "alert.purchase": alert_actions.purchase,
     "alert.lots": alert_actions.view_lots,
+    "alert.page": alerts.next_page,
     "alert.handle": alert_actions.handle,
     "alert.mark": alert_actions.mark,
     "writeoff.lot": writeoffs.start_for_lot,

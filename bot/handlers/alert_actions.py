@@ -3,7 +3,7 @@
 生成采购单 turns the reorder suggestion of the card's supplier into a draft for the person pressing, shown
 with 提交审批 (or typed: bot.handlers.drafts), which sends the approval card through the same path as the `采购`
 command. 标记处理 records how a lot is being dealt with (促销, 退货 or a typed note), which stops its daily
-repeats; the alert log lives in scheduler.log. Its 报损 opens the write-off of the lot (bot.handlers.writeoffs) for those who may
+repeats; the alert log lives in core.alerts. Its 报损 opens the write-off of the lot (bot.handlers.writeoffs) for those who may
 book one, and is a note like the others for those who may not.
 """
 
@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import new_card_id, product_label
+from bot.cards import EXPIRY_PAGE_SIZE, new_card_id, product_label
 from bot.handlers.alerts import ALERT_VIEWERS
 from bot.handlers.purchases import draft_card, remember_draft
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.turn import Turn
+from core.alerts import AlertState, lot_subject, mark_handled
 from core.catalog import in_units, units_by_product
 from core.documents import PURCHASE_STATUS_ZH, PurchaseOrder, PurchaseOrderStatus
 from core.errors import InvalidInput
@@ -28,11 +29,9 @@ from core.models import Lot, Product, Warehouse
 from core.purchasing import PURCHASING_ROLES, order_suggestion
 from core.users import has_role, require_role
 from core.writeoffs import WRITE_OFF_ROLES
-from scheduler.log import lot_subject, mark_handled
-from scheduler.models import AlertState
 
 QUICK_NOTES = ("促销", "退货", "报损")
-MAX_LOT_BUTTONS = 8
+MAX_LOT_BUTTONS = EXPIRY_PAGE_SIZE  # a button for each lot on a near-expiry card's page
 NOTE_FLOW = "alert.note"
 
 

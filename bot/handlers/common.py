@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -130,6 +131,16 @@ def _similarity(text: str, product: Product) -> float:
     query = fold(text)
     target = product.pinyin_full if query.isascii() else product.name_key
     return SequenceMatcher(None, query, target[: max(len(query) + 2, 1)]).ratio()
+
+
+def as_typed(word: str, said: str) -> str:
+    """A code read from the folded text (`bot.parser.fold`: lower case), as the person wrote it in `said`:
+    `批次 L9` is answered about L9, not l9. The last place it stands alone wins (a lot comes after the
+    product); `word` itself when it is not found there."""
+    spelled = re.finditer(
+        rf"(?<![A-Za-z0-9_-]){re.escape(word)}(?![A-Za-z0-9_-])", unicodedata.normalize("NFKC", said), re.IGNORECASE
+    )
+    return next(reversed([match.group(0) for match in spelled]), word)
 
 
 def button_product_id(value: str) -> int:

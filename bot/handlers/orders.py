@@ -3,7 +3,8 @@ bot.handlers.drafts); `发货 SO-…` (all, or `发货 SO-… 可乐 5箱`) → 
 closes a partly shipped order.
 Over the customer's credit limit (and short of no stock, which a 特批 cannot fix) the draft card offers 申请特批
 (the order waits in the database and its card goes to the managers: 批准特批 / 驳回, decided once in
-core.sales; the salesperson may 撤回特批 until then), or 特批确认 to a manager.
+core.sales; the salesperson may 撤回特批 until then, and their card shows the decision when it is made), or
+特批确认 to a manager.
 
 The draft lives in the key-value store under its card's id (with a TTL), not in the database: an
 abandoned draft costs nothing, and a button on an expired card says so. Confirming creates and
@@ -84,6 +85,9 @@ from core.users import has_role, require_role
 
 DRAFT_TTL_SECONDS = 30 * 60
 OUTCOME_TTL_SECONDS = 24 * 3600  # as long as platforms redeliver a click
+# How long a 特批 request may wait and still be withdrawn from its card, and its card be shown its decision:
+# managers may take days, and the order waits in the database however long.
+CREDIT_WAIT_SECONDS = 30 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,10 @@ _OUTCOME_TEXT = {
     "edited": "这张草稿已修改，请在新草稿上操作。",
     "cancelled": "这张草稿已取消。",
     "requested": "这张单已申请特批（{number}），结果会通知您。",
+    "approved": "这张单已特批，已下单为 {number}。",
+    "rejected": "这张单的特批申请（{number}）已被驳回，没有下单。",
 }
+CREDIT_OUTCOMES = ("requested", "approved", "rejected")  # a request made from the card, decided or not
 
 
 async def _outcome(turn: Turn, card_id: str) -> str | None:
@@ -158,9 +165,9 @@ async def _claim(turn: Turn, card_id: str) -> bool:
     return False
 
 
-async def _settle(turn: Turn, card_id: str, outcome: str) -> None:
+async def _settle(turn: Turn, card_id: str, outcome: str, ttl: float = OUTCOME_TTL_SECONDS) -> None:
     """The draft is over: its presses from now on hear `outcome` (a key of `_OUTCOME_TEXT`, `:number`)."""
-    await turn.services.store.set(_outcome_key(card_id), outcome, OUTCOME_TTL_SECONDS)
+    await turn.services.store.set(_outcome_key(card_id), outcome, ttl)
     await turn.services.store.delete(_draft_key(card_id))
 
 
@@ -548,6 +555,11 @@ def _credit_card_id(order_id: int) -> str:
     return f"so:{order_id}:credit"
 
 
+def _requester_key(order_id: int) -> str:
+    """The draft card a 特批 request was made from, by the order waiting for it."""
+    return f"credit-draft:{order_id}"
+
+
 async def _credit_card(session: AsyncSession, order: SalesOrder, why: str) -> Card:
     """A draft order over its customer's credit limit as the managers see it, with 批准特批 / 驳回 while it
     waits (sale prices only, as its salesperson saw them)."""
@@ -616,7 +628,7 @@ async def _request_credit(turn: Turn, card_id: str, action: CardAction | None, r
     if not await _claim(turn, card_id):
         return
 
-    async def work(session: AsyncSession) -> tuple[str, list[str]]:
+    async def work(session: AsyncSession) -> tuple[int, str, list[str]]:
         order = await _new_order(session, turn, draft, clock, note=reason)
         approvers = await credit_approvers(session)
         asked = await _credit_card(session, order, draft.credit)
@@ -625,14 +637,15 @@ async def _request_credit(turn: Turn, card_id: str, action: CardAction | None, r
         withdraw = Button("撤回特批", "order.credit_withdraw", {}, ButtonStyle.DANGER)
         requested = replace(_decided(card, f"已申请特批 {order.number}", turn, Tone.WARNING), buttons=(withdraw,))
         await enqueue_card_update(session, requested, action)
-        return order.number, [u.name for u in approvers]
+        return order.id or 0, order.number, [u.name for u in approvers]
 
     try:
-        number, names = await turn.transact(work)
+        order_id, number, names = await turn.transact(work)
     except Exception:
         await turn.services.store.delete(_outcome_key(card_id))
         raise
-    await _settle(turn, card_id, f"requested:{number}")
+    await turn.services.store.set(_requester_key(order_id), card_id, CREDIT_WAIT_SECONDS)
+    await _settle(turn, card_id, f"requested:{number}", CREDIT_WAIT_SECONDS)  # its 撤回特批 holds while it waits
     if names:
         turn.say(Text(
             f"已申请特批 {number}，等待 {'、'.join(names)} 特批；批准后就下单并预留库存，结果会通知您。"
@@ -670,13 +683,13 @@ async def _withdraw(turn: Turn, card_id: str, action: CardAction | None) -> None
     again, whose 确认 may ask for a 特批 anew."""
     raw = await turn.services.store.get(_outcome_key(card_id))
     kind, _, number = (raw or "").partition(":")
-    if kind != "requested":
+    if kind not in CREDIT_OUTCOMES:  # a decided request is refused by core, which says who decided it
         open_draft = raw is None and await _load_draft(turn, card_id) is not None
         turn.say(Text("这张草稿没有在等特批，不用撤回。" if open_draft else await _outcome(turn, card_id) or expired_text()))
         return
     clock = turn.clock()
 
-    async def work(session: AsyncSession) -> Draft:
+    async def work(session: AsyncSession) -> tuple[int, Draft]:
         waiting = await _order_by_number(session, number)
         order = await withdraw_credit_request(session, turn.user, waiting.id or 0, clock=clock)
         managers = await _credit_card(session, order, "")
@@ -684,10 +697,11 @@ async def _withdraw(turn: Turn, card_id: str, action: CardAction | None) -> None
         await enqueue_card_update(session, replace(managers, tone=Tone.NEUTRAL, status=status))
         draft = await _draft_of(session, order)
         await enqueue_card_update(session, await _draft_card(session, card_id, draft, clock), action)
-        return draft
+        return order.id or 0, draft
 
-    draft = await turn.transact(work)
+    waiting_id, draft = await turn.transact(work)
     await turn.services.store.delete(_outcome_key(card_id))
+    await turn.services.store.delete(_requester_key(waiting_id))
     await _save_draft(turn, card_id, draft)
     turn.say(Text(f"已撤回特批申请 {number}，经理不会再批它。草稿还在：可以点“修改”调整数量，或点“取消”。"))
 
@@ -714,14 +728,22 @@ def _credit_order_of(action: CardAction) -> int:
 
 
 async def _credit_decided(
-    session: AsyncSession, turn: Turn, action: CardAction, order: SalesOrder, verb: str, news: str
+    session: AsyncSession, turn: Turn, action: CardAction, order: SalesOrder, verb: str, news: str,
+    requester_card: str | None,
 ) -> str:
     """A decision on a 特批: `verb` on the managers' card for all of them, `news` told to the salesperson,
-    whose name is returned for the manager's answer."""
+    whose name is returned for the manager's answer. The salesperson's own card (`requester_card`, the draft
+    the request was made from) shows the decision too, instead of a 撤回特批 that could only be refused:
+    an approved order as confirmed (`_confirm`'s card), a rejected one as not ordered."""
     card = await _credit_card(session, order, "")
     status = decided_status(verb, turn.user.name, turn.now())
-    tone = Tone.SUCCESS if order.status != SalesOrderStatus.CANCELLED else Tone.DANGER
+    approved = order.status != SalesOrderStatus.CANCELLED
+    tone = Tone.SUCCESS if approved else Tone.DANGER
     await enqueue_card_update(session, replace(card, tone=tone, status=status), action)
+    if requester_card is not None:
+        draft = await _draft_card(session, requester_card, await _draft_of(session, order), turn.clock())
+        title = f"销售单 {order.number}" if approved else None
+        await enqueue_card_update(session, _decided(draft, f"{verb} {order.number}", turn, tone, title))
     customer = await session.get(Customer, order.customer_id)
     await enqueue_for_users(
         session, [order.salesperson_id], Text(f"销售单 {order.number}（{customer.name if customer else ''}）{news}")
@@ -730,24 +752,35 @@ async def _credit_decided(
     return salesperson.name if salesperson else ""
 
 
+async def _requester_decided(turn: Turn, order_id: int, requester_card: str | None, outcome: str) -> None:
+    """The request's card is over: a later press or typed word on it hears `outcome` (`_OUTCOME_TEXT`)."""
+    if requester_card is not None:
+        await turn.services.store.set(_outcome_key(requester_card), outcome, OUTCOME_TTL_SECONDS)
+    await turn.services.store.delete(_requester_key(order_id))
+
+
 async def approve_credit(turn: Turn, action: CardAction) -> None:
     """批准特批: the order is confirmed with this manager's override, in one transaction with its news."""
     order_id = _credit_order_of(action)
     clock = turn.clock()
+    requester_card = await turn.services.store.get(_requester_key(order_id))
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: AsyncSession) -> tuple[str, str]:
         confirmed = await allow_over_credit(session, turn.user, order_id, clock=clock)
         order = await session.get(SalesOrder, order_id)
         assert order is not None
         news = f"已由 {turn.user.name} 特批，已下单，合计 {format_money(confirmed.total)}，库存已预留。"
-        salesperson = await _credit_decided(session, turn, action, order, "已特批", news)
-        return f"已特批 {order.number}，已下单并预留库存，已通知{salesperson}。"
+        salesperson = await _credit_decided(session, turn, action, order, "已特批", news, requester_card)
+        return order.number, f"已特批 {order.number}，已下单并预留库存，已通知{salesperson}。"
 
     try:
-        turn.say(Text(await turn.transact(work)))
+        number, said = await turn.transact(work)
     except InsufficientStock as short:  # taken by other orders while this one waited: nothing changes
         reason = await turn.lookup(partial(_short_on_order, order_id=order_id, short=short))
         turn.say(Text(f"没有特批，现在库存不够：{reason}。可以补货后再批准，或点“驳回”。"))
+        return
+    await _requester_decided(turn, order_id, requester_card, f"approved:{number}")
+    turn.say(Text(said))
 
 
 async def _short_on_order(session: AsyncSession, order_id: int, short: InsufficientStock) -> str:
@@ -759,14 +792,17 @@ async def reject_credit(turn: Turn, action: CardAction) -> None:
     """驳回: the waiting order is cancelled and its salesperson told."""
     order_id = _credit_order_of(action)
     clock = turn.clock()
+    requester_card = await turn.services.store.get(_requester_key(order_id))
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: AsyncSession) -> tuple[str, str]:
         order = await refuse_over_credit(session, turn.user, order_id, clock=clock)
         news = f"的信用特批被 {turn.user.name} 驳回，没有下单。"
-        salesperson = await _credit_decided(session, turn, action, order, "已驳回", news)
-        return f"已驳回 {order.number}，已通知{salesperson}。"
+        salesperson = await _credit_decided(session, turn, action, order, "已驳回", news, requester_card)
+        return order.number, f"已驳回 {order.number}，已通知{salesperson}。"
 
-    turn.say(Text(await turn.transact(work)))
+    number, said = await turn.transact(work)
+    await _requester_decided(turn, order_id, requester_card, f"rejected:{number}")
+    turn.say(Text(said))
 
 
 # ---------------------------------------------------------------- changing and cancelling

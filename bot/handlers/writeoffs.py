@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.cards import decided_status, expired_text, new_card_id, product_label
-from bot.handlers.common import base_quantity, find_line
-from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
+from bot.handlers.common import as_typed, base_quantity, find_line
+from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, TextMessage, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import UndoWriteOff, WriteOff
 from bot.turn import Turn
@@ -178,6 +178,8 @@ async def write_off_command(turn: Turn, command: WriteOff) -> None:
     # a new write-off: a 确认 typed next is for its card or for none, never for an older draft
     await turn.services.conversations.forget_draft(turn.origin)
     today = turn.now().date()
+    if command.lot_no is not None and isinstance(turn.event, TextMessage):  # matched in any case, named as typed
+        command = replace(command, lot_no=as_typed(command.lot_no, turn.event.text))
 
     async def plan(session: AsyncSession) -> Pending:
         product, warehouse, read = await _place(session, command, today)

@@ -15,11 +15,12 @@ from sqlmodel import col, select
 
 from bot.app import ENGINE_KEY, build_app
 from bot.kv import MemoryStore
+from core.alerts import AlertRoute
 from core.config import Settings
 from core.db import Database
 from core.models import AuditEntry
 from scheduler import AlertConfig, AlertScheduler
-from scheduler.models import AlertRoute
+from scheduler.config import parse_config
 from tests.scenario.conftest import Console, seed, texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -43,10 +44,11 @@ class Shop:
 @pytest.fixture
 async def shop(db: Database, settings: Settings) -> AsyncIterator[Shop]:
     world = await seed(db)  # cola: 20 in 门店仓, below its safety stock of 24; 100 in 主仓
-    app = build_app(settings, db, MemoryStore(), console=True)
+    config = AlertConfig()
+    app = build_app(settings, db, MemoryStore(), console=True, alerts=config)  # as bot.cli gives it
     services = app[ENGINE_KEY].services
     now = [datetime(2027, 1, 10, 10, 0, tzinfo=SHANGHAI)]
-    alerts = AlertScheduler(settings, db, services.store, AlertConfig(), wake_delivery=services.delivery.wake,
+    alerts = AlertScheduler(settings, db, services.store, config, wake_delivery=services.delivery.wake,
                             now=lambda: now[0])
     async with TestClient(TestServer(app)) as client:
         yield Shop(Console(client, world), alerts, db, now)
@@ -137,3 +139,30 @@ async def _only_route_number(db: Database) -> int:
         routes = (await session.scalars(select(AlertRoute))).all()
     assert len(routes) == 1
     return routes[0].id or 0
+
+
+async def test_the_routes_shown_and_the_robots_allowed_are_those_the_scheduler_runs_with(
+    db: Database, settings: Settings
+) -> None:
+    """The app is given the configuration the scheduler read at start (bot.cli), not the file as it is now."""
+    config = parse_config(
+        {"robots": {"ops": {"platform": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcdef"}},
+         "routes": [{"alerts": ["digest"], "roles": ["owner"]}]},
+        source="/etc/psibot/psibot.toml",
+    )
+    world = await seed(db)
+    async with TestClient(TestServer(build_app(settings, db, MemoryStore(), console=True, alerts=config))) as client:
+        console = Console(client, world)
+        added = texts(await console.say("admin", "告警路由 添加 日报 机器人 ops"))
+        assert "日报 [全部] → 群机器人 ops" in added
+        listed = texts(await console.say("admin", "告警路由")).splitlines()
+        number = await _only_route_number(db)
+        assert listed[0] == "配置来源: /etc/psibot/psibot.toml"
+        assert {"  [文件] 日报 [全部] → 老板（私聊）", f"  #{number} [聊天] 日报 [全部] → 群机器人 ops"} <= set(listed)
+        assert "群机器人 ops: wecom https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd…" in listed
+
+
+async def test_without_a_scheduler_the_routes_made_in_chat_are_listed_and_no_robot_is_known(console: Console) -> None:
+    listed = texts(await console.say("admin", "告警路由"))
+    assert listed.startswith("定时提醒没有在这个服务里运行（未读取 psibot.toml），下面是聊天里添加的路由和默认接收人。\n路由（")
+    assert "没有叫“ops”的群机器人。已定义: （没有" in texts(await console.say("admin", "告警路由 添加 日报 机器人 ops"))

@@ -12,16 +12,16 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-import scheduler.models  # noqa: F401 - registers the scheduler's tables
 from bot.app import ENGINE_KEY, build_app
 from bot.kv import MemoryStore
+from core.alerts import mark_handled
 from core.config import Settings
 from core.db import Database
 from core.documents import PurchaseOrder, PurchaseOrderStatus
 from core.ledger import opening_stock
-from core.models import Product, Supplier
+from core.models import Lot, Product, Supplier
 from scheduler import AlertConfig, AlertScheduler
-from tests.scenario.conftest import L1_EXPIRY, Console, card, seed, texts
+from tests.scenario.conftest import L1_EXPIRY, Console, add_cola_lot, card, seed, texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -177,3 +177,25 @@ async def test_the_alert_s_write_off_button_books_the_lot_whole_after_confirmati
     assert "原因：变质" in texts(await shop.console.press("li", shown, "变质"))
     assert "L1" not in texts(await shop.console.say("li", "库存 可口可乐 330ml"))
     assert "已标记" not in texts(await shop.console.say("li", "好的"))  # the typed-note prompt gave way to the card
+
+
+async def test_a_long_alert_pages_through_its_own_lots(shop: Shop) -> None:
+    """下一页 of an alert shows the next of the lots it alerted about, not every near-expiry lot: N12, marked
+    handled before the run, is not repeated by the alert, so its second page holds N11 alone."""
+    today = datetime.now(SHANGHAI).date()
+    for day in range(1, 13):
+        await add_cola_lot(shop.db, shop.console.world, 24, f"N{day:02d}", today + timedelta(days=day))
+    async with shop.db.session() as session:
+        handled = await session.scalar(select(Lot).where(Lot.lot_no == "N12"))
+        assert handled is not None
+        await mark_handled(session, shop.console.world.warehouse_user, handled.id or 0, "促销", today, shop.clock())
+    shop.clock.set(datetime.combine(today, datetime.min.time(), SHANGHAI).replace(hour=9))
+    assert (await shop.alerts.run("near-expiry")).ran
+    alert = card(await shop.console.replies("li"))
+    assert [row[2] for row in alert["tables"][0]["rows"]] == [f"N{day:02d}" for day in range(1, 11)]
+    assert [b["label"] for b in alert["buttons"]] == ["查看批次", "标记处理", "下一页"]
+    second = card(await shop.console.press("li", alert, "下一页"))
+    assert [row[2] for row in second["tables"][0]["rows"]] == ["N11"]
+    assert second["note"].startswith("第 2/2 页，共 11 个批次") and "下一页" not in str(second["buttons"])
+    asked = card(await shop.console.say("li", "临期"))  # the list asked for has them all
+    assert [row[2] for row in card(await shop.console.press("li", asked, "下一页"))["tables"][0]["rows"]] == ["N11", "N12"]

@@ -4,12 +4,14 @@ manager's own order gets 特批确认; every decision is applied once."""
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
+import bot.kv
 from core.catalog import save_customer
 from core.db import Database
 from core.documents import SalesOrder, SalesOrderStatus
@@ -88,6 +90,11 @@ async def test_a_salesperson_asks_the_managers_and_the_first_approval_confirms_t
 
     told = await console.replies("wang")
     assert said(told) == f"销售单 {number}（华联超市）已由 张经理 特批，已下单，合计 ¥144.00，库存已预留。"
+    mine = next(r for r in told if r.get("card_id") == offered["card_id"])  # no 撤回特批 left to press
+    assert mine["title"] == f"销售单 {number}" and mine["buttons"] == [] and mine["tone"] == "success"
+    assert mine["status"].startswith(f"已特批 {number} · 张经理 · ")
+    assert said(await console.say("wang", "撤回")).startswith("已由 张经理 于 ")
+    assert said(await console.say("wang", "确认")) == f"这张单已特批，已下单为 {number}。"
     seen = texts([*refused, *asked, *told])
     assert not any(word in seen for word in ("成本", "进价", "毛利", "¥2.50", "¥30.00"))  # 雪碧 costs ¥2.50 a bottle
     assert "可用: 2箱" in texts(await console.say("li", "库存 雪碧"))
@@ -107,8 +114,12 @@ async def test_a_rejection_tells_the_salesperson_and_reserves_nothing(console: C
     assert said(rejected) == f"已驳回 {number}，已通知小王。"
     assert card(rejected)["status"].startswith("已驳回 · 李经理 · ") and card(rejected)["buttons"] == []
     assert card(await console.replies("zhang"))["status"] == card(rejected)["status"]
-    told = said(await console.replies("wang"))
-    assert told == f"销售单 {number}（华联超市）的信用特批被 李经理 驳回，没有下单。"
+    told = await console.replies("wang")
+    assert said(told) == f"销售单 {number}（华联超市）的信用特批被 李经理 驳回，没有下单。"
+    mine = next(r for r in told if r["type"] == "card")  # the card 申请特批 was pressed on
+    assert mine["title"] == "销售单草稿 · 华联超市" and mine["buttons"] == [] and mine["tone"] == "danger"
+    assert mine["status"].startswith(f"已驳回 {number} · 李经理 · ")
+    assert said(await console.say("wang", "确认")) == f"这张单的特批申请（{number}）已被驳回，没有下单。"
     late = said(await console.press("zhang", approval, "批准特批"))
     assert late.startswith("已由 李经理 于 ") and late.endswith(" 驳回")
     assert "可用: 5箱" in texts(await console.say("li", "库存 雪碧"))
@@ -323,3 +334,30 @@ async def test_a_manager_types_the_credit_override_of_their_own_draft(console: C
     done = said(await console.say("zhang", "特批确认"))
     assert done == f"已下单 {so_number(done)}（特批），合计 ¥144.00，库存已预留。"
     assert await console.inbox("zhang2") == []
+
+
+class _DayLater:
+    """The key-value store's clock a day and an hour on (bot.kv.MemoryStore expires keys by it)."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return time.monotonic() + 25 * 3600
+
+
+async def test_a_request_still_waiting_the_next_day_can_be_withdrawn(
+    console: Console, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Managers may take days; the request's 撤回特批 stays good while it waits (it once expired with the
+    card's one-day memory, answering 已过期 while the order still waited for a 特批)."""
+    await limit_credit(db)
+    offered = card(await console.press("wang", card(await console.say("wang", "下单 华联 雪碧 3箱")), "确认"))
+    mine = card(requested := await console.press("wang", offered, "申请特批"))
+    number = so_number(said(requested))
+    await console.replies("zhang")
+    monkeypatch.setattr(bot.kv, "time", _DayLater)
+    withdrawn = await console.press("wang", mine, "撤回特批")
+    assert said(withdrawn) == f"已撤回特批申请 {number}，经理不会再批它。草稿还在：可以点“修改”调整数量，或点“取消”。"
+    assert card(await console.replies("zhang"))["status"].startswith("已撤回 · 小王 · ")
+    async with db.session() as session:
+        order = await session.scalar(select(SalesOrder).where(col(SalesOrder.number) == number))
+        assert order is not None and order.status == SalesOrderStatus.CANCELLED

@@ -242,3 +242,33 @@ async def test_the_near_expiry_list_asked_for_is_acted_on_like_the_alert(console
     assert texts(await console.press("li", asked, "促销")).startswith("已标记 可口可乐 330ml SOON：促销")
     viewed = texts(await console.press("li", listed, "查看批次"))
     assert f"可口可乐 330ml | 主仓 | SOON | - | {days_from_today(5)} | 5天 | 1箱6罐 | 1箱6罐 | 促销" in viewed
+
+
+async def test_a_long_near_expiry_list_is_paged_and_its_last_lots_are_acted_on(console: Console, db: Database) -> None:
+    """35 lots: pages of 10 with 下一页 until the last, each page's buttons for its own lots (they once acted
+    on the first 30 of one card listing all)."""
+    for day in range(1, 36):
+        await add_cola_lot(db, console.world, 24, f"N{day:02d}", days_from_today(day))
+    page = card(await console.say("li", "临期"))
+    pages = [page]
+    while "下一页" in [b["label"] for b in page["buttons"]]:
+        page = card(await console.press("li", page, "下一页"))
+        pages.append(page)
+    assert [[row[2] for row in p["tables"][0]["rows"]] for p in pages] == [
+        [f"N{day:02d}" for day in range(first, min(first + 10, 36))] for first in (1, 11, 21, 31)
+    ]
+    assert [b["label"] for b in pages[0]["buttons"]] == ["查看批次", "标记处理", "下一页"]
+    assert pages[0]["note"].startswith("第 1/4 页，共 35 个批次，按钮只对本页的批次，后面的请点“下一页”\n")
+    assert [b["label"] for b in pages[-1]["buttons"]] == ["查看批次", "标记处理"]
+    assert pages[-1]["note"].startswith("第 4/4 页，共 35 个批次，按钮只对本页的批次\n")
+    assert ["临期批次", "35"] in pages[-1]["fields"]
+
+    picked = card(await console.press("li", pages[-1], "标记处理"))
+    assert [b["label"] for b in picked["buttons"]] == [f"可口可乐 330ml N{day}" for day in range(31, 36)]
+    asked = card(await console.press("li", picked, "可口可乐 330ml N33"))
+    assert texts(await console.press("li", asked, "退货")).startswith("已标记 可口可乐 330ml N33：退货")
+    viewed = texts(await console.press("li", pages[-1], "查看批次")).splitlines()
+    assert [line.split(" | ")[2] for line in viewed if " | N3" in line] == ["N31", "N32", "N33", "N34", "N35"]
+    assert f"可口可乐 330ml | 主仓 | N33 | - | {days_from_today(33)} | 33天 | 1箱 | 1箱 | 退货" in viewed
+    full = [b["label"] for b in card(await console.press("li", pages[0], "标记处理"))["buttons"]]
+    assert full == [f"可口可乐 330ml N{day:02d}" for day in range(1, 11)]  # a whole page can be picked from

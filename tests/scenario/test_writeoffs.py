@@ -153,3 +153,12 @@ async def test_a_typed_confirm_is_for_the_latest_card_whatever_its_kind(console:
     assert "没有批次 l9 的库存" in texts(await console.say("zhang", "报损 雪碧 批次 l9"))
     assert texts(await console.say("zhang", "确认")).startswith("没有待确认的草稿")
     assert "已下单 SO-" in texts(await console.press("zhang", order, "确认"))  # untouched, still open
+
+
+async def test_a_lot_that_is_not_there_is_named_as_it_was_typed(console: Console) -> None:
+    """Chat text is read in lower case (bot.parser.fold) and lots are matched in any case; the refusal
+    names the lot as the person wrote it, L9, not l9, whether the warehouse was named or found."""
+    assert texts(await console.say("li", "报损 雪碧 批次 L9")) == "雪碧 500ml 没有批次 L9 的库存"
+    assert texts(await console.say("li", "报损 主仓 雪碧 批次 Lx-9 破损")) == "雪碧 500ml 在主仓没有批次 Lx-9 的库存"
+    found = card(await console.say("li", "报损 可口可乐 330ml 批次 l2 破损"))  # found whatever its case
+    assert found["tables"][0]["rows"][0][0] == "L2"

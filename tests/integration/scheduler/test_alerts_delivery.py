@@ -16,7 +16,6 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 import bot.outbox  # noqa: F401 - registers the outbox table
-import scheduler.models  # noqa: F401 - registers the scheduler's tables
 from bot.kv import MemoryStore, RedisStore
 from bot.outbox import DeliveryWorker, OutboxMessage, OutboxStatus
 from core.config import Settings, database_url

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from core.alerts import AlertKind, Destination, Finding
 from core.stock import ExpiringLot, LowStockRow
 from scheduler.cards import low_stock_alert, near_expiry_alert
-from scheduler.config import AlertKind, Destination
-from scheduler.log import Finding
 
 TODAY = date(2027, 1, 10)
 

@@ -8,14 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.alerts import AlertKind, AlertState, Destination, Finding, Route, plan
 from core.config import ConfigError
 from core.stock import LowStockRow
 from scheduler.chart import sales_chart
-from scheduler.chat_routes import usable
-from scheduler.config import AlertKind, Destination, Route, describe_routes, parse_config
-from scheduler.log import Finding, plan
-from scheduler.models import AlertState
-from scheduler.routing import Router
+from scheduler.config import describe_routes, parse_config
+from scheduler.routing import Router, usable
 from scheduler.runner import last_fire_time, triggers
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -1,26 +1,95 @@
-"""Alert routes admins make in chat (`告警路由 添加 / 删除`): one row each in `alert_routes`.
+"""Where alerts go: the kinds of alert, their receivers and routes, and the routes admins make in chat
+(`告警路由 添加 / 删除`), one row each in `alert_routes`.
 
-Every job run reads them in its own transaction (scheduler.routing.router), so a route made on one
-instance takes effect on the next run of any instance, without a restart. psibot.toml's routes are
-not stored and cannot be changed from chat.
+Every job run reads the stored routes in its own transaction, so a route made on one instance takes effect
+on the next run of any instance, without a restart. psibot.toml's routes are read by the scheduler at start
+(scheduler.config); they are never stored and cannot be changed from chat.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from core.alerts.models import AlertRoute
 from core.audit import record
 from core.catalog import fold
 from core.errors import Duplicate, InvalidInput, NotFound
-from core.models import Category, User, Warehouse
-from scheduler.config import AlertConfig, AlertKind, Destination, Route
-from scheduler.models import AlertRoute
+from core.models import Category, Role, User, Warehouse
+from core.users import ROLE_NAMES_ZH
 
-log = logging.getLogger("psibot.scheduler")
+
+class AlertKind(StrEnum):
+    LOW_STOCK = "low_stock"
+    NEAR_EXPIRY = "near_expiry"
+    DIGEST = "digest"
+
+
+ALERT_NAMES_ZH = {AlertKind.LOW_STOCK: "缺货", AlertKind.NEAR_EXPIRY: "临期", AlertKind.DIGEST: "日报"}
+
+DEFAULT_ROLES: Mapping[AlertKind, tuple[Role, ...]] = {
+    AlertKind.LOW_STOCK: (Role.WAREHOUSE, Role.PURCHASER),
+    AlertKind.NEAR_EXPIRY: (Role.WAREHOUSE, Role.MANAGER),
+    AlertKind.DIGEST: (Role.MANAGER, Role.OWNER),
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Destination:
+    """One receiver of alerts: the users of a role (direct messages), a group chat, or a group robot."""
+
+    kind: str  # "role" | "chat" | "robot"
+    id: str  # role value; "platform:chat id"; robot name
+
+    def describe(self) -> str:
+        if self.kind == "role":
+            return f"{ROLE_NAMES_ZH[Role(self.id)]}（私聊）"
+        if self.kind == "chat":
+            return f"群聊 {self.id}"
+        return f"群机器人 {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Alerts of `kinds` about `warehouse` (and `category`; None: any) go to `destinations`."""
+
+    kinds: tuple[AlertKind, ...]
+    destinations: tuple[Destination, ...]
+    warehouse: str | None = None  # warehouse name or code
+    category: str | None = None  # category name
+    number: int | None = None  # of a route made in chat (`告警路由 删除 N`); None: from the file
+
+    def describe(self) -> str:
+        scope = " ".join(
+            part for part in (self.warehouse and f"仓库={self.warehouse}", self.category and f"分类={self.category}")
+            if part
+        ) or "全部"
+        kinds = "、".join(ALERT_NAMES_ZH[kind] for kind in self.kinds)
+        return f"{kinds} [{scope}] → {'、'.join(d.describe() for d in self.destinations)}"
+
+    @property
+    def specificity(self) -> int:
+        return (self.warehouse is not None) + (self.category is not None)
+
+
+def describe_route_lines(from_file: Sequence[Route], made_in_chat: Sequence[Route]) -> list[str]:
+    """The routes in force, one line each: the file's (read-only from chat), the numbered ones made in
+    chat, which `告警路由 删除 N` removes, and where an alert no route matches goes."""
+    lines = ["路由（[文件] 只能在配置文件里改；#N [聊天] 用“告警路由 删除 N”删除）:"]
+    lines += [f"  [文件] {route.describe()}" for route in from_file]
+    lines += [f"  #{route.number} [聊天] {route.describe()}" for route in made_in_chat]
+    for kind, roles in DEFAULT_ROLES.items():
+        receivers = "、".join(Destination("role", role.value).describe() for role in roles)
+        lines.append(f"  {ALERT_NAMES_ZH[kind]} [未匹配任何路由时] → {receivers}")
+    return lines
+
+
+# ---------------------------------------------------------------- routes made in chat
+
 
 StoredRoute = tuple[Route, int | None, int | None]  # the route, its warehouse id and category id
 
@@ -39,22 +108,6 @@ async def stored_routes(session: AsyncSession) -> list[StoredRoute]:
         .order_by(col(AlertRoute.id))
     )
     return [(_route(row, warehouse, category), row.warehouse_id, row.category_id) for row, warehouse, category in rows.all()]
-
-
-def usable(config: AlertConfig, routes: Sequence[StoredRoute]) -> list[StoredRoute]:
-    """Routes to a group robot that is no longer in the file are left out (their alerts fall back to the
-    next matching routes or the defaults) rather than queued for a robot nobody can reach."""
-    kept = []
-    for stored in routes:
-        destination = stored[0].destinations[0]
-        if destination.kind == "robot" and destination.id not in config.robots:
-            log.warning("alert route #%s names robot %r, which psibot.toml no longer defines", stored[0].number,
-                        destination.id)
-            continue
-        kept.append(stored)
-    return kept
-
-
 async def resolve_scope(session: AsyncSession, words: Sequence[str]) -> tuple[Warehouse | None, Category | None]:
     """Each word is a warehouse (name or code) or else a category; at most one of each."""
     warehouses = (await session.scalars(select(Warehouse))).all()

@@ -1,4 +1,5 @@
-"""Deciding what to say: current findings against the alert log → alert now, stay quiet, or "已恢复"."""
+"""The alert log: what is wrong now against what was said (alert now, stay quiet, or "已恢复"), and a near-expiry
+lot marked as being dealt with (标记处理), which the chat does and the scheduler's runs respect."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from core.alerts.models import AlertState
+from core.alerts.route import AlertKind
 from core.audit import record
 from core.errors import NotFound
 from core.models import Lot, User
 from core.stock import ExpiringLot, LowStockRow
-from scheduler.config import AlertKind
-from scheduler.models import AlertState
 
 
 @dataclass(frozen=True, slots=True)

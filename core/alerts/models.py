@@ -1,5 +1,6 @@
-"""The scheduler's tables: one row per job (its lock and last slot), one per alert subject (the log), and
-the alert routes admins made in chat.
+"""The alerts' tables: one row per scheduled job (its lock and last slot), one per alert subject (the log),
+and the alert routes admins made in chat. They are the domain's, not the scheduler's: the chat marks lots
+handled and edits routes in them, and the scheduler's runs read and write them.
 
 The log is what keeps alerts quiet and exactly-once: a subject (a product in a warehouse, a lot) is
 alerted when it enters a state, again at most once a day while it stays, and told "已恢复" when it
@@ -61,7 +62,7 @@ class AlertRoute(SQLModel, table=True):
     alerts: str = Field(max_length=64)  # alert kinds, comma-separated: "low_stock,near_expiry"
     warehouse_id: int | None = Field(default=None, foreign_key="warehouses.id")
     category_id: int | None = Field(default=None, foreign_key="categories.id")
-    destination_kind: str = Field(max_length=8)  # "role" | "chat" | "robot", as scheduler.config.Destination
+    destination_kind: str = Field(max_length=8)  # "role" | "chat" | "robot", as core.alerts.Destination
     destination: str = Field(max_length=256)
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=AwareDateTime)

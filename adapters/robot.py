@@ -1,12 +1,15 @@
-"""Group robots (webhooks) as one more outbox platform, so their alerts get the same retries as any reply.
+"""Group robots (webhooks: a WeCom group robot, a DingTalk custom robot, a Feishu custom bot) as one more
+outbox platform, so the alerts sent to them get the same retries as any reply.
 
-An outbox row names the robot, not its URL: the URL and secret stay in the config file, never in the
-database, and a changed secret applies to messages still waiting.
+An outbox row names the robot, not its URL: the URL and secret stay in the config file (psibot.toml's
+`[alerts.robots]`, read by the scheduler), never in the database, and a changed secret applies to
+messages still waiting. Robots have no callbacks, so nothing comes in and nothing is updated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from aiohttp import web
 
@@ -15,8 +18,8 @@ import adapters.feishu
 import adapters.wecom
 from bot.adapter import DeliveryError, EventSink
 from bot.model import Card, CardAction, Reply, Sent, Target
-from scheduler.config import Robot
-from scheduler.routing import ROBOT_PLATFORM
+
+PLATFORM = "robot"  # the outbox platform of every group robot; a target's id is the robot's name
 
 WebhookSender = Callable[[str, str | None, Reply], Awaitable[None]]
 
@@ -27,12 +30,25 @@ SENDERS: Mapping[str, WebhookSender] = {
 }
 
 
+class Webhook(Protocol):
+    """A robot as the config file names it (scheduler.config.Robot): its platform, URL and signing secret."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secret(self) -> str | None: ...
+
+
 class RobotAdapter:
     """Sends only; robots have no callbacks, and what they posted cannot be updated."""
 
-    platform = ROBOT_PLATFORM
+    platform = PLATFORM
 
-    def __init__(self, robots: Mapping[str, Robot]) -> None:
+    def __init__(self, robots: Mapping[str, Webhook]) -> None:
         self._robots = robots
 
     def routes(self, app: web.Application, sink: EventSink) -> None:
