@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import CompoundSelect, Result, bindparam, literal, null, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.model import Button, ButtonStyle, Card, Table, Tone
+from bot.model import Button, ButtonStyle, Card, Reply, Table, Tone
 from core.catalog import describe_quantity, in_units, product_label
 from core.models import Barcode, Product, ProductUnit, Role, User
 from core.purchasing import SuggestedLine, SupplierSuggestion
@@ -146,15 +146,25 @@ def stock_buttons(viewer: User, product: Product) -> tuple[Button, ...]:
 
 
 def pick_card(query: str, products: Sequence[Product], action: str = "stock.pick") -> Card:
+    """Products to choose from, numbered: a row number typed instead of a press picks it too
+    (`bot.handlers.drafts.pick_row`), where a platform shows fewer buttons (DingTalk 4, WeCom 6)."""
     shown = products[:MAX_PICK_BUTTONS]
+    more = "；结果较多，可以把名称写得更完整些" if len(products) > MAX_PICK_BUTTONS else ""
     return Card(
-        card_id=new_card_id("pick"),
+        card_id=new_card_id(PICK_KIND),
         title=f"“{query}”找到 {len(products)} 个商品，请选一个",
         tone=Tone.INFO,
-        tables=(Table(("编码", "名称"), tuple((p.sku, product_label(p)) for p in shown)),),
+        tables=(Table(("序号", "编码", "名称"), tuple((str(n), p.sku, product_label(p)) for n, p in enumerate(shown, 1))),),
         buttons=tuple(Button(product_label(p), action, {"product_id": str(p.id)}) for p in shown),
-        note="" if len(products) <= MAX_PICK_BUTTONS else "结果较多，可以把名称写得更完整些",
+        note=f"点按钮，或回复序号（如 1）{more}",
     )
+
+
+PICK_KIND = "pick"
+
+
+def is_pick_card(reply: Reply) -> TypeGuard[Card]:
+    return isinstance(reply, Card) and reply.card_id.startswith(PICK_KIND + ":")
 
 
 ECHO_CHARACTERS = 20

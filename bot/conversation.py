@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.kv import KeyValueStore
-from bot.model import Origin
+from bot.model import Card, Origin
 
 FLOW_TTL_SECONDS = 30 * 60
 LOCK_TTL_SECONDS = 30.0
@@ -30,6 +30,13 @@ def conversation_key(origin: Origin) -> str:
 
 def _draft_card_key(origin: Origin) -> str:
     return "draft-card:" + conversation_key(origin)
+
+
+def _pick_card_key(origin: Origin) -> str:
+    return "pick-card:" + conversation_key(origin)
+
+
+PICK_TTL_SECONDS = 30 * 60  # as long as the choices a pick card stands for (`bot.handlers.common`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,19 @@ class Conversations:
 
     async def forget_draft(self, origin: Origin) -> None:
         await self._store.delete(_draft_card_key(origin))
+
+    async def remember_pick(self, origin: Origin, card: Card) -> None:
+        """The pick card last shown to the person here, whose row a typed number presses."""
+        buttons = [[button.action, dict(button.value)] for button in card.buttons]
+        await self._store.set(_pick_card_key(origin), json.dumps([card.card_id, buttons]), PICK_TTL_SECONDS)
+
+    async def latest_pick(self, origin: Origin) -> tuple[str, list[tuple[str, dict[str, str]]]] | None:
+        """(card id, its buttons' (action, value) in order) of `remember_pick`'s card, while it lasts."""
+        raw = await self._store.get(_pick_card_key(origin))
+        if raw is None:
+            return None
+        card_id, buttons = json.loads(raw)
+        return card_id, [(action, value) for action, value in buttons]
 
     @asynccontextmanager
     async def turn(self, origin: Origin, event_key: str, event_ttl: float) -> AsyncIterator[Turned | None]:

@@ -457,6 +457,15 @@ class Ack:
 
 
 @dataclass(frozen=True, slots=True)
+class PickRow:
+    """`2`, `第2个`, `选二`: a row of the pick card I was last shown, typed instead of pressed (DingTalk shows a
+    card's first 4 buttons, WeCom its first 6)."""
+
+    number: int
+    text: str  # as typed, for the help card when no pick card waits
+
+
+@dataclass(frozen=True, slots=True)
 class Bind:
     person: str  # the name as written after @ (the platform id comes from the event's mentions)
     role: str
@@ -497,13 +506,13 @@ class Unknown:
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
     | WriteOff | UndoWriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft
-    | WithdrawCredit | RequestCredit | Greeting | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute
+    | WithdrawCredit | RequestCredit | PickRow | Greeting | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute
     | RemoveAlertRoute | Usage | Unknown
 )
 
 # What `parse` reads as no command, or as a button typed: a flow waiting for an answer is offered it first
 # (a 好的 answers no count, and a 确认 typed during a count confirms no draft).
-FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack, ConfirmDraft, EditDraft)
+FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack, ConfirmDraft, EditDraft, PickRow)
 
 USAGE: dict[str, str] = {
     "stock": "库存 可乐 / 查 6901234567890 / stock cola",
@@ -666,6 +675,10 @@ def _split_word(text: str) -> tuple[str, str] | None:
     return None
 
 
+_NUMERALS = "一二三四五六七八九十"
+_PICK_ROW = re.compile(rf"(?:第|选择?|选第)?\s*(?:(?P<digits>[1-9]\d?)|(?P<numeral>[{_NUMERALS}]))\s*(?:个|号|项|行)?")
+
+
 def parse(text: str) -> Command:
     """One message → one command. Never raises: what does not fit becomes Usage or Unknown."""
     folded = fold(text).strip()
@@ -673,6 +686,10 @@ def parse(text: str) -> Command:
         return Ack() if _is_nod(text) else Unknown(text)
     if _BARCODE.fullmatch(folded):
         return StockQuery(folded)
+    row = _PICK_ROW.fullmatch(folded)
+    if row:
+        digits = row.group("digits")
+        return PickRow(int(digits) if digits else _NUMERALS.index(row.group("numeral")) + 1, text)
     courtesy = _COURTESY.get(_COURTESY_TAIL.sub("", folded))
     if courtesy is not None:
         return courtesy

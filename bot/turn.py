@@ -10,10 +10,10 @@ from typing import Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapter import Adapter
-from bot.cards import shows_costs
+from bot.cards import is_pick_card, shows_costs
 from bot.conversation import Conversations
 from bot.kv import KeyValueStore
-from bot.model import InboundEvent, Origin, Reply, Target, Text
+from bot.model import Card, InboundEvent, Origin, Reply, Target, Text
 from bot.outbox import DeliveryWorker, GroupWriter, enqueue
 from core.alerts import Route
 from core.columns import utcnow
@@ -72,6 +72,7 @@ class Turn:
         self._user = user
         self.target = reply_target(event.origin, getattr(event, "reply_handle", ""))
         self._pending: list[tuple[Target, Reply]] = []
+        self._pick: Card | None = None  # the last pick card said, whose rows a typed number presses
 
     @property
     def user(self) -> User:
@@ -84,6 +85,8 @@ class Turn:
 
     def say(self, reply: Reply) -> None:
         self._pending.append((self.target, reply))
+        if is_pick_card(reply):
+            self._pick = reply
 
     def shows_costs(self) -> bool:
         """Whether the replies of this turn may show costs (`bot.cards.shows_costs`: never into a group)."""
@@ -135,7 +138,10 @@ class Turn:
         return result
 
     async def finish(self) -> None:
-        """Queue what is still unsaid, together with the replies of other turns ending now."""
+        """Queue what is still unsaid, together with the replies of other turns ending now; remember the
+        pick card said last, for a row number typed next."""
         if self._pending:
             await self.services.replies.write(self._pending)
             self._pending.clear()
+        if self._pick is not None:
+            await self.services.conversations.remember_pick(self.origin, self._pick)

@@ -41,6 +41,7 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.EditDraft: drafts.edit,
     parser.WithdrawCredit: drafts.withdraw,
     parser.RequestCredit: drafts.request_credit,
+    parser.PickRow: drafts.pick_row,
     parser.Bind: general.bind,
     parser.NearExpiry: alerts.expiring,
     parser.LowStock: alerts.shortages,

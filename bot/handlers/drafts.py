@@ -1,4 +1,4 @@
-"""A draft card's buttons typed instead of pressed: 确认 / 修改 / 取消 / 撤回 / 申请特批 act on the draft card the
+"""A card's buttons typed instead of pressed: a row number picks on the pick card last shown (`pick_row`), and 确认 / 修改 / 取消 / 撤回 / 申请特批 act on the draft card the
 person last made or pressed in this chat (`Conversations.latest_draft`), whatever it is (a sales order draft,
 a purchase draft from 生成采购单, a write-off to confirm), by running that button's own code: the same checks,
 the same answer, the card updated as when pressed. A word the card has no button for is answered with what
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.handlers import orders, purchases, writeoffs
-from bot.model import Text
-from bot.parser import USAGE, ConfirmDraft, EditDraft, RequestCredit, WithdrawCredit
+from bot.handlers import general, orders, purchases, writeoffs
+from bot.model import CardAction, Text
+from bot.parser import USAGE, ConfirmDraft, EditDraft, PickRow, RequestCredit, Unknown, WithdrawCredit
 from bot.turn import Turn
 
 NO_DRAFT = f"没有待确认的草稿。要下单请发：{USAGE['order']}"
@@ -93,3 +93,20 @@ async def request_credit(turn: Turn, command: RequestCredit) -> None:
 async def withdraw(turn: Turn, _command: WithdrawCredit) -> None:
     if not await _press(turn, "withdraw"):
         turn.say(Text("没有可撤回的特批申请。"))
+
+
+async def pick_row(turn: Turn, command: PickRow) -> None:
+    """`2`: the second row of the pick card last shown to me here, pressed (DingTalk shows a card's first 4
+    buttons, WeCom its first 6); with no pick card waiting, a number alone is not understood."""
+    from bot.handlers import ACTIONS  # the registry imports this module
+
+    remembered = await turn.services.conversations.latest_pick(turn.origin)
+    if remembered is None:
+        await general.unknown(turn, Unknown(command.text))
+        return
+    card_id, buttons = remembered
+    if command.number > len(buttons):
+        turn.say(Text(f"请回复 1 到 {len(buttons)} 之间的序号，或点卡片上的按钮。"))
+        return
+    action, value = buttons[command.number - 1]
+    await ACTIONS[action](turn, CardAction(turn.origin, turn.event.event_id, action, value, card_id))

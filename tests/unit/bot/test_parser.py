@@ -23,6 +23,7 @@ from bot.parser import (
     LowStock,
     NearExpiry,
     PendingApprovals,
+    PickRow,
     PlaceOrder,
     QuantityPart,
     QuantityText,
@@ -861,3 +862,16 @@ def test_dates_without_a_word_are_read_as_a_label_prints_them(text: str, produce
 )
 def test_alert_route_commands(text: str, expected: object) -> None:
     assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("2", 2), ("２", 2), ("第2个", 2), ("选2", 2), ("选择 3", 3), ("2号", 2), ("二", 2), ("第十个", 10), ("选一", 1), ("12", 12)],
+)
+def test_a_row_number_typed_for_a_pick_card(text: str, number: int) -> None:
+    assert parse(text) == PickRow(number, text)
+
+
+@pytest.mark.parametrize("text", ["0", "118", "可乐2", "2箱", "第2行有问题"])
+def test_other_numbers_are_no_row(text: str) -> None:
+    assert not isinstance(parse(text), PickRow)
