@@ -17,6 +17,7 @@ from bot.handlers import (
     photo,
     purchases,
     reports,
+    returns,
     stock,
     warehouse,
     writeoffs,
@@ -54,6 +55,8 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Transfer: warehouse.transfer,
     parser.WriteOff: writeoffs.write_off_command,
     parser.UndoWriteOff: writeoffs.undo_command,
+    parser.ReturnGoods: returns.return_command,
+    parser.ReturnWithoutDocument: returns.without_document,
     parser.TodaySales: reports.today,
     parser.ShowAlertRoutes: alert_routes.show,
     parser.AddAlertRoute: alert_routes.add,
@@ -90,6 +93,8 @@ ACTIONS: dict[str, ActionHandler] = {
     "writeoff.confirm": writeoffs.confirm,
     "writeoff.cancel": writeoffs.cancel,
     "writeoff.reverse": writeoffs.undo_pressed,
+    "return.confirm": returns.confirm,
+    "return.cancel": returns.cancel,
 }
 
 @dataclass(frozen=True, slots=True)
