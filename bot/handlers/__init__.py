@@ -8,6 +8,7 @@ from typing import Any
 
 from bot import parser
 from bot.handlers import (
+    accounts,
     alert_actions,
     alert_routes,
     alerts,
@@ -57,6 +58,10 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.UndoWriteOff: writeoffs.undo_command,
     parser.ReturnGoods: returns.return_command,
     parser.ReturnWithoutDocument: returns.without_document,
+    parser.ReceivePayment: accounts.receive_command,
+    parser.PaySupplier: accounts.pay_command,
+    parser.Receivables: accounts.receivables,
+    parser.Payables: accounts.payables,
     parser.TodaySales: reports.today,
     parser.ShowAlertRoutes: alert_routes.show,
     parser.AddAlertRoute: alert_routes.add,
@@ -95,6 +100,10 @@ ACTIONS: dict[str, ActionHandler] = {
     "writeoff.reverse": writeoffs.undo_pressed,
     "return.confirm": returns.confirm,
     "return.cancel": returns.cancel,
+    "collect.confirm": accounts.confirm,
+    "collect.cancel": accounts.cancel,
+    "pay.confirm": accounts.confirm,
+    "pay.cancel": accounts.cancel,
 }
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +133,7 @@ FLOWS: dict[str, Flow] = {
 # any other command leaves it.
 ASIDES: tuple[type, ...] = (
     parser.StockQuery, parser.NearExpiry, parser.LowStock, parser.TodaySales, parser.PendingApprovals,
-    parser.Help, parser.Usage, parser.ShowAlertRoutes,
+    parser.Help, parser.Usage, parser.ShowAlertRoutes, parser.Receivables, parser.Payables,
 )
 
 __all__ = ["ACTIONS", "ASIDES", "COMMANDS", "FLOWS", "Flow", "general", "photo"]

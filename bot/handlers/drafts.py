@@ -1,6 +1,6 @@
 """A draft card's buttons typed instead of pressed: 确认 / 修改 / 取消 / 撤回 / 申请特批 act on the draft card the
 person last made or pressed in this chat (`Conversations.latest_draft`), whatever it is (a sales order draft,
-a purchase draft from 生成采购单, a write-off or a return to confirm), by running that button's own code: the same checks,
+a purchase draft from 生成采购单, a write-off, a return or a payment to confirm), by running that button's own code: the same checks,
 the same answer, the card updated as when pressed. A word the card has no button for is answered with what
 it has.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.handlers import orders, purchases, returns, writeoffs
+from bot.handlers import accounts, orders, purchases, returns, writeoffs
 from bot.model import Text
 from bot.parser import USAGE, ConfirmDraft, EditDraft, RequestCredit, WithdrawCredit
 from bot.turn import Turn
@@ -52,6 +52,14 @@ KINDS: dict[str, DraftKind] = {
     "return": DraftKind(
         "退货卡片",
         {"confirm": ("确认退货", _button(returns.confirm_typed)), "cancel": ("取消", _button(returns.cancel_typed))},
+    ),
+    "collect": DraftKind(
+        "收款卡片",
+        {"confirm": ("确认收款", _button(accounts.confirm_typed)), "cancel": ("取消", _button(accounts.cancel_typed))},
+    ),
+    "pay": DraftKind(
+        "付款卡片",
+        {"confirm": ("确认付款", _button(accounts.confirm_typed)), "cancel": ("取消", _button(accounts.cancel_typed))},
     ),
 }
 
