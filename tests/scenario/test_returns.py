@@ -62,6 +62,10 @@ async def test_a_customer_return_is_shown_then_booked_once_by_its_maker(console:
     assert texts(await console.press("wang", shown, "确认退货")) == f"这张退货已确认为 {sr}。"  # a double press
 
     assert await _balance(db) == Decimal("108.00")
+    owed = card(await console.say("wang", "欠款 华联"))  # the return is a credit among the open documents
+    assert ["欠款合计", "¥108.00"] in owed["fields"]
+    assert [row[0] for row in owed["tables"][0]["rows"]][-1] == sr and owed["tables"][0]["rows"][-1][2:5] == [
+        "-¥84.00", "¥0.00", "-¥84.00"]
     async with db.session() as session:
         returns = (await session.scalars(select(SalesReturn))).all()
         assert [(r.number, r.quantity, r.amount, r.cost, r.reason) for r in returns] == [
