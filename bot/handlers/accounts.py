@@ -287,13 +287,15 @@ async def receivables(turn: Turn, command: Receivables) -> None:
     tz, today = turn.services.settings.timezone, turn.now().date()
     if not command.customer:
         balances = await turn.read(customer_balances)
-        if not balances:
-            turn.say(Text("目前没有客户欠款。"))
+        owing = sum(1 for b in balances if b.balance > 0)
+        if not owing:
+            credits = f"（{len(balances)} 家有退货款可抵下次货款）" if balances else ""
+            turn.say(Text(f"目前没有客户欠款{credits}。"))
             return
         owed = sum((b.balance for b in balances if b.balance > 0), ZERO)
         turn.say(Card(
             card_id=new_card_id("receivables"),
-            title=f"客户欠款 · {sum(1 for b in balances if b.balance > 0)} 家",
+            title=f"客户欠款 · {owing} 家",
             tone=Tone.INFO,
             fields=(("欠款合计", format_money(owed)),),
             tables=(Table(("客户", "欠款"), tuple((b.name, format_money(b.balance)) for b in balances[:MAX_ROWS])),),
@@ -334,13 +336,14 @@ async def payables(turn: Turn, command: Payables) -> None:
     notice = f"应付款涉及进货金额，已私信发给 {turn.user.name}。"
     if not command.supplier:
         balances = await turn.read(supplier_balances)
-        if not balances:
+        owing = sum(1 for b in balances if b.balance > 0)
+        if not owing:
             turn.say(Text("目前不欠供应商货款。"))
             return
         owed = sum((b.balance for b in balances if b.balance > 0), ZERO)
         turn.say_with_costs(Card(
             card_id=new_card_id("payables"),
-            title=f"应付货款 · {sum(1 for b in balances if b.balance > 0)} 家供应商",
+            title=f"应付货款 · {owing} 家供应商",
             tone=Tone.INFO,
             fields=(("应付合计", format_money(owed)),),
             tables=(Table(("供应商", "应付"), tuple((b.name, format_money(b.balance)) for b in balances[:MAX_ROWS])),),

@@ -257,8 +257,9 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None) -> None:
             first = documents[0]
             assert isinstance(first, SalesReturn)
             balance = await customer_balance(session, first.customer_id)
-            said = (f"已退货 {numbers}：{'、'.join(what)} 退回原批次，冲减{partner}应收 {format_money(credit)}；"
-                    f"{partner}现欠 {format_money(balance)}。")
+            owes = (f"{partner}现欠 {format_money(balance)}" if balance >= 0
+                    else f"{partner}有 {format_money(-balance)} 退货款可抵下次货款")
+            said = f"已退货 {numbers}：{'、'.join(what)} 退回原批次，冲减{partner}应收 {format_money(credit)}；{owes}。"
             if first.salesperson_id != turn.user.id:
                 news = f"{turn.user.name} 办理了{partner}的退货 {numbers}（{pending.number}）：{'、'.join(what)}，冲减应收 {format_money(credit)}。"
                 await enqueue_for_users(session, [first.salesperson_id], Text(news))
@@ -266,8 +267,9 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None) -> None:
             sent = documents[0]
             assert isinstance(sent, PurchaseReturn)
             balance = await supplier_balance(session, sent.supplier_id)
-            said = (f"已退货 {numbers}：{'、'.join(what)} 从原批次出库退给{partner}，冲减应付 {format_money(credit)}；"
-                    f"现欠{partner} {format_money(balance)}。")
+            owes = (f"现欠{partner} {format_money(balance)}" if balance >= 0
+                    else f"{partner}有 {format_money(-balance)} 退货款可抵下次货款")
+            said = f"已退货 {numbers}：{'、'.join(what)} 从原批次出库退给{partner}，冲减应付 {format_money(credit)}；{owes}。"
         return numbers, said
 
     try:

@@ -72,6 +72,15 @@ async def test_a_payment_is_shown_with_the_balance_then_booked_once_by_its_maker
     assert texts(await console.say("wang", "欠款 华联")) == "华联超市目前没有欠款。"
     assert await _balance(db) == Decimal(0)
 
+    returned = card(await console.say("wang", f"退货 {second} 雪碧 1瓶"))  # named by its shipment, after it was paid
+    assert ["原单", f"出库单 {second}（{dict(returned['fields'])['原单'].split('（')[1][:-1]}）"] in returned["fields"]
+    assert ["客户欠款", "¥0.00 → -¥4.00"] in returned["fields"]
+    assert "冲减华联超市应收 ¥4.00；华联超市有 ¥4.00 退货款可抵下次货款。" in texts(await console.press("wang", returned, "确认退货"))
+    assert texts(await console.say("wang", "欠款")) == "目前没有客户欠款（1 家有退货款可抵下次货款）。"
+    assert ["说明", "有 ¥4.00 退货款可抵下次货款"] in card(await console.say("wang", "欠款 华联"))["fields"]
+    assert "华联超市 目前没有欠款（有 ¥4.00 退货款可抵下次货款），不能收款（不支持预收款）" in texts(
+        await console.say("wang", "收款 华联 4"))
+
 
 async def test_amounts_that_are_no_payment_are_refused_by_name(console: Console, db: Database) -> None:
     assert "华联超市 目前没有欠款，不能收款（不支持预收款）" in texts(await console.say("wang", "收款 华联 100"))
