@@ -393,6 +393,60 @@ class UndoWriteOff:
 
 
 @dataclass(frozen=True, slots=True)
+class ReturnGoods:
+    """`退货 SO-… 可乐 2箱 [原因 破损]`: a customer's goods back; `退货 PO-… 可乐 2箱`: goods back to the supplier.
+    The document may be one delivery of the order (SH-…, GR-…); which lines the goods went out or came in on is
+    core's plan (`core.returns`)."""
+
+    document_no: str
+    items: tuple[ItemText, ...]
+    reason: str = ""  # "": core's default (客户退货 / 退回供应商)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnWithoutDocument:
+    """退货 with no document number after it: told how to name the order, unless a flow waits for an answer
+    (临期's 标记处理 note may well be 退货), so it is free text (`FREE_TEXT`)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivePayment:
+    """`收款 华联 5000 [转账] [备注]`: money from a customer against what they owe. The amount is read as written,
+    0 and negative too: what can be taken is core's rule (`core.accounts.check_payment_amount`)."""
+
+    customer: str
+    amount: Decimal
+    method: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PaySupplier:
+    """`付款 太古 3000 [转账] [备注]`: money to a supplier against what we owe them."""
+
+    supplier: str
+    amount: Decimal
+    method: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Receivables:
+    """`欠款 华联`: one customer's balance and open receivables; `欠款` / `应收` alone: every customer who owes."""
+
+    customer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Payables:
+    """`应付 太古`: what we owe one supplier; `应付` alone: every supplier we owe."""
+
+    supplier: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NearExpiry:
     pass
 
@@ -505,14 +559,17 @@ class Unknown:
 
 Command = (
     StockQuery | PlaceOrder | RequestPurchase | PendingApprovals | Receive | Ship | CloseOrder | Count | Transfer
-    | WriteOff | UndoWriteOff | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft
+    | WriteOff | UndoWriteOff | ReturnGoods | ReturnWithoutDocument | ReceivePayment | PaySupplier | Receivables
+    | Payables | NearExpiry | LowStock | TodaySales | Help | CancelFlow | ConfirmDraft | EditDraft
     | WithdrawCredit | RequestCredit | PickRow | Greeting | Thanks | Ack | Bind | ShowAlertRoutes | AddAlertRoute
     | RemoveAlertRoute | Usage | Unknown
 )
 
 # What `parse` reads as no command, or as a button typed: a flow waiting for an answer is offered it first
 # (a 好的 answers no count, and a 确认 typed during a count confirms no draft).
-FREE_TEXT: tuple[type, ...] = (Unknown, Greeting, Thanks, Ack, ConfirmDraft, EditDraft, PickRow)
+FREE_TEXT: tuple[type, ...] = (
+    Unknown, Greeting, Thanks, Ack, ConfirmDraft, EditDraft, ReturnWithoutDocument, PickRow
+)
 
 USAGE: dict[str, str] = {
     "stock": "库存 可乐 / 查 6901234567890 / stock cola",
@@ -525,6 +582,9 @@ USAGE: dict[str, str] = {
     "transfer": "调拨 可乐 20箱 主仓 到 门店",
     "write_off": "报损 可乐 5罐 破损（或 报损 牛奶 批次 L0601 过期；只写商品：报损它的全部过期批次）",
     "undo": "撤销报损 BS-20261204-0001（经理撤销一张报损单，库存回到原批次）",
+    "return": "退货 SO-20261122-0007 可乐 2箱 原因 破损（客户退货）/ 退货 PO-20261122-0003 可乐 2箱（退给供应商）",
+    "collect": "收款 华联 5000 转账（金额用数字，可写 ¥5,000.50）",
+    "pay": "付款 太古 3000 转账（金额用数字，可写 ¥3,000.50）",
     "bind": "绑定 @某人 仓管",
     "alert_routes": "告警路由（查看） / 告警路由 添加 缺货 主仓 本群 / 告警路由 添加 临期 乳制品 仓管 / "
     "告警路由 添加 日报 机器人 purchasing / 告警路由 删除 3",
@@ -573,6 +633,11 @@ def fold(text: str) -> str:
 # Command words, longest first within a family so "查库存" wins over "查".
 _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("alert_routes", ("告警路由", "提醒路由", "alert routes", "alert route")),
+    ("return", ("采购退货", "销售退货", "客户退货", "退货", "return")),
+    ("collect", ("收款", "回款", "receive payment", "payment", "collect")),
+    ("pay", ("付款", "pay")),
+    ("receivables", ("应收账款", "应收款", "应收", "欠款", "欠账", "receivables", "balances", "balance")),
+    ("payables", ("应付账款", "应付款", "应付", "payables")),
     ("pending", ("待审批", "待审核", "待我审批", "审批列表", "pending", "approvals")),
     ("near_expiry", ("临期", "快过期", "过期", "near expiry", "expiring", "expiry")),
     ("low_stock", ("缺货", "低库存", "库存不足", "要补货", "low stock", "shortage", "shortages")),
@@ -580,7 +645,7 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("help", ("帮助", "菜单", "怎么用", "使用说明", "help", "menu", "?", "？")),
     ("cancel", ("取消", "算了", "cancel")),
     # not 确定 nor 好: only words that clearly mean a draft card's first button (or name it)
-    ("confirm", ("确认下单", "确认报损", "提交审批", "确认", "confirm", "submit")),
+    ("confirm", ("确认下单", "确认报损", "确认退货", "确认收款", "确认付款", "提交审批", "确认", "confirm", "submit")),
     ("edit", ("修改", "edit")),
     ("withdraw", ("撤回特批", "撤回", "withdraw")),
     ("credit", ("申请特批", "特批确认", "特批", "request credit")),
@@ -714,6 +779,12 @@ def parse(text: str) -> Command:
         return _alert_routes(rest)
     if family == "credit":
         return RequestCredit(rest.strip(" ,，：。"))
+    if family == "return":
+        return _return(rest, text)
+    if family == "receivables":
+        return Receivables(rest.strip(" ,，：。?？"))
+    if family == "payables":
+        return Payables(rest.strip(" ,，：。?？"))
     if not rest:
         return Usage(family)
     return _with_rest(family, rest, text)
@@ -764,6 +835,8 @@ def _with_rest(family: str, rest: str, original: str) -> Command:
             return _transfer(rest)
         case "write_off":
             return _write_off(rest)
+        case "collect" | "pay":
+            return _payment(family, rest)
         case "bind":
             bind = _BIND.match(rest)
             return Bind(bind.group("person"), bind.group("role")) if bind else Usage("bind")
@@ -863,6 +936,77 @@ def _write_off(rest: str) -> Command:
     if not item.product or item.unread:
         return Usage("write_off")
     return WriteOff(item.product, item.quantity, lot_no, reason)
+
+
+# Reasons people give for a return without saying 原因 (`退货 SO-… 可乐 2箱 破损`).
+RETURN_REASONS = (*WRITE_OFF_REASONS, "质量问题", "包装破损", "发错货", "送错货", "错发", "多发", "拒收", "客户拒收", "滞销")
+
+
+def _return(rest: str, original: str) -> Command:
+    """`退货 SO-… 可乐 2箱，雪碧 1瓶 [原因 …]`; with no document number first, free text (`ReturnWithoutDocument`)."""
+    number_match = _DOCUMENT_NO.match(rest)
+    if not number_match:
+        return ReturnWithoutDocument(original)
+    after = rest[number_match.end():].strip(" :,")
+    reason = ""
+    found = _REASON.search(after)
+    if found:
+        reason, after = found.group("reason").strip(), after[: found.start()]
+    else:
+        words = after.rsplit(maxsplit=1)
+        if len(words) == 2 and words[1] in RETURN_REASONS:
+            reason, after = words[1], words[0]
+    items = split_items(after)
+    if not items or not all(item.quantity for item in items):
+        return Usage("return")
+    return ReturnGoods(number_match.group(0).upper(), items, reason)
+
+
+_MONEY_TEXT = r"[-−]?\s*(?:¥|rmb)?\s*[-−]?\d+(?:\.\d+)?\s*(?:万|千|w|k)?\s*(?:元|块钱|块|rmb|yuan)?"
+_MONEY = re.compile(
+    r"(?P<sign>[-−])?\s*(?:¥|rmb)?\s*(?P<sign2>[-−])?(?P<number>\d+(?:\.\d+)?)\s*(?P<scale>万|千|w|k)?\s*(?:元|块钱|块|rmb|yuan)?"
+)
+_MONEY_SCALES = {"万": 10000, "w": 10000, "千": 1000, "k": 1000}
+_NAME_THEN_MONEY = re.compile(rf"(?P<name>.*?\D)(?P<money>{_MONEY_TEXT})")
+
+
+def parse_money(text: str) -> Decimal | None:
+    """An amount of money in yuan as people write it (`5000`, `¥5,000.50`, `5000元`, `1.2万`, `-300`), exactly;
+    None when it is not one (`五千`, `1e9`). 0 and negative amounts are read: refusing them is core's rule."""
+    found = _MONEY.fullmatch(fold(text).strip())
+    if found is None:
+        return None
+    value = Decimal(found.group("number")) * _MONEY_SCALES.get(found.group("scale") or "", 1)
+    return -value if found.group("sign") or found.group("sign2") else value
+
+
+def _partner_and_money(words: list[str]) -> tuple[str, Decimal, list[str]] | None:
+    """The partner, the amount and what follows: `华联 5000 …`, the amount first (`5000 华联 …`), or glued
+    (`华联5000 …`)."""
+    if len(words) >= 2:
+        second, first = parse_money(words[1]), parse_money(words[0])
+        if second is not None:
+            return words[0], second, words[2:]
+        if first is not None:
+            return words[1], first, words[2:]
+    if words:
+        glued = _NAME_THEN_MONEY.fullmatch(words[0])
+        amount = parse_money(glued.group("money")) if glued else None
+        if glued and amount is not None:
+            return glued.group("name"), amount, words[1:]
+    return None
+
+
+def _payment(family: str, rest: str) -> Command:
+    """`收款 华联 5000 转账 尾款`: the partner, the amount, the way it was paid, a note."""
+    read = _partner_and_money(re.sub(r"(¥|rmb)\s+", r"\1", rest).split())
+    if read is None or not read[0].strip(" :,"):
+        return Usage(family)
+    partner, amount, more = read
+    method, note = (more[0] if more else ""), " ".join(more[1:])
+    if family == "collect":
+        return ReceivePayment(partner.strip(" :,"), amount, method, note)
+    return PaySupplier(partner.strip(" :,"), amount, method, note)
 
 
 ALERT_KIND_WORDS = {

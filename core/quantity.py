@@ -90,4 +90,5 @@ def format_quantity(value: Decimal) -> str:
 
 
 def format_money(value: Decimal) -> str:
-    return f"¥{value:,.2f}"
+    """¥1,234.50; a negative amount (a credit, a loss) as people write it: -¥7.00, not ¥-7.00."""
+    return f"-¥{-value:,.2f}" if value < 0 else f"¥{value:,.2f}"

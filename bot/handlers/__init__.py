@@ -8,6 +8,7 @@ from typing import Any
 
 from bot import parser
 from bot.handlers import (
+    accounts,
     alert_actions,
     alert_routes,
     alerts,
@@ -17,6 +18,7 @@ from bot.handlers import (
     photo,
     purchases,
     reports,
+    returns,
     stock,
     warehouse,
     writeoffs,
@@ -55,6 +57,12 @@ COMMANDS: dict[type, CommandHandler] = {
     parser.Transfer: warehouse.transfer,
     parser.WriteOff: writeoffs.write_off_command,
     parser.UndoWriteOff: writeoffs.undo_command,
+    parser.ReturnGoods: returns.return_command,
+    parser.ReturnWithoutDocument: returns.without_document,
+    parser.ReceivePayment: accounts.receive_command,
+    parser.PaySupplier: accounts.pay_command,
+    parser.Receivables: accounts.receivables,
+    parser.Payables: accounts.payables,
     parser.TodaySales: reports.today,
     parser.ShowAlertRoutes: alert_routes.show,
     parser.AddAlertRoute: alert_routes.add,
@@ -94,6 +102,12 @@ ACTIONS: dict[str, ActionHandler] = {
     "writeoff.confirm": writeoffs.confirm,
     "writeoff.cancel": writeoffs.cancel,
     "writeoff.reverse": writeoffs.undo_pressed,
+    "return.confirm": returns.confirm,
+    "return.cancel": returns.cancel,
+    "collect.confirm": accounts.confirm,
+    "collect.cancel": accounts.cancel,
+    "pay.confirm": accounts.confirm,
+    "pay.cancel": accounts.cancel,
 }
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +137,7 @@ FLOWS: dict[str, Flow] = {
 # any other command leaves it.
 ASIDES: tuple[type, ...] = (
     parser.StockQuery, parser.NearExpiry, parser.LowStock, parser.TodaySales, parser.PendingApprovals,
-    parser.Help, parser.Usage, parser.ShowAlertRoutes,
+    parser.Help, parser.Usage, parser.ShowAlertRoutes, parser.Receivables, parser.Payables,
 )
 
 __all__ = ["ACTIONS", "ASIDES", "COMMANDS", "FLOWS", "Flow", "general", "photo"]

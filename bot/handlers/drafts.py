@@ -1,6 +1,6 @@
 """A card's buttons typed instead of pressed: a row number picks on the pick card last shown (`pick_row`), and 确认 / 修改 / 取消 / 撤回 / 申请特批 act on the draft card the
 person last made or pressed in this chat (`Conversations.latest_draft`), whatever it is (a sales order draft,
-a purchase draft from 生成采购单, a write-off to confirm), by running that button's own code: the same checks,
+a purchase draft from 生成采购单, a write-off, a return or a payment to confirm), by running that button's own code: the same checks,
 the same answer, the card updated as when pressed. A word the card has no button for is answered with what
 it has.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.handlers import general, orders, purchases, writeoffs
+from bot.handlers import accounts, general, orders, purchases, returns, writeoffs
 from bot.model import CardAction, Text
 from bot.parser import USAGE, ConfirmDraft, EditDraft, PickRow, RequestCredit, Unknown, WithdrawCredit
 from bot.turn import Turn
@@ -48,6 +48,18 @@ KINDS: dict[str, DraftKind] = {
     "writeoff": DraftKind(
         "报损卡片",
         {"confirm": ("确认报损", _button(writeoffs.confirm_typed)), "cancel": ("取消", _button(writeoffs.cancel_typed))},
+    ),
+    "return": DraftKind(
+        "退货卡片",
+        {"confirm": ("确认退货", _button(returns.confirm_typed)), "cancel": ("取消", _button(returns.cancel_typed))},
+    ),
+    "collect": DraftKind(
+        "收款卡片",
+        {"confirm": ("确认收款", _button(accounts.confirm_typed)), "cancel": ("取消", _button(accounts.cancel_typed))},
+    ),
+    "pay": DraftKind(
+        "付款卡片",
+        {"confirm": ("确认付款", _button(accounts.confirm_typed)), "cancel": ("取消", _button(accounts.cancel_typed))},
     ),
 }
 

@@ -73,7 +73,7 @@ async def test_a_day_at_the_console(console_url: str, tmp_path: Path) -> None:
             # An empty conversation starts with a welcome: the help lines for the person's role.
             welcome = sales.locator("#welcome")
             await expect(welcome).to_contain_text("您好，小王（销售）", timeout=TIMEOUT_MS)
-            await expect(welcome.locator("button")).to_have_count(3)
+            await expect(welcome.locator("button")).to_have_count(5)
             await welcome.locator("button", has_text="今日销售").click()
             await expect(sales.locator("#text")).to_have_value("今日销售")
             await expect(manager.locator("#welcome")).to_contain_text("待审批")

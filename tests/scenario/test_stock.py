@@ -127,7 +127,7 @@ async def test_a_greeting_gets_a_hello_naming_what_i_can_do_not_the_help_card(co
     for text in ("你好", "在吗？", "hi"):
         replies = await console.say("wang", text)
         assert [r["type"] for r in replies] == ["text"]
-        assert replies[0]["text"] == "您好，小王！我可以帮您：查库存、下单、今日销售。发送“帮助”看全部命令。"
+        assert replies[0]["text"] == "您好，小王！我可以帮您：查库存、下单、退货、收款、欠款、今日销售。发送“帮助”看全部命令。"
     assert "盘点、调拨" in (await console.say("li", "您好"))[0]["text"]
 
 

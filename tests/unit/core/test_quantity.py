@@ -15,7 +15,15 @@ from core.counts import record_count, start_count
 from core.documents import OrderLineInput
 from core.errors import InvalidInput
 from core.purchasing import create_purchase_order
-from core.quantity import MAX_LINE_QUANTITY, MAX_PRICE, check_price, check_quantity, check_whole, is_measured
+from core.quantity import (
+    MAX_LINE_QUANTITY,
+    MAX_PRICE,
+    check_price,
+    check_quantity,
+    check_whole,
+    format_money,
+    is_measured,
+)
 from core.sales import create_sales_order
 from core.transfers import TransferLineInput, transfer_stock
 from tests.factories import make_product, make_world
@@ -196,3 +204,7 @@ async def test_an_opening_cost_beyond_the_bound_is_refused(db) -> None:
         await db.transact(lambda s: ledger.opening_stock(
             s, w.warehouse_user, product_id=shop.cola.id, warehouse_id=w.main.id, quantity=D(1), unit_cost=MAX_PRICE,
         ))
+
+
+def test_money_reads_as_written_in_a_shop_negative_amounts_too() -> None:
+    assert [format_money(Decimal(v)) for v in ("1234.5", "0", "-7", "-1234.567")] == ["¥1,234.50", "¥0.00", "-¥7.00", "-¥1,234.57"]
