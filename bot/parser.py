@@ -740,6 +740,11 @@ def _split_word(text: str) -> tuple[str, str] | None:
     return None
 
 
+# 华联欠多少, 华联超市还欠我们多少钱？, 华联的欠款: one customer's balance asked as a question.
+_OWES = re.compile(
+    r"^(?:请问|查一?下|看一?下)?\s*(?P<customer>[^\s?？]{2,}?)\s*(?:(?:现在|目前)?还?欠(?:我们|咱们)?(?:多少钱?|几多|多少款|了?多少)|的?欠款(?:是?多少)?)"
+    r"\s*(?:了|呢|啊)?[?？。!！~]*$"
+)
 _NUMERALS = "一二三四五六七八九十"
 _PICK_ROW = re.compile(rf"(?:第|选择?|选第)?\s*(?:(?P<digits>[1-9]\d?)|(?P<numeral>[{_NUMERALS}]))\s*(?:个|号|项|行)?")
 
@@ -763,6 +768,9 @@ def parse(text: str) -> Command:
         ordered = _customer_first(folded)
         if ordered is not None:
             return ordered
+        owing = _OWES.match(folded)
+        if owing:
+            return Receivables(owing.group("customer"))
         moving = _TRANSFER_SENTENCE.match(folded)
         if moving:
             item = split_item(moving.group("body"))

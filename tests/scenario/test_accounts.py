@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from unittest.mock import ANY
 
 from sqlmodel import col, select
 
@@ -127,6 +128,7 @@ async def test_balances_are_listed_largest_first_and_by_document(console: Consol
     assert listed["tables"][0]["rows"] == [["华联超市", "¥216.00"]]
     detail = card(await console.say("wang", "欠款 华联"))
     assert detail["title"] == "欠款 · 华联超市" and ["欠款合计", "¥216.00"] in detail["fields"]
+    assert card(await console.say("wang", "华联还欠多少钱？")) == {**detail, "card_id": ANY}  # asked as people ask
     assert detail["tables"][0]["columns"] == ["单据", "日期", "金额", "已收", "未收", "账龄"]
     assert [(r[0], r[2], r[4], r[5]) for r in detail["tables"][0]["rows"]] == [
         (first, "¥168.00", "¥168.00", "0天"), (second, "¥48.00", "¥48.00", "0天")]

@@ -101,6 +101,9 @@ def test_money_is_read_exactly_or_not_at_all(text: str, expected: Decimal | None
         ("欠款", Receivables()), ("应收", Receivables()), ("应收款", Receivables()), ("receivables", Receivables()),
         ("欠款 华联", Receivables("华联")), ("应收 华联超市", Receivables("华联超市")), ("欠款华联？", Receivables("华联")),
         ("balance 华联", Receivables("华联")),
+        # asked as a question
+        ("华联欠多少", Receivables("华联")), ("华联超市还欠我们多少钱？", Receivables("华联超市")),
+        ("华联的欠款", Receivables("华联")), ("请问华联现在欠多少", Receivables("华联")), ("华联欠款多少", Receivables("华联")),
         ("应付", Payables()), ("应付 太古", Payables("太古")), ("payables", Payables()),
     ],
 )
