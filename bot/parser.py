@@ -103,8 +103,10 @@ _NUM = r"(?:\d+(?:\.\d+)?|[零〇一壹二贰两三叁四肆五伍六陆七柒�
 _PART = rf"{_NUM}\s*{_UNIT}(?:半)?"
 _QUANTITY = rf"(?:{_PART}(?:\s*[零又和]?\s*{_PART})*(?:\s*[零又]?\s*\d+(?:\.\d+)?)?)"
 _SIGN = r"[-−]"  # NFKC folds the full-width minus to "-"; the minus sign U+2212 stays itself
+# x10, ×10, *10: an x after a Latin letter or a digit ends a word instead (box 10, iphone 15 pro max 1台)
+_TIMES = r"(?:(?<![a-z\d])x|[×*])"
 _TAIL = re.compile(
-    rf"(?P<prefix>[x×*]\s*)?(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$"
+    rf"(?P<prefix>{_TIMES}\s*)?(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$"
 )
 _HEAD = re.compile(rf"^\s*(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY})\s*(?P<rest>\S.*)$")
 _WHOLE = re.compile(rf"(?P<sign>{_SIGN})?\s*(?P<qty>{_QUANTITY}|{_NUM})")

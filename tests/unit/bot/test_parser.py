@@ -110,6 +110,12 @@ def test_not_chinese_numerals(text: str) -> None:
         ("cola 3 bottles", "cola", "3瓶"),
         ("kkkl 2箱", "kkkl", "2箱"),
         ("A4纸 10包", "a4纸", "10包"),
+        # an x that ends a Latin word is no "times" (once `bo` 10, `iphone 15 pro ma` 1台)
+        ("box 10", "box", "10"),
+        ("fax 3台", "fax", "3台"),
+        ("iPhone 15 Pro Max 1台", "iphone 15 pro max", "1台"),
+        ("galaxy s24 max 2", "galaxy s24 max", "2"),
+        ("cola x 10", "cola", "10"),
     ],
 )
 def test_item_lines(text: str, product: str, quantity: str) -> None:
