@@ -4,8 +4,9 @@ Pure functions, no database: product, customer and unit names stay text here and
 handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
 and emoji and emoticon codes are dropped. Quantities are read as people write them: full-width digits, `x10`,
 `*10`, `10箱`, Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the
-product's base unit; a bare number right after a Chinese name may be the name's end instead (`可口可乐330`),
-which the handler settles with the catalog (`split_item`).
+product's base unit; a bare number right after a Chinese name may be the name's end instead (`可口可乐330`,
+`split_item`), and one before a space inside a name (`iphone 15 pro 2台`, `split_items`), which the handler settles
+with the catalog.
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -151,6 +152,9 @@ class ItemText:
     product: str
     quantity: QuantityText | None
     unread: str = ""
+    # The line as typed when only a space after a bare number ended it (`iphone 15` of `iphone 15 pro 2台`): the
+    # number may be inside a name, which the handler settles with the catalog (`bot.handlers.common.read_lines`).
+    joins: str = ""
 
     def __str__(self) -> str:
         """The line written back so that `split_item` reads it the same (a pick card keeps its lines so)."""
@@ -195,17 +199,26 @@ _SPEC_WORD = r"(?:ml|l|g|mg|cl|oz|毫升|升|克|度|°|%)(?![a-z])"
 # (可乐 10 箱), a spec word.
 _NO_NEXT_NAME = rf"(?:[x×*]?\s*{_SIGN}?\d|{_QUANTITY}(?:\s|$)|{_UNIT}(?:半)?(?:$|[\s,;、。/])|{_SPEC_WORD})"
 # A quantity (with its unit, or a bare number) and a space ends a line when a name came before it and one
-# follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱.
-_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY}|(?<![\d.]){_BARE.pattern})\s+(?!{_NO_NEXT_NAME})(?=\S)")
+# follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱, nor after digits
+# glued to Latin letters, which are the name's (iphone15 pro 2台).
+_NEXT_ITEM = re.compile(
+    rf"(?P<qty>{_QUANTITY}|(?:(?<={_TIMES})|(?<![\d.a-z])){_BARE.pattern})\s+(?!{_NO_NEXT_NAME})(?=\S)"
+)
 
 
-def _cut_after_quantities(chunk: str) -> list[str]:
+def _cut_after_quantities(chunk: str) -> list[tuple[str, bool]]:
+    """The lines of a chunk, each with whether only a space after a bare number ends it: a number written
+    after the name's word, not marked as a count by x or a sign, may be inside a name (iphone 15 pro)."""
     lines, start = [], 0
     for match in _NEXT_ITEM.finditer(chunk):
         if chunk[start : match.start()].strip():  # a quantity that follows a name ends an item
-            lines.append(chunk[start : match.end("qty")])
+            before = chunk[match.start() - 1]
+            soft = bool(_BARE.fullmatch(match.group("qty"))) and (
+                before.isspace() or (before.isalpha() and not before.isascii())
+            )
+            lines.append((chunk[start : match.end("qty")], soft))
             start = match.end()
-    return [*lines, chunk[start:]]
+    return [*lines, (chunk[start:], False)]
 
 
 _CN_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半"
@@ -222,10 +235,17 @@ _BETWEEN_LINES = re.compile(
 
 def split_items(text: str) -> tuple[ItemText, ...]:
     """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有, 以及, 和, 跟, 加
-    or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`)."""
+    or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`).
+    A line ended only by a space after a bare number keeps its text in `joins`: the handler reads it together with
+    the next one when a product's name holds them (`iphone 15 pro 2台`)."""
     separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
     lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
-    return tuple(split_item(line) for line in lines if line.strip())
+    return tuple(_item(line, soft) for line, soft in lines if line.strip())
+
+
+def _item(line: str, soft: bool) -> ItemText:
+    item = split_item(line)
+    return replace(item, joins=line.strip()) if soft else item
 
 
 # ---------------------------------------------------------------- lots on receiving

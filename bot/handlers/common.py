@@ -110,20 +110,54 @@ async def find_line(
             return ProductLookup(whole, product=product), None
         return ProductLookup(text, product=product), quantity
     if whole:
-        ranked = await rank_products(session, whole, limit=SEARCH_LIMIT)
-        products = await products_by_ids(session, [hit.product_id for hit in ranked])
-        holding = [hit for hit in ranked if hit.product_id in products and _holds(products[hit.product_id], whole)]
-        winner = clear_winner(holding)
+        holding = await _holding(session, whole)
+        winner = clear_winner([hit for hit, _ in holding])
         if winner is not None:
-            return ProductLookup(whole, product=products[winner]), None
+            return ProductLookup(whole, product=next(p for hit, p in holding if hit.product_id == winner)), None
         if holding:
-            return ProductLookup(whole, candidates=tuple(products[hit.product_id] for hit in holding)), None
+            return ProductLookup(whole, candidates=tuple(product for _, product in holding)), None
     return await narrow_by_units(session, await find_product(session, text), quantity), quantity
 
 
+async def read_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tuple[ItemText, ...]:
+    """The lines of an order, a purchase or a shipment as the catalog settles what their text cannot.
+
+    A space after a bare number ends a line (`可乐 10 雪碧 5`), but the number may be inside a name
+    (`iphone 15 pro 2台`, `小米 14 手机 3台`): a line the parser ended so (`ItemText.joins`) is read together
+    with the next one when a product's name and spec, or its pinyin, hold the two as one name, as digits glued
+    to a name are its end when a product holds them (`find_line`). Otherwise they stay two lines, and a line
+    whose name finds no product is refused by the caller as before, never guessed."""
+    lines: list[ItemText] = []
+    for item in items:
+        if lines and lines[-1].joins:
+            joined = _joined(lines[-1], item)
+            if await _holding(session, joined.product):
+                lines[-1] = joined
+                continue
+        lines.append(item)
+    return tuple(replace(line, joins="") if line.joins else line for line in lines)
+
+
+def _joined(first: ItemText, then: ItemText) -> ItemText:
+    """Two lines read as one, as typed: `iphone 15` and `pro 2台` → `iphone 15 pro`, 2台."""
+    item = split_item(f"{first.joins} {then.joins or then}")
+    return replace(item, joins=f"{first.joins} {then.joins}" if then.joins else "")
+
+
+async def _holding(session: AsyncSession, text: str) -> list[tuple[Ranked, Product]]:
+    """The products that hold the text (`_holds`), best ranked first."""
+    ranked = await rank_products(session, text, limit=SEARCH_LIMIT)
+    products = await products_by_ids(session, [hit.product_id for hit in ranked])
+    found = [(hit, products[hit.product_id]) for hit in ranked if hit.product_id in products]
+    return [(hit, product) for hit, product in found if _holds(product, text)]
+
+
 def _holds(product: Product, text: str) -> bool:
-    """The product's name and spec hold the text, and its digits there are a whole number (330 in 330ml)."""
-    return re.search(re.escape(fold(text)) + r"(?!\d)", product.name_key) is not None
+    """The product's name and spec (or its pinyin: iphone 15 pro, xiaomi 14 shouji) hold the text, and digits
+    that end it are a whole number there (330 in 330ml)."""
+    folded = fold(text)
+    pattern = re.compile(re.escape(folded) + (r"(?!\d)" if folded[-1:].isdigit() else ""))
+    return any(pattern.search(key) for key in (product.name_key, product.pinyin_full, product.pinyin_initials))
 
 
 def _similarity(text: str, product: Product) -> float:

@@ -317,6 +317,59 @@ def test_shipping_part_of_an_order_takes_several_lines_alike() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # A space after a bare number ends the line, but the number may be inside a name: the line keeps its text
+        # (`joins`) for the handler, which reads it with the next one when a product's name holds them.
+        ("下单 华联 iphone 15 pro 2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),
+        ("下单 华联 iPhone 15 Pro 2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),
+        ("下单 华联 iPhone　15　Pro　2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),  # full-width spaces
+        ("下单 华联 小米 14 手机 3台", [("小米", "14", "小米 14"), ("手机", "3台", "")]),
+        ("下单 华联 小米14 手机 3台", [("小米", "14", "小米14"), ("手机", "3台", "")]),
+        ("下单 华联 xiaomi 14 shouji 3台", [("xiaomi", "14", "xiaomi 14"), ("shouji", "3台", "")]),
+        ("下单 华联 南孚 5 号电池 2板", [("南孚", "5", "南孚 5"), ("号电池", "2板", "")]),
+        ("下单 华联 iphone 15 pro max 1台", [("iphone", "15", "iphone 15"), ("pro max", "1台", "")]),
+        ("下单 华联 iphone 15 pro", [("iphone", "15", "iphone 15"), ("pro", "", "")]),  # and no quantity at all
+        ("下单 华联 可乐 10 雪碧 5", [("可乐", "10", "可乐 10"), ("雪碧", "5", "")]),  # two products: the catalog says
+        ("下单 华联 可乐 10 雪碧 5 七喜 3", [("可乐", "10", "可乐 10"), ("雪碧", "5", "雪碧 5"), ("七喜", "3", "")]),
+        (
+            "下单 华联 iphone 15 pro 2台 小米 14 手机 3台",
+            [("iphone", "15", "iphone 15"), ("pro", "2台", ""), ("小米", "14", "小米 14"), ("手机", "3台", "")],
+        ),
+        ("华联下单 iphone 15 pro 2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),
+        # Settled by the text: a count marked by x or a sign, a unit, a comma, a number or a spec after the space
+        ("下单 华联 可乐 x10 雪碧 x5", [("可乐", "10", ""), ("雪碧", "5", "")]),
+        ("下单 华联 可乐 -2 雪碧 3", [("可乐", "-2", ""), ("雪碧", "3", "")]),
+        ("下单 华联 可乐 10箱 雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 iphone 15，pro 2台", [("iphone", "15", ""), ("pro", "2台", "")]),
+        ("下单 华联 iphone 15 2台", [("iphone 15", "2台", "")]),
+        ("下单 华联 可乐 330ml 10箱", [("可乐 330ml", "10箱", "")]),
+        ("下单 华联 农夫山泉 550 ml 2箱", [("农夫山泉 550 ml", "2箱", "")]),
+        # Digits glued to Latin letters are the name's: no line ends after them (once `iphone15` and `pro 2台`)
+        ("下单 华联 iphone15 pro 2台", [("iphone15 pro", "2台", "")]),
+        ("下单 华联 a4 10 雪碧 5", [("a4", "10", "a4 10"), ("雪碧", "5", "")]),
+    ],
+)
+def test_a_space_after_a_bare_number_ends_a_line_the_catalog_may_join(text: str, lines: list[tuple[str, str, str]]) -> None:
+    """`iphone 15 pro 2台` was two lines, `iphone` 15 and `pro` 2台, whatever the catalog held."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder) and command.customer == "华联"
+    assert [(item.product, q(item.quantity), item.joins) for item in command.items] == lines
+
+
+def test_purchases_and_shipments_mark_the_lines_the_catalog_may_join_alike() -> None:
+    purchase = parse("采购 iPhone 15 Pro 2台 供应商 太古")
+    assert isinstance(purchase, RequestPurchase) and purchase.supplier == "太古"
+    assert [(item.product, q(item.quantity), item.joins) for item in purchase.items] == [
+        ("iphone", "15", "iphone 15"), ("pro", "2台", ""),
+    ]
+    ship = parse("发货 SO-20261122-0001 小米 14 手机 1台")
+    assert isinstance(ship, Ship) and [(item.product, q(item.quantity), item.joins) for item in ship.items] == [
+        ("小米", "14", "小米 14"), ("手机", "1台", ""),
+    ]
+
+
+@pytest.mark.parametrize(
     ("text", "product", "quantity", "glued"),
     [
         # A bare number right after a Chinese name: the count, or the name's end (可口可乐330ml)? The handler asks
