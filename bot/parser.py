@@ -155,6 +155,18 @@ class ItemText:
     # The line as typed when only a space after a bare number ended it (`iphone 15` of `iphone 15 pro 2台`): the
     # number may be inside a name, which the handler settles with the catalog (`bot.handlers.common.read_lines`).
     joins: str = ""
+    # 和 / 跟 / 加 / 及 between this line and the one before, which may begin this line's name instead: read as the
+    # lines' separator in `可乐 10箱和路雪 2盒` (路雪: 和路雪?), as the name's in `可乐 10箱 和雪碧 5瓶` (和雪碧: 雪碧?).
+    connector: str = ""
+
+    @property
+    def other_product(self) -> str:
+        """The product text read the other way at its connector (和路雪 for 路雪, 雪碧 for 和雪碧); "" without one."""
+        if not self.connector:
+            return ""
+        if self.product.startswith(self.connector):
+            return self.product[len(self.connector) :].strip()
+        return self.connector + self.product
 
     def __str__(self) -> str:
         """The line written back so that `split_item` reads it the same (a pick card keeps its lines so)."""
@@ -222,13 +234,15 @@ def _cut_after_quantities(chunk: str) -> list[tuple[str, bool]]:
 
 
 _CN_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半"
+_CONNECTORS = "和跟加及"
 # Between a quantity and the next product: `/`, 还有 or 以及 however spaced (可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5);
 # 和, 跟, 加 or 及 after a digit or a unit (一加手机 is a name), glued to it or standing alone (可乐 10箱和雪碧 5瓶,
 # 可乐 10 跟 雪碧 5). Not when glued to the next word after a space, which begins a name (可乐 2箱 和其正 3箱),
 # nor before a number or a unit ending a word: 3箱和12支 and 两箱和三瓶 are one quantity, 24罐/箱 a spec.
+# `link`: a 和 glued to both, which may begin the next name instead (可乐 10箱和路雪 2盒).
 _BETWEEN_LINES = re.compile(
     rf"(?<=[\d{_CN_NUMERAL}])(?P<unit>\s*{_UNIT}(?:半)?)?"
-    rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[和跟加及](?=\s)|[和跟加及]))\s*+"
+    rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[{_CONNECTORS}](?=\s)|(?P<link>[{_CONNECTORS}])))\s*+"
     rf"(?!\d|(?:{_NUM}\s*)?{_UNIT}(?:半)?(?:$|[\s,;、。/]|\d))"
 )
 
@@ -236,16 +250,29 @@ _BETWEEN_LINES = re.compile(
 def split_items(text: str) -> tuple[ItemText, ...]:
     """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有, 以及, 和, 跟, 加
     or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`).
-    A line ended only by a space after a bare number keeps its text in `joins`: the handler reads it together with
-    the next one when a product's name holds them (`iphone 15 pro 2台`)."""
-    separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
-    lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
-    return tuple(_item(line, soft) for line, soft in lines if line.strip())
+    What only the catalog can settle is kept for the handler (`bot.handlers.common.read_lines`): the text of a line
+    ended only by a space after a bare number (`joins`: `iphone 15 pro 2台`), and a 和 / 跟 / 加 / 及 that may
+    begin the next line's name (`connector`: `可乐 10箱和路雪 2盒`, `可乐 10箱 和雪碧 5瓶`)."""
+    folded = fold(text)
+    items: list[ItemText] = []
+    start, link = 0, ""
+    for match in [*_BETWEEN_LINES.finditer(folded), None]:
+        chunk = folded[start:] if match is None else folded[start : match.start()] + (match.group("unit") or "")
+        for piece in re.split(r"[,;、。\n]+", chunk):
+            for line, soft in _cut_after_quantities(piece):
+                if line.strip():
+                    items.append(_item(line, soft, link, first=not items))
+                link = ""  # only the line right after it
+        if match is not None:
+            link = match.group("link") if match.end() == match.end("link") else ""  # and glued to that line
+            start = match.end()
+    return tuple(items)
 
 
-def _item(line: str, soft: bool) -> ItemText:
-    item = split_item(line)
-    return replace(item, joins=line.strip()) if soft else item
+def _item(line: str, soft: bool, link: str, *, first: bool) -> ItemText:
+    item, text = split_item(line), line.strip()
+    begins = "" if first or text[:1] not in _CONNECTORS or not item.product.startswith(text[0]) else text[0]
+    return replace(item, joins=text if soft else "", connector=link or begins)
 
 
 # ---------------------------------------------------------------- lots on receiving

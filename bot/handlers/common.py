@@ -126,22 +126,47 @@ async def read_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tupl
     (`iphone 15 pro 2台`, `小米 14 手机 3台`): a line the parser ended so (`ItemText.joins`) is read together
     with the next one when a product's name and spec, or its pinyin, hold the two as one name, as digits glued
     to a name are its end when a product holds them (`find_line`). Otherwise they stay two lines, and a line
-    whose name finds no product is refused by the caller as before, never guessed."""
+    whose name finds no product is refused by the caller as before, never guessed.
+
+    A 和 / 跟 / 加 / 及 between two lines may begin the second one's name (`ItemText.connector`): it is the name's
+    when the catalog ranks the name with it higher (`可乐 10箱和路雪 2盒`: 和路雪 begins a product's name, 路雪 is
+    only inside one; `可乐 2箱 和其正 3箱`), else the lines' (`可乐 10箱 和雪碧 5瓶`: no name holds 和雪碧)."""
     lines: list[ItemText] = []
     for item in items:
         if lines and lines[-1].joins:
             joined = _joined(lines[-1], item)
-            if await _holding(session, joined.product):
+            if await _holding(session, joined.product) or (
+                joined.other_product and await _holding(session, joined.other_product)
+            ):
                 lines[-1] = joined
                 continue
         lines.append(item)
-    return tuple(replace(line, joins="") if line.joins else line for line in lines)
+    return tuple([await _with_its_connector(session, line) for line in lines])
 
 
 def _joined(first: ItemText, then: ItemText) -> ItemText:
     """Two lines read as one, as typed: `iphone 15` and `pro 2台` → `iphone 15 pro`, 2台."""
     item = split_item(f"{first.joins} {then.joins or then}")
-    return replace(item, joins=f"{first.joins} {then.joins}" if then.joins else "")
+    return replace(item, joins=f"{first.joins} {then.joins}" if then.joins else "", connector=first.connector)
+
+
+async def _with_its_connector(session: AsyncSession, item: ItemText) -> ItemText:
+    """The line with its product text read the way the catalog ranks higher; as read on a tie, unless the other
+    way keeps the connector in a name that is found as well (the text then reads as one name)."""
+    other = item.other_product
+    settled = replace(item, joins="", connector="")
+    if not other:
+        return settled if item.joins else item
+    as_read, other_way = await _best_score(session, item.product), await _best_score(session, other)
+    if other_way > as_read or (other_way == as_read > 0 and len(other) > len(item.product)):
+        return replace(settled, product=other)
+    return settled
+
+
+async def _best_score(session: AsyncSession, text: str) -> int:
+    """How well the catalog's search finds the text: its best hit's score, 0 for none."""
+    ranked = await rank_products(session, text, limit=1) if text else []
+    return ranked[0].score if ranked else 0
 
 
 async def _holding(session: AsyncSession, text: str) -> list[tuple[Ranked, Product]]:

@@ -298,6 +298,29 @@ async def test_shipping_part_of_an_order_reads_a_number_inside_a_name_alike(cons
     assert f"已发货 {number}" in shipped and "还有未发的货" in shipped
 
 
+async def test_a_connector_that_may_begin_a_name_is_read_as_the_catalog_knows_it(console: Console, db: Database) -> None:
+    """`10箱和路雪 2盒` was read as 路雪 (so 加多宝 as 多宝, the turbot's name), and `10箱 和雪碧 5瓶` as 和雪碧."""
+    async with db.session() as session:
+        await make_product(session, "I001", "和路雪 可爱多", base_unit="盒", case=24, barcode=None, category="冷饮")
+        await make_product(session, "D001", "加多宝 凉茶 310ml", case=24, barcode=None)
+        await make_product(session, "F002", "多宝鱼", base_unit="条", case=10, barcode=None, category="冻品")
+        await make_product(session, "D002", "和其正 凉茶", base_unit="瓶", case=12, barcode=None)
+
+    async def rows(text: str) -> list[list[str]]:
+        draft = card(await console.say("wang", text))
+        assert draft["title"] == "销售单草稿 · 华联超市", texts([draft])
+        return [row[:2] for row in draft["tables"][0]["rows"]]
+
+    assert await rows("下单 华联 可乐330 10箱和路雪 2盒") == [["可口可乐 330ml", "10箱"], ["和路雪 可爱多", "2盒"]]
+    assert await rows("下单 华联 可乐330 1箱加多宝 2箱") == [["可口可乐 330ml", "1箱"], ["加多宝 凉茶 310ml", "2箱"]]
+    assert await rows("下单 华联 可乐330 1箱 和雪碧 5瓶") == [["可口可乐 330ml", "1箱"], ["雪碧 500ml", "5瓶"]]
+    assert await rows("下单 华联 可乐330 1箱，跟雪碧 5瓶") == [["可口可乐 330ml", "1箱"], ["雪碧 500ml", "5瓶"]]
+    assert await rows("下单 华联 可乐330 2箱 和其正 3箱") == [["可口可乐 330ml", "2箱"], ["和其正 凉茶", "3箱"]]
+    assert await rows("下单 华联 可乐330 2箱和多宝鱼 1箱") == [["可口可乐 330ml", "2箱"], ["多宝鱼", "1箱"]]
+    missing = texts(await console.say("wang", "下单 华联 雪碧 1箱和路雪"))
+    assert "第2行“和路雪”缺少数量（例：和路雪 可爱多 10盒）" in missing
+
+
 @pytest.mark.parametrize("text", ["给华联下单 雪碧2箱", "帮华联下单 雪碧 2箱", "华联下单 雪碧 2箱", "我要下单 华联 雪碧 2箱"])
 async def test_the_customer_may_come_before_the_order_word(console: Console, text: str) -> None:
     """These once got 没看懂 and the help card."""

@@ -230,7 +230,7 @@ def test_a_number_that_is_none_is_told_apart_from_a_missing_quantity(text: str, 
         # Kept together: a 和 that begins a name (和其正), 和 inside a quantity, a / before a unit.
         ("下单 华联 和其正 2箱", "华联", [("和其正", "2箱")]),
         ("下单 华联 可乐 2箱 和其正 3箱", "华联", [("可乐", "2箱"), ("和其正", "3箱")]),
-        # A 和 glued to a quantity separates; the name search still finds 和路雪 from 路雪 (a name holds it).
+        # A 和 glued to a quantity separates as read; the handler asks the catalog whether it begins 和路雪.
         ("下单 华联 可乐 10箱和路雪 2盒", "华联", [("可乐", "10箱"), ("路雪", "2盒")]),
         ("下单 华联 牙膏 3箱和12支", "华联", [("牙膏", "3箱12支")]),
         ("下单 华联 可乐 24罐/箱 2箱", "华联", [("可乐 24罐/箱", "2箱")]),
@@ -293,6 +293,55 @@ def test_several_lines_without_commas(text: str, lines: list[tuple[str, str]]) -
     command = parse(text)
     assert isinstance(command, PlaceOrder) and command.customer == "华联"
     assert [(item.product, q(item.quantity)) for item in command.items] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # A 和 / 跟 / 加 / 及 glued to the next word may begin its name: the line keeps it (`connector`) for the catalog,
+        # read as the separator when glued to the quantity too, as the name's after a space or a comma.
+        ("下单 华联 可乐 10箱和路雪 2盒", [("可乐", "10箱", ""), ("路雪", "2盒", "和路雪")]),
+        ("下单 华联 可乐 10和路雪 2", [("可乐", "10", ""), ("路雪", "2", "和路雪")]),
+        ("下单 华联 可乐 10箱加多宝 2箱", [("可乐", "10箱", ""), ("多宝", "2箱", "加多宝")]),
+        ("下单 华联 可乐 两箱和路雪 三盒", [("可乐", "2箱", ""), ("路雪", "3盒", "和路雪")]),
+        ("下单 华联 可乐 10箱 和雪碧 5瓶", [("可乐", "10箱", ""), ("和雪碧", "5瓶", "雪碧")]),
+        ("下单 华联 可乐 10箱 跟雪碧 5瓶", [("可乐", "10箱", ""), ("跟雪碧", "5瓶", "雪碧")]),
+        ("下单 华联 可乐 10箱，和雪碧 5瓶", [("可乐", "10箱", ""), ("和雪碧", "5瓶", "雪碧")]),
+        ("下单 华联 可乐 10 和路雪 2", [("可乐", "10", ""), ("和路雪", "2", "路雪")]),
+        ("下单 华联 可乐 2箱 和其正 3箱", [("可乐", "2箱", ""), ("和其正", "3箱", "其正")]),
+        ("下单 华联 雪碧 1箱和路雪", [("雪碧", "1箱", ""), ("路雪", "", "和路雪")]),
+        (
+            "下单 华联 可乐 10箱和七喜 2箱和六个核桃 1箱",
+            [("可乐", "10箱", ""), ("七喜", "2箱", "和七喜"), ("六个核桃", "1箱", "和六个核桃")],
+        ),
+        # Settled by the text: a 和 standing alone or before a space separates, 还有 / 以及 / / are no name's, a first
+        # line has no line before it, and a 和 inside a quantity or a name (一加手机) is none
+        ("下单 华联 可乐 10箱 和 雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 可乐 10箱和 路雪 2盒", [("可乐", "10箱", ""), ("路雪", "2盒", "")]),
+        ("下单 华联 可乐 10箱和，雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 可乐 10箱还有雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 可乐 10箱以及和路雪 2盒", [("可乐", "10箱", ""), ("和路雪", "2盒", "路雪")]),
+        ("下单 华联 和其正 2箱", [("和其正", "2箱", "")]),
+        ("下单 华联 一加手机 2台 和其正 1箱", [("一加手机", "2台", ""), ("和其正", "1箱", "其正")]),
+        ("下单 华联 牙膏 3箱和12支", [("牙膏", "3箱12支", "")]),
+        ("下单 华联 可乐 两箱和三瓶", [("可乐", "2箱3瓶", "")]),
+    ],
+)
+def test_a_connector_that_may_begin_a_name_is_left_to_the_catalog(text: str, lines: list[tuple[str, str, str]]) -> None:
+    """`可乐 10箱和路雪 2盒` was read as 路雪 and `可乐 10箱 和雪碧 5瓶` as 和雪碧, whatever the catalog held."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert [(item.product, q(item.quantity), item.other_product) for item in command.items] == lines
+
+
+def test_purchases_and_shipments_leave_a_connector_to_the_catalog_alike() -> None:
+    purchase = parse("采购 可乐 10箱和路雪 5箱 供应商 太古")
+    assert isinstance(purchase, RequestPurchase)
+    assert [(item.product, item.other_product) for item in purchase.items] == [("可乐", ""), ("路雪", "和路雪")]
+    ship = parse("发货 SO-20261122-0001 可乐 5箱 加多宝 3箱")
+    assert isinstance(ship, Ship) and [(item.product, item.other_product) for item in ship.items] == [
+        ("可乐", ""), ("加多宝", "多宝"),
+    ]
 
 
 @pytest.mark.parametrize(
