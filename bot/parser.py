@@ -34,12 +34,13 @@ class QuantityPart:
 class QuantityText:
     """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler.
 
-    `-3箱12支` negates every part, and is written back the same way. `glued`: a bare number written right
-    after a Chinese name (`可乐118`, `可口可乐330`); the text cannot tell a count from the end of a name, so
-    the handler asks the catalog (`bot.handlers.common.find_line`)."""
+    `-3箱12支` negates every part, and is written back the same way. `glued`: a bare number as written right
+    after a Chinese name, in digits or Chinese numerals (`可乐118`, `可口可乐330`, `可乐十二`, `统一`), else "";
+    the text cannot tell a count from the end of a name, so the handler asks the catalog
+    (`bot.handlers.common.find_line`)."""
 
     parts: tuple[QuantityPart, ...]
-    glued: bool = False
+    glued: str = ""
 
     def __str__(self) -> str:
         sign = "-" if any(p.amount < 0 for p in self.parts) else ""
@@ -54,10 +55,12 @@ def _plain(value: Decimal) -> str:
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
               "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
 _CN_SCALES = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+CHINESE_NUMERALS = "".join(_CN_DIGITS) + "".join(_CN_SCALES) + "万半"
 
 
 def chinese_number(text: str) -> Decimal | None:
-    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5; None when it is not a numeral."""
+    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5; None when it is not a numeral: digits in a row
+    (一五七三, 二两) are a name's, not a count."""
     if text == "半":
         return Decimal("0.5")
     if not text:
@@ -65,6 +68,8 @@ def chinese_number(text: str) -> Decimal | None:
     total, section, digit = 0, 0, None
     for char in text:
         if char in _CN_DIGITS:
+            if digit and _CN_DIGITS[char]:  # 一百零五 has its 零; 一五 is no number
+                return None
             digit = _CN_DIGITS[char]
         elif char in _CN_SCALES:
             section += (1 if digit is None else digit) * _CN_SCALES[char]
@@ -100,7 +105,8 @@ _ENGLISH_UNITS = {
 _UNIT = "(?:" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + "|" + "|".join(
     sorted(_ENGLISH_UNITS, key=len, reverse=True)
 ) + r"(?![a-z]))"
-_NUM = r"(?:\d+(?:\.\d+)?|[零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万]+|半)"
+_CN_NUM = rf"(?:[{CHINESE_NUMERALS.removesuffix('半')}]+|半)"
+_NUM = rf"(?:\d+(?:\.\d+)?|{_CN_NUM})"
 _PART = rf"{_NUM}\s*{_UNIT}(?:半)?"
 _QUANTITY = rf"(?:{_PART}(?:\s*[零又和]?\s*{_PART})*(?:\s*[零又]?\s*\d+(?:\.\d+)?)?)"
 _SIGN = r"[-−]"  # NFKC folds the full-width minus to "-"; the minus sign U+2212 stays itself
@@ -126,7 +132,7 @@ def parse_quantity(text: str) -> QuantityText | None:
     return _quantity(whole.group("qty"), negative=bool(whole.group("sign"))) if whole else None
 
 
-def _quantity(text: str, *, negative: bool = False, glued: bool = False) -> QuantityText | None:
+def _quantity(text: str, *, negative: bool = False, glued: str = "") -> QuantityText | None:
     parts: list[QuantityPart] = []
     # "3箱零12支": the 零 joins two parts; it is not a number of its own.
     text = re.sub(r"(?<=\D)[零又和]\s*(?=\d)", " ", text)
@@ -171,25 +177,30 @@ class ItemText:
     def __str__(self) -> str:
         """The line written back so that `split_item` reads it the same (a pick card keeps its lines so)."""
         quantity = str(self.quantity or self.unread)
-        return self.product + quantity if self.quantity and self.quantity.glued else f"{self.product} {quantity}".strip()
+        if self.quantity and self.quantity.glued:
+            return self.product + self.quantity.glued
+        return f"{self.product} {quantity}".strip()
 
 
 _BARE = re.compile(r"\d+(?:\.\d+)?")
+_BARE_NUMERAL = re.compile(_CN_NUM)
 
 
 def split_item(line: str) -> ItemText:
     """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity.
 
     A bare number glued to the name is the one reading the text cannot settle: after Latin letters or digits
-    it is part of the name (`A4`, `cola330`); after a Chinese name it may be the quantity (`可乐118`) or the
-    name's end (`可口可乐330`), and is marked `glued` for the handler to settle with the catalog."""
+    it is part of the name (`A4`, `cola330`); after a Chinese name it may be the quantity (`可乐118`, `可乐十二`)
+    or the name's end (`可口可乐330`, `统一`), and is marked `glued` for the handler to settle with the catalog."""
     text = fold(line).strip()
     tail = _TAIL.search(text)
     if tail and tail.start() > 0:
-        before = text[tail.start() - 1]
-        bare = bool(_BARE.fullmatch(tail.group("qty"))) and not tail.group("prefix") and not tail.group("sign")
+        before, written = text[tail.start() - 1], tail.group("qty")
+        plain = not tail.group("prefix") and not tail.group("sign")
+        bare = plain and bool(_BARE.fullmatch(written))
+        glued = before.isalpha() and (bare or (plain and not before.isascii() and bool(_BARE_NUMERAL.fullmatch(written))))
         product = text[: tail.start()].strip(" :,-")
-        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")), glued=bare and before.isalpha())
+        quantity = _quantity(written, negative=bool(tail.group("sign")), glued=written if glued else "")
         if product and quantity and not (bare and before.isascii() and before.isalnum()):
             return ItemText(product, quantity)
     head = _HEAD.match(text)
@@ -214,7 +225,7 @@ _NO_NEXT_NAME = rf"(?:[x×*]?\s*{_SIGN}?\d|{_QUANTITY}(?:\s|$)|{_UNIT}(?:半)?(?
 # follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱, nor after digits
 # glued to Latin letters, which are the name's (iphone15 pro 2台).
 _NEXT_ITEM = re.compile(
-    rf"(?P<qty>{_QUANTITY}|(?:(?<={_TIMES})|(?<![\d.a-z])){_BARE.pattern})\s+(?!{_NO_NEXT_NAME})(?=\S)"
+    rf"(?P<qty>{_QUANTITY}|(?:(?<={_TIMES})|(?<![\d.a-z])){_BARE.pattern}|{_CN_NUM})\s+(?!{_NO_NEXT_NAME})(?=\S)"
 )
 
 
@@ -225,15 +236,13 @@ def _cut_after_quantities(chunk: str) -> list[tuple[str, bool]]:
     for match in _NEXT_ITEM.finditer(chunk):
         if chunk[start : match.start()].strip():  # a quantity that follows a name ends an item
             before = chunk[match.start() - 1]
-            soft = bool(_BARE.fullmatch(match.group("qty"))) and (
-                before.isspace() or (before.isalpha() and not before.isascii())
-            )
+            bare = _BARE.fullmatch(match.group("qty")) or _BARE_NUMERAL.fullmatch(match.group("qty"))
+            soft = bool(bare) and (before.isspace() or (before.isalpha() and not before.isascii()))
             lines.append((chunk[start : match.end("qty")], soft))
             start = match.end()
     return [*lines, (chunk[start:], False)]
 
 
-_CN_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半"
 _CONNECTORS = "和跟加及"
 # Between a quantity and the next product: `/`, 还有 or 以及 however spaced (可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5);
 # 和, 跟, 加 or 及 after a digit or a unit (一加手机 is a name), glued to it or standing alone (可乐 10箱和雪碧 5瓶,
@@ -241,7 +250,7 @@ _CONNECTORS = "和跟加及"
 # nor before a number or a unit ending a word: 3箱和12支 and 两箱和三瓶 are one quantity, 24罐/箱 a spec.
 # `link`: a 和 glued to both, which may begin the next name instead (可乐 10箱和路雪 2盒).
 _BETWEEN_LINES = re.compile(
-    rf"(?<=[\d{_CN_NUMERAL}])(?P<unit>\s*{_UNIT}(?:半)?)?"
+    rf"(?<=[\d{CHINESE_NUMERALS}])(?P<unit>\s*{_UNIT}(?:半)?)?"
     rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[{_CONNECTORS}](?=\s)|(?P<link>[{_CONNECTORS}])))\s*+"
     rf"(?!\d|(?:{_NUM}\s*)?{_UNIT}(?:半)?(?:$|[\s,;、。/]|\d))"
 )

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot.cards import decided_status, expired_text, pick_card, product_label
 from bot.model import Card, CardAction, Text, Tone
 from bot.outbox import enqueue_card_update
-from bot.parser import ItemText, QuantityText, split_item
+from bot.parser import CHINESE_NUMERALS, ItemText, QuantityText, split_item
 from bot.turn import Turn
 from core.catalog import Ranked, closest_names, fold, get_product, products_by_ids, rank_products, unit_factor
 from core.errors import InvalidInput
@@ -99,11 +99,12 @@ async def find_line(
     """The product a line names (narrowed by its units; `chosen`: picked on a card) and its quantity; the
     lookup's `query` is the product text as read.
 
-    Digits written right after a Chinese name are the one thing the text cannot settle (`QuantityText.glued`):
-    they end the name when a product's name and spec hold them as a whole number (`可口可乐330` for 可口可乐
-    330ml, then there is no quantity), else they are the quantity (`可乐118`; `可乐33` is not 可口可乐330ml).
+    A number written right after a Chinese name, in digits or Chinese numerals, is a thing the text cannot
+    settle (`QuantityText.glued`): it ends the name when a product's name and spec hold it as a whole number
+    (`可口可乐330` for 可口可乐 330ml, `统一` for 统一 冰红茶: then there is no quantity), else it is the quantity
+    (`可乐118`, `可乐十二`; `可乐33` is not 可口可乐330ml).
     """
-    whole = text + str(quantity) if quantity is not None and quantity.glued else ""
+    whole = text + quantity.glued if quantity is not None and quantity.glued else ""
     if chosen is not None:
         product = await product_by_id(session, str(chosen))
         if whole and _holds(product, whole):
@@ -178,10 +179,12 @@ async def _holding(session: AsyncSession, text: str) -> list[tuple[Ranked, Produ
 
 
 def _holds(product: Product, text: str) -> bool:
-    """The product's name and spec (or its pinyin: iphone 15 pro, xiaomi 14 shouji) hold the text, and digits
-    that end it are a whole number there (330 in 330ml)."""
+    """The product's name and spec (or its pinyin: iphone 15 pro, xiaomi 14 shouji) hold the text, and a number
+    that ends it is a whole number there (330 in 330ml, 一 in 统一冰红茶; not 十 in 可乐十二)."""
     folded = fold(text)
-    pattern = re.compile(re.escape(folded) + (r"(?!\d)" if folded[-1:].isdigit() else ""))
+    last = folded[-1:]
+    whole = r"(?!\d)" if last.isdigit() else rf"(?![\d{CHINESE_NUMERALS}])" if last and last in CHINESE_NUMERALS else ""
+    pattern = re.compile(re.escape(folded) + whole)
     return any(pattern.search(key) for key in (product.name_key, product.pinyin_full, product.pinyin_initials))
 
 

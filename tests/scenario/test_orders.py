@@ -321,6 +321,18 @@ async def test_a_connector_that_may_begin_a_name_is_read_as_the_catalog_knows_it
     assert "第2行“和路雪”缺少数量（例：和路雪 可爱多 10盒）" in missing
 
 
+async def test_chinese_numerals_end_a_name_or_a_line_as_digits_do(console: Console, db: Database) -> None:
+    """`雪碧十二 可乐330 两箱` was one line, 两箱 of “雪碧十二 可乐330”; `下单 华联 统一` an order of 1 瓶 of 统一."""
+    async with db.session() as session:
+        await make_product(session, "T001", "统一 冰红茶 500ml", base_unit="瓶", case=15, barcode=None)
+    draft = card(await console.say("wang", "下单 华联 雪碧十二 可乐330 两箱 统一 冰红茶 二十"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [
+        ["雪碧 500ml", "1箱"], ["可口可乐 330ml", "2箱"], ["统一 冰红茶 500ml", "1箱5瓶"],
+    ]
+    missing = texts(await console.say("wang", "下单 华联 统一"))
+    assert "第1行“统一”缺少数量（例：统一 冰红茶 500ml 10瓶）" in missing
+
+
 @pytest.mark.parametrize("text", ["给华联下单 雪碧2箱", "帮华联下单 雪碧 2箱", "华联下单 雪碧 2箱", "我要下单 华联 雪碧 2箱"])
 async def test_the_customer_may_come_before_the_order_word(console: Console, text: str) -> None:
     """These once got 没看懂 and the help card."""

@@ -65,7 +65,7 @@ def test_chinese_numerals(text: str, expected: int | Decimal) -> None:
     assert chinese_number(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["可乐", "", "十个", "abc"])
+@pytest.mark.parametrize("text", ["可乐", "", "十个", "abc", "一五七三", "二两", "十二三", "一二"])
 def test_not_chinese_numerals(text: str) -> None:
     assert chinese_number(text) is None
 
@@ -427,6 +427,7 @@ def test_purchases_and_shipments_mark_the_lines_the_catalog_may_join_alike() -> 
         ("可口可乐330", "可口可乐", "330", True),
         ("可口可乐1.25", "可口可乐", "1.25", True),
         ("门店 可口可乐330", "门店 可口可乐", "330", True),
+        ("可乐十二", "可乐", "12", True),  # Chinese numerals alike (统一 is a name)
         # Settled by the text: a space, a unit, x, a sign, a colon, Latin letters before the digits, a spec unit after
         ("可乐 118", "可乐", "118", False),
         ("可口可乐330 118", "可口可乐330", "118", False),
@@ -434,7 +435,6 @@ def test_purchases_and_shipments_mark_the_lines_the_catalog_may_join_alike() -> 
         ("可乐x118", "可乐", "118", False),
         ("可乐-5", "可乐", "-5", False),
         ("可乐:118", "可乐", "118", False),
-        ("可乐十二", "可乐", "12", False),
         ("农夫山泉550ml 20", "农夫山泉550ml", "20", False),
         ("雪碧2L", "雪碧2l", "", False),
         ("可乐330ml", "可乐330ml", "", False),
@@ -447,6 +447,69 @@ def test_digits_glued_to_a_chinese_name_are_left_to_the_catalog(text: str, produ
     item = split_item(text)
     assert (item.product, q(item.quantity), bool(item.quantity and item.quantity.glued)) == (product, quantity, glued)
     assert split_item(str(item)) == item  # a pick card writes its lines back so
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity", "glued"),
+    [
+        # Chinese numerals right after a Chinese name, as digits are: the count, or the name's end? The catalog says.
+        ("可乐十二", "可乐", "12", "十二"),
+        ("雪碧五", "雪碧", "5", "五"),
+        ("可乐两", "可乐", "2", "两"),
+        ("统一", "统", "1", "一"),  # 统一 冰红茶's brand, once a count of 1 统
+        ("可乐一百零五", "可乐", "105", "一百零五"),
+        ("可乐半", "可乐", "0.5", "半"),
+        ("门店 统一", "门店 统", "1", "一"),
+        # settled by the text as digits are: a space, a unit, a prefix, Latin letters before it
+        ("可乐 十二", "可乐", "12", ""),
+        ("雪碧十二瓶", "雪碧", "12瓶", ""),
+        ("可乐一箱半", "可乐", "1.5箱", ""),
+        ("可乐x十二", "可乐", "12", ""),
+        ("可乐*十二", "可乐", "12", ""),
+        ("cola十二", "cola", "12", ""),
+        # digits in a row are no count but a name's (国窖1573 written in numerals; 牛栏山 二两, the bottle size)
+        ("国窖一五七三", "国窖一五七三", "", ""),
+        ("牛栏山二两", "牛栏山二两", "", ""),
+        ("牛栏山二两 6瓶", "牛栏山二两", "6瓶", ""),
+        ("十三香 5袋", "十三香", "5袋", ""),
+        ("三十二度白酒", "三十二度白酒", "", ""),
+    ],
+)
+def test_chinese_numerals_glued_to_a_chinese_name_are_left_to_the_catalog_as_digits_are(
+    text: str, product: str, quantity: str, glued: str
+) -> None:
+    """`可乐十二` was settled by the text as 12 of 可乐, so `盘点 统一` counted 1 of 统 and `国窖一五七三` 3 of 国窖."""
+    item = split_item(text)
+    assert (item.product, q(item.quantity), item.quantity.glued if item.quantity else "") == (product, quantity, glued)
+    assert split_item(str(item)) == item  # written back as typed: a pick card keeps its lines so
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # a bare Chinese numeral before a space ends a line, as a bare number does (once one line 可乐十二 雪碧, 5)
+        ("下单 华联 可乐十二 雪碧五", [("可乐", "12", "可乐十二"), ("雪碧", "5", "")]),
+        ("下单 华联 可乐 十二 雪碧 五", [("可乐", "12", "可乐 十二"), ("雪碧", "5", "")]),
+        ("下单 华联 可乐 两 雪碧 三瓶", [("可乐", "2", "可乐 两"), ("雪碧", "3瓶", "")]),
+        ("下单 华联 可乐 一百零五 雪碧 半", [("可乐", "105", "可乐 一百零五"), ("雪碧", "0.5", "")]),
+        # and the catalog may join them, as it does digits: 统一 冰红茶 is one name when a product holds it
+        ("下单 华联 统一 冰红茶 2瓶", [("统", "1", "统一"), ("冰红茶", "2瓶", "")]),
+        # one line: a unit, a number or a spec after the space, a numeral inside a word
+        ("下单 华联 可乐 两 箱", [("可乐", "2箱", "")]),
+        ("下单 华联 可乐 两箱 雪碧 三瓶", [("可乐", "2箱", ""), ("雪碧", "3瓶", "")]),
+        ("下单 华联 五粮液 普五 2瓶", [("五粮液 普五", "2瓶", "")]),
+        ("下单 华联 五粮液 普五 两瓶", [("五粮液 普五", "2瓶", "")]),
+        ("下单 华联 洋河 四十二 度 2瓶", [("洋河 四十二 度", "2瓶", "")]),
+        ("下单 华联 三只松鼠 2包 七喜 2箱", [("三只松鼠", "2包", ""), ("七喜", "2箱", "")]),
+        ("下单 华联 百事可乐 3瓶 六个核桃 1箱", [("百事可乐", "3瓶", ""), ("六个核桃", "1箱", "")]),
+    ],
+)
+def test_a_space_after_a_bare_chinese_numeral_ends_a_line_as_after_digits(
+    text: str, lines: list[tuple[str, str, str]]
+) -> None:
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert [(item.product, q(item.quantity), item.joins) for item in command.items] == lines
 
 
 @pytest.mark.parametrize(
