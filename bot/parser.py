@@ -57,10 +57,14 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两":
 _CN_SCALES = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 CHINESE_NUMERALS = "".join(_CN_DIGITS) + "".join(_CN_SCALES) + "万半"
 
+# 三百五 is 三百五十: a digit said right after these scales counts the next one down.
+_SHORTENED = {"百": 10, "佰": 10, "千": 100, "仟": 100, "万": 1000}
+
 
 def chinese_number(text: str) -> Decimal | None:
-    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5; None when it is not a numeral: digits in a row
-    (一五七三, 二两) are a name's, not a count."""
+    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5, and as said for short: 三百五 → 350, 两千五 → 2500,
+    一万二 → 12000 (a last digit right after 百, 千 or 万 counts the next scale down; 三百零五 is 305); None when it
+    is not a numeral: digits in a row (一五七三, 二两) are a name's, not a count."""
     if text == "半":
         return Decimal("0.5")
     if not text:
@@ -79,6 +83,8 @@ def chinese_number(text: str) -> Decimal | None:
             section, digit = 0, None
         else:
             return None
+    if digit and len(text) > 1 and text[-2] in _SHORTENED:
+        digit *= _SHORTENED[text[-2]]
     return Decimal(total + section + (digit or 0))
 
 

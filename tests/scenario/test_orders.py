@@ -72,6 +72,12 @@ async def test_quantities_as_people_type_them(console: Console) -> None:
     assert [row[1] for row in rows] == ["3箱12罐", "1箱"]
 
 
+async def test_chinese_numerals_said_short_are_read_as_said(console: Console) -> None:
+    """一百二 is 120, not 102 (4箱6罐 on the card)."""
+    rows = card(await console.say("wang", "下单 华联 可口可乐330ml 一百二罐"))["tables"][0]["rows"]
+    assert [row[:2] for row in rows] == [["可口可乐 330ml", "5箱"]]
+
+
 async def test_a_shortage_is_named_per_line_and_confirming_is_refused(console: Console) -> None:
     replies = await console.say("wang", "下单 华联 雪碧 10箱")
     draft = card(replies)
