@@ -126,8 +126,8 @@ async def read_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tupl
     A space after a bare number ends a line (`可乐 10 雪碧 5`), but the number may be inside a name
     (`iphone 15 pro 2台`, `小米 14 手机 3台`): a line the parser ended so (`ItemText.joins`) is read together
     with the next one when a product's name and spec, or its pinyin, hold the two as one name, as digits glued
-    to a name are its end when a product holds them (`find_line`). Otherwise they stay two lines, and a line
-    whose name finds no product is refused by the caller as before, never guessed.
+    to a name are its end when a product holds them (`find_line`). Otherwise they stay two lines, each looked
+    up as any line is: one whose name finds no product is refused by the caller.
 
     A 和 / 跟 / 加 / 及 between two lines may begin the second one's name (`ItemText.connector`): it is the name's
     when the catalog ranks the name with it higher (`可乐 10箱和路雪 2盒`: 和路雪 begins a product's name, 路雪 is
