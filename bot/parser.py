@@ -4,8 +4,9 @@ Pure functions, no database: product, customer and unit names stay text here and
 handlers. Every reader folds the text first (`fold`): traditional Chinese is read as simplified there,
 and emoji and emoticon codes are dropped. Quantities are read as people write them: full-width digits, `x10`,
 `*10`, `10箱`, Chinese numerals (`两箱`, `十二瓶`, `一箱半`), mixed units (`3箱零12支`), a bare number in the
-product's base unit; a bare number right after a Chinese name may be the name's end instead (`可口可乐330`),
-which the handler settles with the catalog (`split_item`).
+product's base unit; a bare number right after a Chinese name may be the name's end instead (`可口可乐330`,
+`split_item`), and one before a space inside a name (`iphone 15 pro 2台`, `split_items`), which the handler settles
+with the catalog.
 A quantity is read as written, `-5箱` and `0箱` too: whether it can be taken is core's rule
 (`core.quantity.check_quantity`), so the person learns what is wrong with it instead of it being dropped.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -33,12 +34,13 @@ class QuantityPart:
 class QuantityText:
     """`3箱零12支` → parts (3, 箱), (12, 支); resolved against the product's units by the handler.
 
-    `-3箱12支` negates every part, and is written back the same way. `glued`: a bare number written right
-    after a Chinese name (`可乐118`, `可口可乐330`); the text cannot tell a count from the end of a name, so
-    the handler asks the catalog (`bot.handlers.common.find_line`)."""
+    `-3箱12支` negates every part, and is written back the same way. `glued`: a bare number as written right
+    after a Chinese name, in digits or Chinese numerals (`可乐118`, `可口可乐330`, `可乐十二`, `统一`), else "";
+    the text cannot tell a count from the end of a name, so the handler asks the catalog
+    (`bot.handlers.common.find_line`)."""
 
     parts: tuple[QuantityPart, ...]
-    glued: bool = False
+    glued: str = ""
 
     def __str__(self) -> str:
         sign = "-" if any(p.amount < 0 for p in self.parts) else ""
@@ -53,10 +55,16 @@ def _plain(value: Decimal) -> str:
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
               "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
 _CN_SCALES = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+CHINESE_NUMERALS = "".join(_CN_DIGITS) + "".join(_CN_SCALES) + "万半"
+
+# 三百五 is 三百五十: a digit said right after these scales counts the next one down.
+_SHORTENED = {"百": 10, "佰": 10, "千": 100, "仟": 100, "万": 1000}
 
 
 def chinese_number(text: str) -> Decimal | None:
-    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5; None when it is not a numeral."""
+    """十二 → 12, 两 → 2, 一百零五 → 105, 二十 → 20, 半 → 0.5, and as said for short: 三百五 → 350, 两千五 → 2500,
+    一万二 → 12000 (a last digit right after 百, 千 or 万 counts the next scale down; 三百零五 is 305); None when it
+    is not a numeral: digits in a row (一五七三, 二两) are a name's, not a count."""
     if text == "半":
         return Decimal("0.5")
     if not text:
@@ -64,6 +72,8 @@ def chinese_number(text: str) -> Decimal | None:
     total, section, digit = 0, 0, None
     for char in text:
         if char in _CN_DIGITS:
+            if digit and _CN_DIGITS[char]:  # 一百零五 has its 零; 一五 is no number
+                return None
             digit = _CN_DIGITS[char]
         elif char in _CN_SCALES:
             section += (1 if digit is None else digit) * _CN_SCALES[char]
@@ -73,6 +83,8 @@ def chinese_number(text: str) -> Decimal | None:
             section, digit = 0, None
         else:
             return None
+    if digit and len(text) > 1 and text[-2] in _SHORTENED:
+        digit *= _SHORTENED[text[-2]]
     return Decimal(total + section + (digit or 0))
 
 
@@ -99,12 +111,15 @@ _ENGLISH_UNITS = {
 _UNIT = "(?:" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + "|" + "|".join(
     sorted(_ENGLISH_UNITS, key=len, reverse=True)
 ) + r"(?![a-z]))"
-_NUM = r"(?:\d+(?:\.\d+)?|[零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万]+|半)"
+_CN_NUM = rf"(?:[{CHINESE_NUMERALS.removesuffix('半')}]+|半)"
+_NUM = rf"(?:\d+(?:\.\d+)?|{_CN_NUM})"
 _PART = rf"{_NUM}\s*{_UNIT}(?:半)?"
 _QUANTITY = rf"(?:{_PART}(?:\s*[零又和]?\s*{_PART})*(?:\s*[零又]?\s*\d+(?:\.\d+)?)?)"
 _SIGN = r"[-−]"  # NFKC folds the full-width minus to "-"; the minus sign U+2212 stays itself
+# x10, ×10, *10: an x after a Latin letter or a digit ends a word instead (box 10, iphone 15 pro max 1台)
+_TIMES = r"(?:(?<![a-z\d])x|[×*])"
 _TAIL = re.compile(
-    rf"(?P<prefix>[x×*]\s*)?(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$"
+    rf"(?P<prefix>{_TIMES}\s*)?(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY}|\d+(?:\.\d+)?|{_NUM}(?=\s*$))\s*$"
 )
 _HEAD = re.compile(rf"^\s*(?P<sign>{_SIGN})?(?P<qty>{_QUANTITY})\s*(?P<rest>\S.*)$")
 _WHOLE = re.compile(rf"(?P<sign>{_SIGN})?\s*(?P<qty>{_QUANTITY}|{_NUM})")
@@ -123,7 +138,7 @@ def parse_quantity(text: str) -> QuantityText | None:
     return _quantity(whole.group("qty"), negative=bool(whole.group("sign"))) if whole else None
 
 
-def _quantity(text: str, *, negative: bool = False, glued: bool = False) -> QuantityText | None:
+def _quantity(text: str, *, negative: bool = False, glued: str = "") -> QuantityText | None:
     parts: list[QuantityPart] = []
     # "3箱零12支": the 零 joins two parts; it is not a number of its own.
     text = re.sub(r"(?<=\D)[零又和]\s*(?=\d)", " ", text)
@@ -149,29 +164,49 @@ class ItemText:
     product: str
     quantity: QuantityText | None
     unread: str = ""
+    # The line as typed when only a space after a bare number ended it (`iphone 15` of `iphone 15 pro 2台`): the
+    # number may be inside a name, which the handler settles with the catalog (`bot.handlers.common.read_lines`).
+    joins: str = ""
+    # 和 / 跟 / 加 / 及 between this line and the one before, which may begin this line's name instead: read as the
+    # lines' separator in `可乐 10箱和路雪 2盒` (路雪: 和路雪?), as the name's in `可乐 10箱 和雪碧 5瓶` (和雪碧: 雪碧?).
+    connector: str = ""
+
+    @property
+    def other_product(self) -> str:
+        """The product text read the other way at its connector (和路雪 for 路雪, 雪碧 for 和雪碧); "" without one."""
+        if not self.connector:
+            return ""
+        if self.product.startswith(self.connector):
+            return self.product[len(self.connector) :].strip()
+        return self.connector + self.product
 
     def __str__(self) -> str:
         """The line written back so that `split_item` reads it the same (a pick card keeps its lines so)."""
         quantity = str(self.quantity or self.unread)
-        return self.product + quantity if self.quantity and self.quantity.glued else f"{self.product} {quantity}".strip()
+        if self.quantity and self.quantity.glued:
+            return self.product + self.quantity.glued
+        return f"{self.product} {quantity}".strip()
 
 
 _BARE = re.compile(r"\d+(?:\.\d+)?")
+_BARE_NUMERAL = re.compile(_CN_NUM)
 
 
 def split_item(line: str) -> ItemText:
     """`可乐 10箱`, `可乐x10`, `可乐十二瓶`, `雪碧 5`, `10箱可乐` → product text and quantity.
 
     A bare number glued to the name is the one reading the text cannot settle: after Latin letters or digits
-    it is part of the name (`A4`, `cola330`); after a Chinese name it may be the quantity (`可乐118`) or the
-    name's end (`可口可乐330`), and is marked `glued` for the handler to settle with the catalog."""
+    it is part of the name (`A4`, `cola330`); after a Chinese name it may be the quantity (`可乐118`, `可乐十二`)
+    or the name's end (`可口可乐330`, `统一`), and is marked `glued` for the handler to settle with the catalog."""
     text = fold(line).strip()
     tail = _TAIL.search(text)
     if tail and tail.start() > 0:
-        before = text[tail.start() - 1]
-        bare = bool(_BARE.fullmatch(tail.group("qty"))) and not tail.group("prefix") and not tail.group("sign")
+        before, written = text[tail.start() - 1], tail.group("qty")
+        plain = not tail.group("prefix") and not tail.group("sign")
+        bare = plain and bool(_BARE.fullmatch(written))
+        glued = before.isalpha() and (bare or (plain and not before.isascii() and bool(_BARE_NUMERAL.fullmatch(written))))
         product = text[: tail.start()].strip(" :,-")
-        quantity = _quantity(tail.group("qty"), negative=bool(tail.group("sign")), glued=bare and before.isalpha())
+        quantity = _quantity(written, negative=bool(tail.group("sign")), glued=written if glued else "")
         if product and quantity and not (bare and before.isascii() and before.isalnum()):
             return ItemText(product, quantity)
     head = _HEAD.match(text)
@@ -193,37 +228,66 @@ _SPEC_WORD = r"(?:ml|l|g|mg|cl|oz|毫升|升|克|度|°|%)(?![a-z])"
 # (可乐 10 箱), a spec word.
 _NO_NEXT_NAME = rf"(?:[x×*]?\s*{_SIGN}?\d|{_QUANTITY}(?:\s|$)|{_UNIT}(?:半)?(?:$|[\s,;、。/])|{_SPEC_WORD})"
 # A quantity (with its unit, or a bare number) and a space ends a line when a name came before it and one
-# follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱.
-_NEXT_ITEM = re.compile(rf"(?P<qty>{_QUANTITY}|(?<![\d.]){_BARE.pattern})\s+(?!{_NO_NEXT_NAME})(?=\S)")
+# follows: 可乐10箱 雪碧5瓶, 可乐 10 雪碧 5. Not 可口可乐330 10 (a number follows) nor 可乐 10 箱, nor after digits
+# glued to Latin letters, which are the name's (iphone15 pro 2台).
+_NEXT_ITEM = re.compile(
+    rf"(?P<qty>{_QUANTITY}|(?:(?<={_TIMES})|(?<![\d.a-z])){_BARE.pattern}|{_CN_NUM})\s+(?!{_NO_NEXT_NAME})(?=\S)"
+)
 
 
-def _cut_after_quantities(chunk: str) -> list[str]:
+def _cut_after_quantities(chunk: str) -> list[tuple[str, bool]]:
+    """The lines of a chunk, each with whether only a space after a bare number ends it: a number written
+    after the name's word, not marked as a count by x or a sign, may be inside a name (iphone 15 pro)."""
     lines, start = [], 0
     for match in _NEXT_ITEM.finditer(chunk):
         if chunk[start : match.start()].strip():  # a quantity that follows a name ends an item
-            lines.append(chunk[start : match.end("qty")])
+            before = chunk[match.start() - 1]
+            bare = _BARE.fullmatch(match.group("qty")) or _BARE_NUMERAL.fullmatch(match.group("qty"))
+            soft = bool(bare) and (before.isspace() or (before.isalpha() and not before.isascii()))
+            lines.append((chunk[start : match.end("qty")], soft))
             start = match.end()
-    return [*lines, chunk[start:]]
+    return [*lines, (chunk[start:], False)]
 
 
-_CN_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万半"
+_CONNECTORS = "和跟加及"
 # Between a quantity and the next product: `/`, 还有 or 以及 however spaced (可乐 10箱/雪碧 5瓶, 可乐 10还有雪碧 5);
 # 和, 跟, 加 or 及 after a digit or a unit (一加手机 is a name), glued to it or standing alone (可乐 10箱和雪碧 5瓶,
 # 可乐 10 跟 雪碧 5). Not when glued to the next word after a space, which begins a name (可乐 2箱 和其正 3箱),
 # nor before a number or a unit ending a word: 3箱和12支 and 两箱和三瓶 are one quantity, 24罐/箱 a spec.
+# `link`: a 和 glued to both, which may begin the next name instead (可乐 10箱和路雪 2盒).
 _BETWEEN_LINES = re.compile(
-    rf"(?<=[\d{_CN_NUMERAL}])(?P<unit>\s*{_UNIT}(?:半)?)?"
-    rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[和跟加及](?=\s)|[和跟加及]))\s*+"
+    rf"(?<=[\d{CHINESE_NUMERALS}])(?P<unit>\s*{_UNIT}(?:半)?)?"
+    rf"(?:\s*(?:/|还有|以及)|(?(unit)|(?<=\d))(?:\s+[{_CONNECTORS}](?=\s)|(?P<link>[{_CONNECTORS}])))\s*+"
     rf"(?!\d|(?:{_NUM}\s*)?{_UNIT}(?:半)?(?:$|[\s,;、。/]|\d))"
 )
 
 
 def split_items(text: str) -> tuple[ItemText, ...]:
     """Several lines in one message: separated by commas, 、, semicolons, 。, new lines, `/`, 还有, 以及, 和, 跟, 加
-    or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`)."""
-    separated = _BETWEEN_LINES.sub(lambda m: (m.group("unit") or "") + "\n", fold(text))
-    lines = [line for chunk in re.split(r"[,;、。\n]+", separated) for line in _cut_after_quantities(chunk)]
-    return tuple(split_item(line) for line in lines if line.strip())
+    or 及 after a quantity (`_BETWEEN_LINES`), or by a space after a quantity (`可乐10箱 雪碧5瓶`, `可乐 10 雪碧 5`).
+    What only the catalog can settle is kept for the handler (`bot.handlers.common.read_lines`): the text of a line
+    ended only by a space after a bare number (`joins`: `iphone 15 pro 2台`), and a 和 / 跟 / 加 / 及 that may
+    begin the next line's name (`connector`: `可乐 10箱和路雪 2盒`, `可乐 10箱 和雪碧 5瓶`)."""
+    folded = fold(text)
+    items: list[ItemText] = []
+    start, link = 0, ""
+    for match in [*_BETWEEN_LINES.finditer(folded), None]:
+        chunk = folded[start:] if match is None else folded[start : match.start()] + (match.group("unit") or "")
+        for piece in re.split(r"[,;、。\n]+", chunk):
+            for line, soft in _cut_after_quantities(piece):
+                if line.strip():
+                    items.append(_item(line, soft, link, first=not items))
+                link = ""  # only the line right after it
+        if match is not None:
+            link = match.group("link") if match.end() == match.end("link") else ""  # and glued to that line
+            start = match.end()
+    return tuple(items)
+
+
+def _item(line: str, soft: bool, link: str, *, first: bool) -> ItemText:
+    item, text = split_item(line), line.strip()
+    begins = "" if first or text[:1] not in _CONNECTORS or not item.product.startswith(text[0]) else text[0]
+    return replace(item, joins=text if soft else "", connector=link or begins)
 
 
 # ---------------------------------------------------------------- lots on receiving

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from bot.cards import decided_status, expired_text, pick_card, product_label
 from bot.model import Card, CardAction, Text, Tone
 from bot.outbox import enqueue_card_update
-from bot.parser import ItemText, QuantityText, split_item
+from bot.parser import CHINESE_NUMERALS, ItemText, QuantityText, split_item
 from bot.turn import Turn
 from core.catalog import Ranked, closest_names, fold, get_product, products_by_ids, rank_products, unit_factor
 from core.errors import InvalidInput
@@ -100,31 +100,93 @@ async def find_line(
     """The product a line names (narrowed by its units; `chosen`: picked on a card) and its quantity; the
     lookup's `query` is the product text as read.
 
-    Digits written right after a Chinese name are the one thing the text cannot settle (`QuantityText.glued`):
-    they end the name when a product's name and spec hold them as a whole number (`可口可乐330` for 可口可乐
-    330ml, then there is no quantity), else they are the quantity (`可乐118`; `可乐33` is not 可口可乐330ml).
+    A number written right after a Chinese name, in digits or Chinese numerals, is a thing the text cannot
+    settle (`QuantityText.glued`): it ends the name when a product's name and spec hold it as a whole number
+    (`可口可乐330` for 可口可乐 330ml, `统一` for 统一 冰红茶: then there is no quantity), else it is the quantity
+    (`可乐118`, `可乐十二`; `可乐33` is not 可口可乐330ml).
     """
-    whole = text + str(quantity) if quantity is not None and quantity.glued else ""
+    whole = text + quantity.glued if quantity is not None and quantity.glued else ""
     if chosen is not None:
         product = await product_by_id(session, str(chosen))
         if whole and _holds(product, whole):
             return ProductLookup(whole, product=product), None
         return ProductLookup(text, product=product), quantity
     if whole:
-        ranked = await rank_products(session, whole, limit=SEARCH_LIMIT)
-        products = await products_by_ids(session, [hit.product_id for hit in ranked])
-        holding = [hit for hit in ranked if hit.product_id in products and _holds(products[hit.product_id], whole)]
-        winner = clear_winner(holding)
+        holding = await _holding(session, whole)
+        winner = clear_winner([hit for hit, _ in holding])
         if winner is not None:
-            return ProductLookup(whole, product=products[winner]), None
+            return ProductLookup(whole, product=next(p for hit, p in holding if hit.product_id == winner)), None
         if holding:
-            return ProductLookup(whole, candidates=tuple(products[hit.product_id] for hit in holding)), None
+            return ProductLookup(whole, candidates=tuple(product for _, product in holding)), None
     return await narrow_by_units(session, await find_product(session, text), quantity), quantity
 
 
+async def read_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tuple[ItemText, ...]:
+    """The lines of an order, a purchase or a shipment as the catalog settles what their text cannot.
+
+    A space after a bare number ends a line (`可乐 10 雪碧 5`), but the number may be inside a name
+    (`iphone 15 pro 2台`, `小米 14 手机 3台`): a line the parser ended so (`ItemText.joins`) is read together
+    with the next one when a product's name and spec, or its pinyin, hold the two as one name, as digits glued
+    to a name are its end when a product holds them (`find_line`). Otherwise they stay two lines, each looked
+    up as any line is: one whose name finds no product is refused by the caller.
+
+    A 和 / 跟 / 加 / 及 between two lines may begin the second one's name (`ItemText.connector`): it is the name's
+    when the catalog ranks the name with it higher (`可乐 10箱和路雪 2盒`: 和路雪 begins a product's name, 路雪 is
+    only inside one; `可乐 2箱 和其正 3箱`), else the lines' (`可乐 10箱 和雪碧 5瓶`: no name holds 和雪碧)."""
+    lines: list[ItemText] = []
+    for item in items:
+        if lines and lines[-1].joins:
+            joined = _joined(lines[-1], item)
+            if await _holding(session, joined.product) or (
+                joined.other_product and await _holding(session, joined.other_product)
+            ):
+                lines[-1] = joined
+                continue
+        lines.append(item)
+    return tuple([await _with_its_connector(session, line) for line in lines])
+
+
+def _joined(first: ItemText, then: ItemText) -> ItemText:
+    """Two lines read as one, as typed: `iphone 15` and `pro 2台` → `iphone 15 pro`, 2台."""
+    item = split_item(f"{first.joins} {then.joins or then}")
+    return replace(item, joins=f"{first.joins} {then.joins}" if then.joins else "", connector=first.connector)
+
+
+async def _with_its_connector(session: AsyncSession, item: ItemText) -> ItemText:
+    """The line with its product text read the way the catalog ranks higher; as read on a tie, unless the other
+    way keeps the connector in a name that is found as well (the text then reads as one name)."""
+    other = item.other_product
+    settled = replace(item, joins="", connector="")
+    if not other:
+        return settled if item.joins else item
+    as_read, other_way = await _best_score(session, item.product), await _best_score(session, other)
+    if other_way > as_read or (other_way == as_read > 0 and len(other) > len(item.product)):
+        return replace(settled, product=other)
+    return settled
+
+
+async def _best_score(session: AsyncSession, text: str) -> int:
+    """How well the catalog's search finds the text: its best hit's score, 0 for none."""
+    ranked = await rank_products(session, text, limit=1) if text else []
+    return ranked[0].score if ranked else 0
+
+
+async def _holding(session: AsyncSession, text: str) -> list[tuple[Ranked, Product]]:
+    """The products that hold the text (`_holds`), best ranked first."""
+    ranked = await rank_products(session, text, limit=SEARCH_LIMIT)
+    products = await products_by_ids(session, [hit.product_id for hit in ranked])
+    found = [(hit, products[hit.product_id]) for hit in ranked if hit.product_id in products]
+    return [(hit, product) for hit, product in found if _holds(product, text)]
+
+
 def _holds(product: Product, text: str) -> bool:
-    """The product's name and spec hold the text, and its digits there are a whole number (330 in 330ml)."""
-    return re.search(re.escape(fold(text)) + r"(?!\d)", product.name_key) is not None
+    """The product's name and spec (or its pinyin: iphone 15 pro, xiaomi 14 shouji) hold the text, and a number
+    that ends it is a whole number there (330 in 330ml, 一 in 统一冰红茶; not 十 in 可乐十二)."""
+    folded = fold(text)
+    last = folded[-1:]
+    whole = r"(?!\d)" if last.isdigit() else rf"(?![\d{CHINESE_NUMERALS}])" if last and last in CHINESE_NUMERALS else ""
+    pattern = re.compile(re.escape(folded) + whole)
+    return any(pattern.search(key) for key in (product.name_key, product.pinyin_full, product.pinyin_initials))
 
 
 def _similarity(text: str, product: Product) -> float:

@@ -33,6 +33,7 @@ from bot.handlers.common import (
     find_line,
     offer_choice,
     product_by_id,
+    read_lines,
     take_choice,
 )
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
@@ -203,12 +204,15 @@ def _lookup_problem(number: int, item: ItemText, found: ProductLookup) -> str:
 
 async def resolve_lines(
     session: AsyncSession, items: tuple[ItemText, ...], chosen: Mapping[int, int] | None = None
-) -> tuple[list[DraftLine], list[str], list[Ambiguous]]:
+) -> tuple[tuple[ItemText, ...], list[DraftLine], list[str], list[Ambiguous]]:
     """Each typed line → product and base quantity; or a problem named by its line number.
 
-    `chosen` holds the products already picked for ambiguous lines (line number → product id); lines
-    still ambiguous are both problems and `Ambiguous` entries, so a caller may offer a choice.
+    The lines are first read as the catalog settles them (`read_lines`): those are returned, numbered as the
+    problems are, for a pick card to keep. `chosen` holds the products already picked for ambiguous lines
+    (line number → product id); lines still ambiguous are both problems and `Ambiguous` entries, so a caller
+    may offer a choice.
     """
+    items = await read_lines(session, items)
     lines, problems, ambiguous = [], [], []
     for number, typed in enumerate(items, start=1):
         found, read = await find_line(session, typed.product, typed.quantity, (chosen or {}).get(number))
@@ -232,7 +236,7 @@ async def resolve_lines(
             continue
         unit = item.quantity.parts[0].unit if len(item.quantity.parts) == 1 else ""
         lines.append(DraftLine(found.product.id or 0, str(amount), unit))
-    return lines, problems, ambiguous
+    return items, lines, problems, ambiguous
 
 
 def _needs(lines: Sequence[DraftLine]) -> dict[int, tuple[Decimal, list[int]]]:
@@ -375,23 +379,25 @@ async def _propose(
     require_role(turn.user, SELLING_ROLES, "下单")
     clock = turn.clock()
 
-    async def build(session: AsyncSession) -> tuple[Card | None, Draft | None, list[str], list[Ambiguous]]:
+    async def build(
+        session: AsyncSession,
+    ) -> tuple[Card | None, Draft | None, tuple[ItemText, ...], list[str], list[Ambiguous]]:
         customer = await find_customer(session, customer_text)
-        lines, problems, ambiguous = await resolve_lines(session, items, chosen)
+        read, lines, problems, ambiguous = await resolve_lines(session, items, chosen)
         if problems or not lines:
-            return None, None, problems or ["没有读到商品"], ambiguous
+            return None, None, read, problems or ["没有读到商品"], ambiguous
         draft = Draft(
             customer.id or 0, customer.name, await _pick_warehouse(session, lines, clock), tuple(lines),
             turn.user.id or 0, turn.user.name,
         )
         card_id = new_card_id("order")
-        return await _draft_card(session, card_id, draft, clock), draft, [], []
+        return await _draft_card(session, card_id, draft, clock), draft, read, [], []
 
     if not replaces:  # a new order: a 确认 typed next is for its draft or for none, never for an older one
         await turn.services.conversations.forget_draft(turn.origin)
-    card, draft, problems, ambiguous = await turn.lookup(build)
+    card, draft, read, problems, ambiguous = await turn.lookup(build)
     if await offer_choice(
-        turn, "order", problems, ambiguous, items, chosen or {}, {"customer": customer_text, "replaces": replaces}
+        turn, "order", problems, ambiguous, read, chosen or {}, {"customer": customer_text, "replaces": replaces}
     ):
         return []
     if card is None or draft is None:
@@ -948,7 +954,7 @@ async def _quantities(
     """`可乐 5箱` → the order line of that product (the first one still open) → base units."""
     lines = await order_lines(session, SalesOrderLine, order.id or 0)
     quantities: defaultdict[int, Decimal] = defaultdict(Decimal)
-    for number, typed in enumerate(items, start=1):
+    for number, typed in enumerate(await read_lines(session, items), start=1):
         found, quantity = await find_line(session, typed.product, typed.quantity)
         products = {p.id for p in ([found.product] if found.product else found.candidates)}
         line = next(

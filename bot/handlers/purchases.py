@@ -268,13 +268,13 @@ async def _request(
     clock = turn.clock()
     costs = turn.shows_costs()
 
-    async def read(session: AsyncSession) -> tuple[list[DraftLine], list[str], list[Ambiguous]]:
+    async def read(session: AsyncSession) -> tuple[tuple[ItemText, ...], list[DraftLine], list[str], list[Ambiguous]]:
         if supplier_text:
             await find_supplier(session, supplier_text)  # a wrong name is told before any product is asked about
         return await resolve_lines(session, items, chosen)
 
-    lines, problems, ambiguous = await turn.lookup(read)
-    if await offer_choice(turn, "purchase", problems, ambiguous, items, chosen or {}, {"supplier": supplier_text}):
+    read_items, lines, problems, ambiguous = await turn.lookup(read)
+    if await offer_choice(turn, "purchase", problems, ambiguous, read_items, chosen or {}, {"supplier": supplier_text}):
         return
     if problems:
         raise InvalidInput("这张采购单还不能提交：\n" + "\n".join(problems))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from core.db import Database
+from core.ledger import opening_stock
 from core.quantity import MAX_LINE_QUANTITY, format_quantity
 from tests.factories import make_product
 from tests.scenario.conftest import Console, add_cola_lot, card, days_from_today, texts
@@ -68,6 +70,12 @@ async def test_quantities_as_people_type_them(console: Console) -> None:
     replies = await console.say("wang", "下单 华联超市：可口可乐330ml ３箱零１２罐，xb*十二")
     rows = card(replies)["tables"][0]["rows"]
     assert [row[1] for row in rows] == ["3箱12罐", "1箱"]
+
+
+async def test_chinese_numerals_said_short_are_read_as_said(console: Console) -> None:
+    """一百二 is 120, not 102 (4箱6罐 on the card)."""
+    rows = card(await console.say("wang", "下单 华联 可口可乐330ml 一百二罐"))["tables"][0]["rows"]
+    assert [row[:2] for row in rows] == [["可口可乐 330ml", "5箱"]]
 
 
 async def test_a_shortage_is_named_per_line_and_confirming_is_refused(console: Console) -> None:
@@ -225,6 +233,110 @@ async def test_glued_digits_are_read_the_same_after_a_pick_card(console: Console
     after = await console.press("wang", choice, "可口可乐 330ml")
     draft = next(r for r in after if r["type"] == "card" and r["title"].startswith("销售单草稿"))
     assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "1箱"]]
+
+
+async def add_phones(console: Console, db: Database) -> None:
+    """Names with a number inside, sold by the 台: iPhone 15 Pro (10 in 主仓), iPhone 15, 小米 14 手机 (12+256G)."""
+    async with db.session() as session:
+        pro = await make_product(
+            session, "M001", "iPhone 15 Pro", base_unit="台", case=None, barcode=None, sale_price="7999.00",
+            category="手机",
+        )
+        await make_product(
+            session, "M002", "iPhone 15", base_unit="台", case=None, barcode=None, sale_price="5999.00", category="手机"
+        )
+        await make_product(
+            session, "M003", "小米 14 手机", spec="12+256G", base_unit="台", case=None, barcode=None,
+            sale_price="3999.00", category="手机",
+        )
+        await opening_stock(
+            session, console.world.warehouse_user, product_id=pro.id or 0, warehouse_id=console.world.main.id or 0,
+            quantity=Decimal(10),
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        ("下单 华联 iphone 15 pro 2台", [["iPhone 15 Pro", "2台"]]),
+        ("下单 华联 iPhone 15 Pro 2台 小米 14 手机 3台", [["iPhone 15 Pro", "2台"], ["小米 14 手机（12+256G）", "3台"]]),
+        ("下单 华联 xiaomi 14 shouji 1台 可乐330 2箱", [["小米 14 手机（12+256G）", "1台"], ["可口可乐 330ml", "2箱"]]),
+        ("给华联下单 小米 14 手机 1 雪碧 5", [["小米 14 手机（12+256G）", "1台"], ["雪碧 500ml", "5瓶"]]),
+        ("下单 华联 可乐330 48 iphone 15 pro 1 雪碧 5", [["可口可乐 330ml", "2箱"], ["iPhone 15 Pro", "1台"], ["雪碧 500ml", "5瓶"]]),
+    ],
+)
+async def test_a_number_inside_a_name_keeps_the_line_whole_when_a_product_holds_it(
+    console: Console, db: Database, text: str, rows: list[list[str]]
+) -> None:
+    """`iphone 15 pro 2台` was read as 15 of `iphone` and 2台 of `pro`; a space after a bare number still ends a
+    line where no product's name holds the text across it (可乐330 48 | 雪碧 5)."""
+    await add_phones(console, db)
+    draft = card(await console.say("wang", text))
+    assert draft["title"] == "销售单草稿 · 华联超市"
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == rows
+
+
+async def test_a_number_inside_a_name_is_the_name_only_when_a_product_holds_it(console: Console, db: Database) -> None:
+    """No product is 华为 15 pro: its lines are read apart, and the one no product has is named, never guessed;
+    iPhone 15 Pro is one."""
+    await add_phones(console, db)
+    refused = texts(await console.say("wang", "下单 华联 华为 15 pro 2台"))
+    assert "这张单还不能开" in refused and "第1行没有找到“华为”" in refused
+    draft = card(await console.say("wang", "下单 华联 iphone 15 pro 2台"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["iPhone 15 Pro", "2台"]]
+
+
+async def test_lines_joined_by_the_catalog_are_kept_so_on_a_pick_card(console: Console, db: Database) -> None:
+    """The pick card keeps the lines as read: line 2 is 可口可乐, not `pro 2台`."""
+    await add_phones(console, db)
+    choice = card(await console.say("wang", "下单 华联 iphone 15 pro 2台 可口可乐 1箱"))
+    assert choice["title"] == "第2行“可口可乐”是哪一个？"
+    after = await console.press("wang", choice, "可口可乐 330ml")
+    draft = next(r for r in after if r["type"] == "card" and r["title"].startswith("销售单草稿"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["iPhone 15 Pro", "2台"], ["可口可乐 330ml", "1箱"]]
+
+
+async def test_shipping_part_of_an_order_reads_a_number_inside_a_name_alike(console: Console, db: Database) -> None:
+    await add_phones(console, db)
+    draft = card(await console.say("wang", "下单 华联 iphone 15 pro 3台"))
+    number = texts(await console.press("wang", draft, "确认")).split("已下单 ")[1].split("，")[0]
+    shipped = texts(await console.say("li", f"发货 {number} iphone 15 pro 1台"))
+    assert f"已发货 {number}" in shipped and "还有未发的货" in shipped
+
+
+async def test_a_connector_that_may_begin_a_name_is_read_as_the_catalog_knows_it(console: Console, db: Database) -> None:
+    """`10箱和路雪 2盒` was read as 路雪 (so 加多宝 as 多宝, the turbot's name), and `10箱 和雪碧 5瓶` as 和雪碧."""
+    async with db.session() as session:
+        await make_product(session, "I001", "和路雪 可爱多", base_unit="盒", case=24, barcode=None, category="冷饮")
+        await make_product(session, "D001", "加多宝 凉茶 310ml", case=24, barcode=None)
+        await make_product(session, "F002", "多宝鱼", base_unit="条", case=10, barcode=None, category="冻品")
+        await make_product(session, "D002", "和其正 凉茶", base_unit="瓶", case=12, barcode=None)
+
+    async def rows(text: str) -> list[list[str]]:
+        draft = card(await console.say("wang", text))
+        assert draft["title"] == "销售单草稿 · 华联超市", texts([draft])
+        return [row[:2] for row in draft["tables"][0]["rows"]]
+
+    assert await rows("下单 华联 可乐330 10箱和路雪 2盒") == [["可口可乐 330ml", "10箱"], ["和路雪 可爱多", "2盒"]]
+    assert await rows("下单 华联 可乐330 1箱加多宝 2箱") == [["可口可乐 330ml", "1箱"], ["加多宝 凉茶 310ml", "2箱"]]
+    assert await rows("下单 华联 可乐330 1箱 和雪碧 5瓶") == [["可口可乐 330ml", "1箱"], ["雪碧 500ml", "5瓶"]]
+    assert await rows("下单 华联 可乐330 1箱，跟雪碧 5瓶") == [["可口可乐 330ml", "1箱"], ["雪碧 500ml", "5瓶"]]
+    assert await rows("下单 华联 可乐330 2箱 和其正 3箱") == [["可口可乐 330ml", "2箱"], ["和其正 凉茶", "3箱"]]
+    assert await rows("下单 华联 可乐330 2箱和多宝鱼 1箱") == [["可口可乐 330ml", "2箱"], ["多宝鱼", "1箱"]]
+    missing = texts(await console.say("wang", "下单 华联 雪碧 1箱和路雪"))
+    assert "第2行“和路雪”缺少数量（例：和路雪 可爱多 10盒）" in missing
+
+
+async def test_chinese_numerals_end_a_name_or_a_line_as_digits_do(console: Console, db: Database) -> None:
+    """`雪碧十二 可乐330 两箱` was one line, 两箱 of “雪碧十二 可乐330”; `下单 华联 统一` an order of 1 瓶 of 统一."""
+    async with db.session() as session:
+        await make_product(session, "T001", "统一 冰红茶 500ml", base_unit="瓶", case=15, barcode=None)
+    draft = card(await console.say("wang", "下单 华联 雪碧十二 可乐330 两箱 统一 冰红茶 二十"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [
+        ["雪碧 500ml", "1箱"], ["可口可乐 330ml", "2箱"], ["统一 冰红茶 500ml", "1箱5瓶"],
+    ]
+    missing = texts(await console.say("wang", "下单 华联 统一"))
+    assert "第1行“统一”缺少数量（例：统一 冰红茶 500ml 10瓶）" in missing
 
 
 @pytest.mark.parametrize("text", ["给华联下单 雪碧2箱", "帮华联下单 雪碧 2箱", "华联下单 雪碧 2箱", "我要下单 华联 雪碧 2箱"])

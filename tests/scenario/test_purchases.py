@@ -168,6 +168,17 @@ async def test_an_ambiguous_product_is_picked_from_a_card_and_the_purchase_goes_
     assert [row[:2] for row in approval["tables"][0]["rows"]] == [["雪碧 330ml", "50箱"], ["可口可乐 330ml", "2箱"]]
 
 
+async def test_a_purchase_reads_a_number_inside_a_name_as_an_order_does(console: Console, db: Database) -> None:
+    """`采购 iPhone 15 Pro 2台` was 15 of iphone and 2台 of pro."""
+    async with db.session() as session:
+        for sku, name in (("M001", "iPhone 15 Pro"), ("M002", "iPhone 15")):
+            await make_product(session, sku, name, base_unit="台", case=None, barcode=None, purchase_price="6000.00")
+    submitted = texts(await console.say("chen", "采购 iPhone 15 Pro 2台 供应商 太古"))
+    assert "已提交采购单 PO-" in submitted
+    approval = card(await console.replies("zhang"))
+    assert [row[:2] for row in approval["tables"][0]["rows"]] == [["iPhone 15 Pro", "2台"]]
+
+
 async def test_the_approval_card_shows_the_stock_each_line_is_judged_by(console: Console) -> None:
     """在库/可用 in the order's warehouse, the safety stock, and what other open orders still bring (在途)."""
     draft = card(await console.say("wang", "下单 华联 可乐330 1箱"))

@@ -151,6 +151,25 @@ async def test_digits_right_after_a_name_are_the_name_s_when_a_product_holds_the
     assert "实盘 4箱4罐" in texts(await console.say("li", "盘点 主仓 可口可乐330 100"))
 
 
+async def test_chinese_numerals_right_after_a_name_are_the_name_s_when_a_product_holds_them(
+    console: Console, db: Database
+) -> None:
+    """`盘点 统一` counted 1 of 统 (统一 冰红茶: stock set to 1 bottle); numerals are settled by the catalog as
+    digits are: 统一 is a name, so the count is asked, and no name holds 雪碧十二, so 12 is the count."""
+    async with db.session() as session:
+        tea = await make_product(session, "T001", "统一 冰红茶 500ml", base_unit="瓶", case=15, barcode=None)
+        await opening_stock(
+            session, console.world.warehouse_user, product_id=tea.id or 0, warehouse_id=console.world.main.id or 0,
+            quantity=Decimal(30),
+        )
+    asked = texts(await console.say("li", "盘点 统一"))
+    assert "请回复 统一 冰红茶 500ml 在主仓" in asked and "的实盘数量，账面 2箱" in asked
+    assert "账面 2箱，实盘 1箱14瓶，盘亏 1瓶，库存已调整" in texts(await console.say("li", "二十九"))
+    assert "雪碧 500ml：账面 5箱，实盘 1箱，盘亏 4箱，库存已调整" in texts(await console.say("li", "盘点 雪碧十二"))
+    # a transfer alike (it moved 1 bottle)
+    assert texts(await console.say("li", "调拨 统一 主仓 到 门店")) == "请写上调拨数量，例如：调拨 统一 20 主仓 到 门店仓"
+
+
 async def test_a_transfer_whose_digits_are_the_name_s_asks_for_the_quantity(console: Console) -> None:
     asked = texts(await console.say("li", "调拨 可口可乐330 主仓 到 门店"))
     assert asked == "请写上调拨数量，例如：调拨 可口可乐330 20 主仓 到 门店仓"

@@ -60,13 +60,16 @@ def q(item_quantity: object) -> str:
     [
         ("十", 10), ("十二", 12), ("二十", 20), ("二十五", 25), ("两", 2), ("一百零五", 105), ("三千", 3000),
         ("一万二千", 12000), ("半", Decimal("0.5")), ("零", 0), ("叁拾", 30), ("九十九", 99),
+        # said short, as people say them (once 305, 2005, 10002, 101)
+        ("三百五", 350), ("两千五", 2500), ("一万二", 12000), ("一百一", 110), ("两百二", 220), ("叁佰伍", 350),
+        ("三百五十", 350), ("三百零五", 305), ("一千零五十", 1050), ("一万零二", 10002), ("十五", 15), ("一百", 100),
     ],
 )
 def test_chinese_numerals(text: str, expected: int | Decimal) -> None:
     assert chinese_number(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["可乐", "", "十个", "abc"])
+@pytest.mark.parametrize("text", ["可乐", "", "十个", "abc", "一五七三", "二两", "十二三", "一二"])
 def test_not_chinese_numerals(text: str) -> None:
     assert chinese_number(text) is None
 
@@ -94,6 +97,8 @@ def test_not_chinese_numerals(text: str) -> None:
         ("可乐 1箱 6罐", "可乐", "1箱6罐"),
         ("可乐 1箱6", "可乐", "1箱6"),
         ("可乐 一箱零六罐", "可乐", "1箱6罐"),
+        ("雪碧 三百五瓶", "雪碧", "350瓶"),
+        ("可乐 一百二", "可乐", "120"),
         ("雪碧 5", "雪碧", "5"),
         ("雪碧5", "雪碧", "5"),
         ("雪碧 2.5箱", "雪碧", "2.5箱"),
@@ -111,6 +116,12 @@ def test_not_chinese_numerals(text: str) -> None:
         ("cola 3 bottles", "cola", "3瓶"),
         ("kkkl 2箱", "kkkl", "2箱"),
         ("A4纸 10包", "a4纸", "10包"),
+        # an x that ends a Latin word is no "times" (once `bo` 10, `iphone 15 pro ma` 1台)
+        ("box 10", "box", "10"),
+        ("fax 3台", "fax", "3台"),
+        ("iPhone 15 Pro Max 1台", "iphone 15 pro max", "1台"),
+        ("galaxy s24 max 2", "galaxy s24 max", "2"),
+        ("cola x 10", "cola", "10"),
     ],
 )
 def test_item_lines(text: str, product: str, quantity: str) -> None:
@@ -225,7 +236,7 @@ def test_a_number_that_is_none_is_told_apart_from_a_missing_quantity(text: str, 
         # Kept together: a 和 that begins a name (和其正), 和 inside a quantity, a / before a unit.
         ("下单 华联 和其正 2箱", "华联", [("和其正", "2箱")]),
         ("下单 华联 可乐 2箱 和其正 3箱", "华联", [("可乐", "2箱"), ("和其正", "3箱")]),
-        # A 和 glued to a quantity separates; the name search still finds 和路雪 from 路雪 (a name holds it).
+        # A 和 glued to a quantity separates as read; the handler asks the catalog whether it begins 和路雪.
         ("下单 华联 可乐 10箱和路雪 2盒", "华联", [("可乐", "10箱"), ("路雪", "2盒")]),
         ("下单 华联 牙膏 3箱和12支", "华联", [("牙膏", "3箱12支")]),
         ("下单 华联 可乐 24罐/箱 2箱", "华联", [("可乐 24罐/箱", "2箱")]),
@@ -293,6 +304,55 @@ def test_several_lines_without_commas(text: str, lines: list[tuple[str, str]]) -
 @pytest.mark.parametrize(
     ("text", "lines"),
     [
+        # A 和 / 跟 / 加 / 及 glued to the next word may begin its name: the line keeps it (`connector`) for the catalog,
+        # read as the separator when glued to the quantity too, as the name's after a space or a comma.
+        ("下单 华联 可乐 10箱和路雪 2盒", [("可乐", "10箱", ""), ("路雪", "2盒", "和路雪")]),
+        ("下单 华联 可乐 10和路雪 2", [("可乐", "10", ""), ("路雪", "2", "和路雪")]),
+        ("下单 华联 可乐 10箱加多宝 2箱", [("可乐", "10箱", ""), ("多宝", "2箱", "加多宝")]),
+        ("下单 华联 可乐 两箱和路雪 三盒", [("可乐", "2箱", ""), ("路雪", "3盒", "和路雪")]),
+        ("下单 华联 可乐 10箱 和雪碧 5瓶", [("可乐", "10箱", ""), ("和雪碧", "5瓶", "雪碧")]),
+        ("下单 华联 可乐 10箱 跟雪碧 5瓶", [("可乐", "10箱", ""), ("跟雪碧", "5瓶", "雪碧")]),
+        ("下单 华联 可乐 10箱，和雪碧 5瓶", [("可乐", "10箱", ""), ("和雪碧", "5瓶", "雪碧")]),
+        ("下单 华联 可乐 10 和路雪 2", [("可乐", "10", ""), ("和路雪", "2", "路雪")]),
+        ("下单 华联 可乐 2箱 和其正 3箱", [("可乐", "2箱", ""), ("和其正", "3箱", "其正")]),
+        ("下单 华联 雪碧 1箱和路雪", [("雪碧", "1箱", ""), ("路雪", "", "和路雪")]),
+        (
+            "下单 华联 可乐 10箱和七喜 2箱和六个核桃 1箱",
+            [("可乐", "10箱", ""), ("七喜", "2箱", "和七喜"), ("六个核桃", "1箱", "和六个核桃")],
+        ),
+        # Settled by the text: a 和 standing alone or before a space separates, 还有 / 以及 / / are no name's, a first
+        # line has no line before it, and a 和 inside a quantity or a name (一加手机) is none
+        ("下单 华联 可乐 10箱 和 雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 可乐 10箱和 路雪 2盒", [("可乐", "10箱", ""), ("路雪", "2盒", "")]),
+        ("下单 华联 可乐 10箱和，雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 可乐 10箱还有雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 可乐 10箱以及和路雪 2盒", [("可乐", "10箱", ""), ("和路雪", "2盒", "路雪")]),
+        ("下单 华联 和其正 2箱", [("和其正", "2箱", "")]),
+        ("下单 华联 一加手机 2台 和其正 1箱", [("一加手机", "2台", ""), ("和其正", "1箱", "其正")]),
+        ("下单 华联 牙膏 3箱和12支", [("牙膏", "3箱12支", "")]),
+        ("下单 华联 可乐 两箱和三瓶", [("可乐", "2箱3瓶", "")]),
+    ],
+)
+def test_a_connector_that_may_begin_a_name_is_left_to_the_catalog(text: str, lines: list[tuple[str, str, str]]) -> None:
+    """`可乐 10箱和路雪 2盒` was read as 路雪 and `可乐 10箱 和雪碧 5瓶` as 和雪碧, whatever the catalog held."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert [(item.product, q(item.quantity), item.other_product) for item in command.items] == lines
+
+
+def test_purchases_and_shipments_leave_a_connector_to_the_catalog_alike() -> None:
+    purchase = parse("采购 可乐 10箱和路雪 5箱 供应商 太古")
+    assert isinstance(purchase, RequestPurchase)
+    assert [(item.product, item.other_product) for item in purchase.items] == [("可乐", ""), ("路雪", "和路雪")]
+    ship = parse("发货 SO-20261122-0001 可乐 5箱 加多宝 3箱")
+    assert isinstance(ship, Ship) and [(item.product, item.other_product) for item in ship.items] == [
+        ("可乐", ""), ("加多宝", "多宝"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
         ("采购 可乐 10箱和雪碧 5箱 供应商 太古", [("可乐", "10箱"), ("雪碧", "5箱")]),
         ("采购 可乐 100 雪碧 50 供应商 太古", [("可乐", "100"), ("雪碧", "50")]),
         ("采购 可乐 10箱 还有 雪碧 5箱 供应商：太古", [("可乐", "10箱"), ("雪碧", "5箱")]),
@@ -312,6 +372,59 @@ def test_shipping_part_of_an_order_takes_several_lines_alike() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # A space after a bare number ends the line, but the number may be inside a name: the line keeps its text
+        # (`joins`) for the handler, which reads it with the next one when a product's name holds them.
+        ("下单 华联 iphone 15 pro 2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),
+        ("下单 华联 iPhone 15 Pro 2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),
+        ("下单 华联 iPhone　15　Pro　2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),  # full-width spaces
+        ("下单 华联 小米 14 手机 3台", [("小米", "14", "小米 14"), ("手机", "3台", "")]),
+        ("下单 华联 小米14 手机 3台", [("小米", "14", "小米14"), ("手机", "3台", "")]),
+        ("下单 华联 xiaomi 14 shouji 3台", [("xiaomi", "14", "xiaomi 14"), ("shouji", "3台", "")]),
+        ("下单 华联 南孚 5 号电池 2板", [("南孚", "5", "南孚 5"), ("号电池", "2板", "")]),
+        ("下单 华联 iphone 15 pro max 1台", [("iphone", "15", "iphone 15"), ("pro max", "1台", "")]),
+        ("下单 华联 iphone 15 pro", [("iphone", "15", "iphone 15"), ("pro", "", "")]),  # and no quantity at all
+        ("下单 华联 可乐 10 雪碧 5", [("可乐", "10", "可乐 10"), ("雪碧", "5", "")]),  # two products: the catalog says
+        ("下单 华联 可乐 10 雪碧 5 七喜 3", [("可乐", "10", "可乐 10"), ("雪碧", "5", "雪碧 5"), ("七喜", "3", "")]),
+        (
+            "下单 华联 iphone 15 pro 2台 小米 14 手机 3台",
+            [("iphone", "15", "iphone 15"), ("pro", "2台", ""), ("小米", "14", "小米 14"), ("手机", "3台", "")],
+        ),
+        ("华联下单 iphone 15 pro 2台", [("iphone", "15", "iphone 15"), ("pro", "2台", "")]),
+        # Settled by the text: a count marked by x or a sign, a unit, a comma, a number or a spec after the space
+        ("下单 华联 可乐 x10 雪碧 x5", [("可乐", "10", ""), ("雪碧", "5", "")]),
+        ("下单 华联 可乐 -2 雪碧 3", [("可乐", "-2", ""), ("雪碧", "3", "")]),
+        ("下单 华联 可乐 10箱 雪碧 5瓶", [("可乐", "10箱", ""), ("雪碧", "5瓶", "")]),
+        ("下单 华联 iphone 15，pro 2台", [("iphone", "15", ""), ("pro", "2台", "")]),
+        ("下单 华联 iphone 15 2台", [("iphone 15", "2台", "")]),
+        ("下单 华联 可乐 330ml 10箱", [("可乐 330ml", "10箱", "")]),
+        ("下单 华联 农夫山泉 550 ml 2箱", [("农夫山泉 550 ml", "2箱", "")]),
+        # Digits glued to Latin letters are the name's: no line ends after them (once `iphone15` and `pro 2台`)
+        ("下单 华联 iphone15 pro 2台", [("iphone15 pro", "2台", "")]),
+        ("下单 华联 a4 10 雪碧 5", [("a4", "10", "a4 10"), ("雪碧", "5", "")]),
+    ],
+)
+def test_a_space_after_a_bare_number_ends_a_line_the_catalog_may_join(text: str, lines: list[tuple[str, str, str]]) -> None:
+    """`iphone 15 pro 2台` was two lines, `iphone` 15 and `pro` 2台, whatever the catalog held."""
+    command = parse(text)
+    assert isinstance(command, PlaceOrder) and command.customer == "华联"
+    assert [(item.product, q(item.quantity), item.joins) for item in command.items] == lines
+
+
+def test_purchases_and_shipments_mark_the_lines_the_catalog_may_join_alike() -> None:
+    purchase = parse("采购 iPhone 15 Pro 2台 供应商 太古")
+    assert isinstance(purchase, RequestPurchase) and purchase.supplier == "太古"
+    assert [(item.product, q(item.quantity), item.joins) for item in purchase.items] == [
+        ("iphone", "15", "iphone 15"), ("pro", "2台", ""),
+    ]
+    ship = parse("发货 SO-20261122-0001 小米 14 手机 1台")
+    assert isinstance(ship, Ship) and [(item.product, q(item.quantity), item.joins) for item in ship.items] == [
+        ("小米", "14", "小米 14"), ("手机", "1台", ""),
+    ]
+
+
+@pytest.mark.parametrize(
     ("text", "product", "quantity", "glued"),
     [
         # A bare number right after a Chinese name: the count, or the name's end (可口可乐330ml)? The handler asks
@@ -320,6 +433,7 @@ def test_shipping_part_of_an_order_takes_several_lines_alike() -> None:
         ("可口可乐330", "可口可乐", "330", True),
         ("可口可乐1.25", "可口可乐", "1.25", True),
         ("门店 可口可乐330", "门店 可口可乐", "330", True),
+        ("可乐十二", "可乐", "12", True),  # Chinese numerals alike (统一 is a name)
         # Settled by the text: a space, a unit, x, a sign, a colon, Latin letters before the digits, a spec unit after
         ("可乐 118", "可乐", "118", False),
         ("可口可乐330 118", "可口可乐330", "118", False),
@@ -327,7 +441,6 @@ def test_shipping_part_of_an_order_takes_several_lines_alike() -> None:
         ("可乐x118", "可乐", "118", False),
         ("可乐-5", "可乐", "-5", False),
         ("可乐:118", "可乐", "118", False),
-        ("可乐十二", "可乐", "12", False),
         ("农夫山泉550ml 20", "农夫山泉550ml", "20", False),
         ("雪碧2L", "雪碧2l", "", False),
         ("可乐330ml", "可乐330ml", "", False),
@@ -340,6 +453,69 @@ def test_digits_glued_to_a_chinese_name_are_left_to_the_catalog(text: str, produ
     item = split_item(text)
     assert (item.product, q(item.quantity), bool(item.quantity and item.quantity.glued)) == (product, quantity, glued)
     assert split_item(str(item)) == item  # a pick card writes its lines back so
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "quantity", "glued"),
+    [
+        # Chinese numerals right after a Chinese name, as digits are: the count, or the name's end? The catalog says.
+        ("可乐十二", "可乐", "12", "十二"),
+        ("雪碧五", "雪碧", "5", "五"),
+        ("可乐两", "可乐", "2", "两"),
+        ("统一", "统", "1", "一"),  # 统一 冰红茶's brand, once a count of 1 统
+        ("可乐一百零五", "可乐", "105", "一百零五"),
+        ("可乐半", "可乐", "0.5", "半"),
+        ("门店 统一", "门店 统", "1", "一"),
+        # settled by the text as digits are: a space, a unit, a prefix, Latin letters before it
+        ("可乐 十二", "可乐", "12", ""),
+        ("雪碧十二瓶", "雪碧", "12瓶", ""),
+        ("可乐一箱半", "可乐", "1.5箱", ""),
+        ("可乐x十二", "可乐", "12", ""),
+        ("可乐*十二", "可乐", "12", ""),
+        ("cola十二", "cola", "12", ""),
+        # digits in a row are no count but a name's (国窖1573 written in numerals; 牛栏山 二两, the bottle size)
+        ("国窖一五七三", "国窖一五七三", "", ""),
+        ("牛栏山二两", "牛栏山二两", "", ""),
+        ("牛栏山二两 6瓶", "牛栏山二两", "6瓶", ""),
+        ("十三香 5袋", "十三香", "5袋", ""),
+        ("三十二度白酒", "三十二度白酒", "", ""),
+    ],
+)
+def test_chinese_numerals_glued_to_a_chinese_name_are_left_to_the_catalog_as_digits_are(
+    text: str, product: str, quantity: str, glued: str
+) -> None:
+    """`可乐十二` was settled by the text as 12 of 可乐, so `盘点 统一` counted 1 of 统 and `国窖一五七三` 3 of 国窖."""
+    item = split_item(text)
+    assert (item.product, q(item.quantity), item.quantity.glued if item.quantity else "") == (product, quantity, glued)
+    assert split_item(str(item)) == item  # written back as typed: a pick card keeps its lines so
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        # a bare Chinese numeral before a space ends a line, as a bare number does (once one line 可乐十二 雪碧, 5)
+        ("下单 华联 可乐十二 雪碧五", [("可乐", "12", "可乐十二"), ("雪碧", "5", "")]),
+        ("下单 华联 可乐 十二 雪碧 五", [("可乐", "12", "可乐 十二"), ("雪碧", "5", "")]),
+        ("下单 华联 可乐 两 雪碧 三瓶", [("可乐", "2", "可乐 两"), ("雪碧", "3瓶", "")]),
+        ("下单 华联 可乐 一百零五 雪碧 半", [("可乐", "105", "可乐 一百零五"), ("雪碧", "0.5", "")]),
+        # and the catalog may join them, as it does digits: 统一 冰红茶 is one name when a product holds it
+        ("下单 华联 统一 冰红茶 2瓶", [("统", "1", "统一"), ("冰红茶", "2瓶", "")]),
+        # one line: a unit, a number or a spec after the space, a numeral inside a word
+        ("下单 华联 可乐 两 箱", [("可乐", "2箱", "")]),
+        ("下单 华联 可乐 两箱 雪碧 三瓶", [("可乐", "2箱", ""), ("雪碧", "3瓶", "")]),
+        ("下单 华联 五粮液 普五 2瓶", [("五粮液 普五", "2瓶", "")]),
+        ("下单 华联 五粮液 普五 两瓶", [("五粮液 普五", "2瓶", "")]),
+        ("下单 华联 洋河 四十二 度 2瓶", [("洋河 四十二 度", "2瓶", "")]),
+        ("下单 华联 三只松鼠 2包 七喜 2箱", [("三只松鼠", "2包", ""), ("七喜", "2箱", "")]),
+        ("下单 华联 百事可乐 3瓶 六个核桃 1箱", [("百事可乐", "3瓶", ""), ("六个核桃", "1箱", "")]),
+    ],
+)
+def test_a_space_after_a_bare_chinese_numeral_ends_a_line_as_after_digits(
+    text: str, lines: list[tuple[str, str, str]]
+) -> None:
+    command = parse(text)
+    assert isinstance(command, PlaceOrder)
+    assert [(item.product, q(item.quantity), item.joins) for item in command.items] == lines
 
 
 @pytest.mark.parametrize(
