@@ -66,11 +66,17 @@ async def lookup_without_winner(session: AsyncSession, text: str, ranked: Sequen
         products = await products_by_ids(session, [hit.product_id for hit in ranked])
         return ProductLookup(text, candidates=tuple(products[hit.product_id] for hit in ranked if hit.product_id in products))
     closest = await closest_names(session, text, limit=3)
-    if closest and _similarity(text, closest[0]) >= TYPO_SIMILARITY and (
+    if closest and _similarity(text, closest[0]) >= TYPO_SIMILARITY and _same_numbers(text, closest[0]) and (
         len(closest) == 1 or _similarity(text, closest[1]) < _similarity(text, closest[0])
     ):
         return ProductLookup(text, product=closest[0])
     return ProductLookup(text, closest=tuple(closest))
+
+
+def _same_numbers(text: str, product: Product) -> bool:
+    """Every number in the text is one in the product's name and spec: a number names a model or a size
+    (小米 13 is not a typo of 小米 14, nor 雪碧 300 of 雪碧 330ml), so a typo is never taken across one."""
+    return set(re.findall(r"\d+", fold(text))) <= set(re.findall(r"\d+", product.name_key))
 
 
 async def narrow_by_units(session: AsyncSession, found: ProductLookup, quantity: QuantityText | None) -> ProductLookup:
@@ -128,7 +134,8 @@ async def read_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tupl
     (`iphone 15 pro 2台`, `小米 14 手机 3台`): a line the parser ended so (`ItemText.joins`) is read together
     with the next one when a product's name and spec, or its pinyin, hold the two as one name, as digits glued
     to a name are its end when a product holds them (`find_line`). Otherwise they stay two lines, each looked
-    up as any line is: one whose name finds no product is refused by the caller.
+    up as any line is: one whose name finds no product is refused by the caller; unless both are pieces of
+    one product's name (`_pieces_of_one_name`), read then as the one name typed, which no product holds.
 
     A 和 / 跟 / 加 / 及 between two lines may begin the second one's name (`ItemText.connector`): it is the name's
     when the catalog ranks the name with it higher (`可乐 10箱和路雪 2盒`: 和路雪 begins a product's name, 路雪 is
@@ -142,8 +149,21 @@ async def read_lines(session: AsyncSession, items: tuple[ItemText, ...]) -> tupl
             ):
                 lines[-1] = joined
                 continue
+            if await _pieces_of_one_name(session, lines[-1].product, item.product):
+                lines[-1] = joined  # as one name, which no product holds: refused by name, never booked twice
+                continue
         lines.append(item)
     return tuple([await _with_its_connector(session, line) for line in lines])
+
+
+async def _pieces_of_one_name(session: AsyncSession, first: str, then: str) -> bool:
+    """Two lines apart at a bare number that are pieces of one product's name: both find that product alone,
+    the second only inside its name (`小米 13 手机 1台` with only 小米 14 手机: 13台 of 小米 and 1台 of 手机 would
+    be 14 of a phone nobody asked for). A name that begins a product's (`可口可乐330 10 可口可乐330 5`) is no piece."""
+    second = await rank_products(session, then, limit=SEARCH_LIMIT)
+    if clear_winner(second) is None or second[0].score >= PREFIX_SCORE:
+        return False
+    return clear_winner(await rank_products(session, first, limit=SEARCH_LIMIT)) == second[0].product_id
 
 
 def _joined(first: ItemText, then: ItemText) -> ItemText:

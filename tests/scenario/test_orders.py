@@ -286,6 +286,19 @@ async def test_a_number_inside_a_name_is_the_name_only_when_a_product_holds_it(c
     assert [row[:2] for row in draft["tables"][0]["rows"]] == [["iPhone 15 Pro", "2台"]]
 
 
+async def test_pieces_of_a_name_no_product_has_are_refused_never_booked_as_two_lines(
+    console: Console, db: Database
+) -> None:
+    """小米 13 手机 1台 with only 小米 14 手机: read apart at 13 it was 13台 of 小米 and 1台 of 手机, both 小米 14 手机, a
+    draft of 14 phones of a model nobody asked for. Both pieces find that one product: the text is the one
+    name typed, which no product holds, and is refused by name. A name typed twice is two lines."""
+    await add_phones(console, db)
+    refused = texts(await console.say("wang", "下单 华联 小米 13 手机 1台"))
+    assert "这张单还不能开" in refused and "第1行没有找到“小米 13 手机”" in refused and "小米 14 手机" in refused
+    draft = card(await console.say("wang", "下单 华联 可口可乐330 10 可口可乐330 5"))
+    assert [row[:2] for row in draft["tables"][0]["rows"]] == [["可口可乐 330ml", "10罐"], ["可口可乐 330ml", "5罐"]]
+
+
 async def test_lines_joined_by_the_catalog_are_kept_so_on_a_pick_card(console: Console, db: Database) -> None:
     """The pick card keeps the lines as read: line 2 is 可口可乐, not `pro 2台`."""
     await add_phones(console, db)
