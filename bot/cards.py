@@ -146,16 +146,25 @@ def stock_buttons(viewer: User, product: Product) -> tuple[Button, ...]:
 
 
 def pick_card(query: str, products: Sequence[Product], action: str = "stock.pick") -> Card:
-    """Products to choose from, numbered: a row number typed instead of a press picks it too
-    (`bot.handlers.drafts.pick_row`), where a platform shows fewer buttons (DingTalk 4, WeCom 6)."""
+    """Products to choose from (the first `MAX_PICK_BUTTONS`), as a `choice_card`."""
     shown = products[:MAX_PICK_BUTTONS]
-    more = "；结果较多，可以把名称写得更完整些" if len(products) > MAX_PICK_BUTTONS else ""
+    return choice_card(
+        f"“{query}”找到 {len(products)} 个商品，请选一个",
+        ("编码", "名称"),
+        [((p.sku, product_label(p)), Button(product_label(p), action, {"product_id": str(p.id)})) for p in shown],
+        more="；结果较多，可以把名称写得更完整些" if len(products) > MAX_PICK_BUTTONS else "",
+    )
+
+
+def choice_card(title: str, columns: tuple[str, ...], choices: Sequence[tuple[tuple[str, ...], Button]], more: str = "") -> Card:
+    """One of several to choose, numbered: a row number typed instead of a press chooses it too
+    (`bot.handlers.drafts.pick_row`), where a platform shows fewer buttons (DingTalk 4, WeCom 6)."""
     return Card(
         card_id=new_card_id(PICK_KIND),
-        title=f"“{query}”找到 {len(products)} 个商品，请选一个",
+        title=title,
         tone=Tone.INFO,
-        tables=(Table(("序号", "编码", "名称"), tuple((str(n), p.sku, product_label(p)) for n, p in enumerate(shown, 1))),),
-        buttons=tuple(Button(product_label(p), action, {"product_id": str(p.id)}) for p in shown),
+        tables=(Table(("序号", *columns), tuple((str(n), *row) for n, (row, _button) in enumerate(choices, 1))),),
+        buttons=tuple(button for _row, button in choices),
         note=f"点按钮，或回复序号（如 1）{more}",
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import EXPIRY_PAGE_SIZE, new_card_id, product_label
+from bot.cards import EXPIRY_PAGE_SIZE, choice_card, new_card_id, product_label
 from bot.handlers.alerts import ALERT_VIEWERS
 from bot.handlers.purchases import draft_card, remember_draft
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
@@ -179,17 +179,11 @@ async def handle(turn: Turn, action: CardAction) -> None:
         turn.say(Text("这些批次已经没有库存，不用处理了。"))
         return
     if len(open_lots) > 1:
-        turn.say(
-            Card(
-                card_id=new_card_id("pick-lot"),
-                title="标记处理哪个批次？",
-                tone=Tone.INFO,
-                buttons=tuple(
-                    Button(_lot_label(lot, product), "alert.handle", {"lot_ids": str(lot.id)})
-                    for lot, product in open_lots[:MAX_LOT_BUTTONS]
-                ),
-            )
-        )
+        choices = [
+            ((_lot_label(lot, product),), Button(_lot_label(lot, product), "alert.handle", {"lot_ids": str(lot.id)}))
+            for lot, product in open_lots[:MAX_LOT_BUTTONS]
+        ]
+        turn.say(choice_card("标记处理哪个批次？", ("批次",), choices))
         return
     lot, product = open_lots[0]
     books_write_offs = has_role(turn.user, WRITE_OFF_ROLES)

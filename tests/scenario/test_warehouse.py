@@ -289,5 +289,8 @@ async def test_a_long_near_expiry_list_is_paged_and_its_last_lots_are_acted_on(c
     viewed = texts(await console.press("li", pages[-1], "查看批次")).splitlines()
     assert [line.split(" | ")[2] for line in viewed if " | N3" in line] == ["N31", "N32", "N33", "N34", "N35"]
     assert f"可口可乐 330ml | 主仓 | N33 | - | {days_from_today(33)} | 33天 | 1箱 | 1箱 | 退货" in viewed
-    full = [b["label"] for b in card(await console.press("li", pages[0], "标记处理"))["buttons"]]
-    assert full == [f"可口可乐 330ml N{day:02d}" for day in range(1, 11)]  # a whole page can be picked from
+    full = card(await console.press("li", pages[0], "标记处理"))
+    assert [b["label"] for b in full["buttons"]] == [f"可口可乐 330ml N{day:02d}" for day in range(1, 11)]
+    # ten buttons, of which DingTalk shows 4 and WeCom 6: the rows are numbered, and a number typed picks
+    assert full["tables"][0]["rows"][6] == ["7", "可口可乐 330ml N07"]
+    assert card(await console.say("li", "7"))["title"] == "标记处理 · 可口可乐 330ml N07"
