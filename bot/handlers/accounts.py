@@ -9,8 +9,7 @@ purchase money: 付款 and 应付 answer in the asker's direct chat, as purchase
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import decided_status, expired_text, new_card_id
+from bot.cards import decided_status, new_card_id
+from bot.handlers.common import HeldCards
 from bot.model import Button, ButtonStyle, Card, CardAction, Origin, Table, Text, Tone
 from bot.outbox import enqueue_card_update
 from bot.parser import Payables, PaySupplier, Receivables, ReceivePayment
@@ -45,7 +45,7 @@ from core.models import ZERO, Role
 from core.quantity import format_money
 from core.users import has_role, require_role
 
-PENDING_TTL_SECONDS = 30 * 60
+HELD = HeldCards("payment", busy="这笔款正在登记，请稍候。")
 MAX_ROWS = 30  # documents or partners on one card: a long list is read on a screen, not scrolled for ever
 # Who may see what the suppliers are owed: those who buy and those who pay (purchase money, never in a group).
 PAYABLE_VIEWERS = {Role.PURCHASER, *PAYING_ROLES}
@@ -84,34 +84,20 @@ class Pending:
     owner: str
 
 
-def _pending_key(card_id: str) -> str:
-    return f"payment:{card_id}"
-
-
-def _done_key(card_id: str) -> str:
-    return f"payment-done:{card_id}"
-
-
 def _local_date(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
 async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
-    done = await turn.services.store.get(_done_key(card_id))
-    if done is not None:
-        turn.say(Text("这笔款正在登记，请稍候。" if done == "…" else done))
+    data = await HELD.held(turn, card_id)
+    if data is None:
         return None
-    raw = await turn.services.store.get(_pending_key(card_id))
-    if raw is None:
-        turn.say(Text(expired_text()))
-        return None
-    data: dict[str, Any] = json.loads(raw)
     pending = Pending(**{**data, "allocations": tuple(tuple(row) for row in data["allocations"])})
     words = _SAID[pending.direction]
     if pending.owner_id != turn.user.id:
         turn.say(Text(f"这是{pending.owner}登记的{words.verb}款，只有{pending.owner}本人可以{doing}。"))
         return None
-    await turn.services.conversations.remember_draft(_origin_of(turn, pending), card_id, PENDING_TTL_SECONDS)
+    await turn.services.conversations.remember_draft(_origin_of(turn, pending), card_id, HELD.ttl)
     return pending
 
 
@@ -162,8 +148,7 @@ async def _show(turn: Turn, direction: str, partner_text: str, amount: Decimal, 
 
     pending = await turn.lookup(plan)
     card = _card(new_card_id(direction), pending)
-    await turn.services.store.set(_pending_key(card.card_id), json.dumps(asdict(pending)), PENDING_TTL_SECONDS)
-    await turn.services.conversations.remember_draft(_origin_of(turn, pending), card.card_id, PENDING_TTL_SECONDS)
+    await HELD.hold(turn, card.card_id, pending, _origin_of(turn, pending))
     if direction == "pay":
         turn.say_with_costs(card, notice=f"付款涉及进货金额，卡片已私信发给 {turn.user.name}。")
     else:
@@ -206,9 +191,6 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None) -> None:
     pending = await _pending_for(turn, card_id, "确认")
     if pending is None:
         return
-    if not await turn.services.store.set_if_absent(_done_key(card_id), "…", PENDING_TTL_SECONDS):
-        turn.say(Text("这笔款正在登记，请稍候。"))
-        return
     words, clock = _SAID[pending.direction], turn.clock()
     amount, expected = Decimal(pending.amount), Decimal(pending.balance)
 
@@ -229,14 +211,9 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None) -> None:
         rest = f"还欠{settlement.name} {format_money(settlement.after)}" if settlement.after else f"{settlement.name}的货款已付清"
         return f"已付给{settlement.name} {format_money(amount)}{how}，冲抵 {refs}；{rest}。"
 
-    try:
-        said = await turn.transact(work)
-    except Exception:
-        await turn.services.store.delete(_done_key(card_id))
-        raise
-    await turn.services.store.set(_done_key(card_id), f"这笔{words.verb}款已登记：{said}", PENDING_TTL_SECONDS)
-    await turn.services.store.delete(_pending_key(card_id))
-    turn.say(Text(said))
+    said = await HELD.book(turn, card_id, work, lambda result: f"这笔{words.verb}款已登记：{result}")
+    if said is not None:
+        turn.say(Text(said))
 
 
 async def cancel(turn: Turn, action: CardAction) -> None:
@@ -251,7 +228,7 @@ async def _cancel(turn: Turn, card_id: str, action: CardAction | None) -> None:
     pending = await _pending_for(turn, card_id, "取消")
     if pending is None:
         return
-    await turn.services.store.delete(_pending_key(card_id))
+    await HELD.drop(turn, card_id)
     card = _card(card_id, pending)
     status = decided_status("已取消", turn.user.name, turn.now())
     turn.say(Text(f"已取消，没有登记这笔{_SAID[pending.direction].verb}款。"))

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.cards import decided_status, expired_text, pick_card, product_label
-from bot.model import Card, CardAction, Text, Tone
+from bot.model import Card, CardAction, Origin, Text, Tone
 from bot.outbox import enqueue_card_update
 from bot.parser import CHINESE_NUMERALS, ItemText, QuantityText, split_item
 from bot.turn import Turn
@@ -340,3 +340,60 @@ async def take_choice(turn: Turn, kind: str, action: CardAction) -> Picked | Non
     )
     await turn.transact(lambda session: enqueue_card_update(session, picked, action))
     return Picked(tuple(split_item(text) for text in pending["items"]), chosen, pending["context"])
+
+
+# ---------------------------------------------------------------- cards that book once, by their maker
+
+T = TypeVar("T")
+BOOKING = "…"  # a held card's done key while the first press books it
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCards:
+    """Cards that book something once, by their maker (报损, 退货, 收款 / 付款): what a card shows is held in
+    the store under its id until it is confirmed or cancelled, and a done key makes a second press say what
+    was booked (or, while the first press books it, `busy`) instead of booking again."""
+
+    kind: str  # the store keys' prefix
+    busy: str  # said to a press while another one books the card
+    ttl: float = 30 * 60  # as long as an order draft: the card is for now, not for tomorrow
+
+    async def hold(self, turn: Turn, card_id: str, shown: Any, chat: Origin) -> None:
+        """Keep what the card shows (a dataclass), and make it the draft a typed 确认 / 取消 in `chat` acts on."""
+        await turn.services.store.set(f"{self.kind}:{card_id}", json.dumps(asdict(shown)), self.ttl)
+        await turn.services.conversations.remember_draft(chat, card_id, self.ttl)
+
+    async def held(self, turn: Turn, card_id: str) -> dict[str, Any] | None:
+        """What a card not yet booked shows; None, said why, when it was booked, is being booked or expired."""
+        done = await turn.services.store.get(f"{self.kind}-done:{card_id}")
+        if done is not None:
+            turn.say(Text(self.busy if done == BOOKING else done))
+            return None
+        raw = await turn.services.store.get(f"{self.kind}:{card_id}")
+        if raw is None:
+            turn.say(Text(expired_text()))
+            return None
+        data: dict[str, Any] = json.loads(raw)
+        return data
+
+    async def book(
+        self, turn: Turn, card_id: str, work: Callable[[AsyncSession], Awaitable[T]], answer: Callable[[T], str]
+    ) -> T | None:
+        """`work` in one transaction, once however many press: None (said why) when another press books it.
+        A second press is answered `answer(result)`; a failed booking leaves the card to be pressed again."""
+        done_key = f"{self.kind}-done:{card_id}"
+        if not await turn.services.store.set_if_absent(done_key, BOOKING, self.ttl):
+            turn.say(Text(self.busy))
+            return None
+        try:
+            result = await turn.transact(work)
+        except Exception:
+            await turn.services.store.delete(done_key)
+            raise
+        await turn.services.store.set(done_key, answer(result), self.ttl)
+        await self.drop(turn, card_id)
+        return result
+
+    async def drop(self, turn: Turn, card_id: str) -> None:
+        """The card cancelled: nothing held for it any more."""
+        await turn.services.store.delete(f"{self.kind}:{card_id}")

@@ -10,15 +10,13 @@ supplier is worth purchase prices, so its card goes to the maker's direct chat w
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import decided_status, echo, expired_text, new_card_id, product_label
-from bot.handlers.common import base_quantity, find_line
+from bot.cards import decided_status, echo, new_card_id, product_label
+from bot.handlers.common import HeldCards, base_quantity, find_line
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import USAGE, ItemText, QuantityText, ReturnGoods, ReturnWithoutDocument
@@ -41,7 +39,7 @@ from core.returns import (
     return_source,
 )
 
-PENDING_TTL_SECONDS = 30 * 60  # as long as an order draft
+HELD = HeldCards("return", busy="这张退货正在处理，请稍候。")
 # Reasons that say the goods came back unfit to sell: they are back in stock, so the card says to write them off.
 UNFIT = ("破损", "损坏", "变质", "过期", "霉变", "漏液", "胀袋", "包装破损", "damaged", "expired")
 _PARTNER = {"sales": "客户", "purchase": "供应商"}
@@ -71,30 +69,16 @@ class Pending:
         return sum((Decimal(amount) for _line, _q, amount, _cost in self.takes), ZERO)
 
 
-def _pending_key(card_id: str) -> str:
-    return f"return:{card_id}"
-
-
-def _done_key(card_id: str) -> str:
-    return f"return-done:{card_id}"
-
-
 async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
     """The return behind a pressed (or typed) button if the presser made it; otherwise says why not."""
-    done = await turn.services.store.get(_done_key(card_id))
-    if done is not None:
-        turn.say(Text(f"这张退货已确认为 {done}。" if done != "…" else "这张退货正在处理，请稍候。"))
+    data = await HELD.held(turn, card_id)
+    if data is None:
         return None
-    raw = await turn.services.store.get(_pending_key(card_id))
-    if raw is None:
-        turn.say(Text(expired_text()))
-        return None
-    data: dict[str, Any] = json.loads(raw)
     pending = Pending(**{**data, "takes": tuple(tuple(take) for take in data["takes"])})
     if pending.owner_id != turn.user.id:
         turn.say(Text(f"这是{pending.owner}发起的退货，只有{pending.owner}本人可以{doing}。"))
         return None
-    await turn.services.conversations.remember_draft(turn.origin, card_id, PENDING_TTL_SECONDS)
+    await turn.services.conversations.remember_draft(turn.origin, card_id, HELD.ttl)
     return pending
 
 
@@ -200,13 +184,11 @@ async def return_command(turn: Turn, command: ReturnGoods) -> None:
     card_id = new_card_id("return")
     costs = turn.shows_costs()
     card = await turn.lookup(lambda session: _card(session, card_id, pending, costs=costs))
-    await turn.services.store.set(_pending_key(card_id), json.dumps(asdict(pending)), PENDING_TTL_SECONDS)
     if _private(turn, pending):
-        direct = replace(turn.origin, chat_id=turn.origin.sender_id, chat_kind="direct")
-        await turn.services.conversations.remember_draft(direct, card_id, PENDING_TTL_SECONDS)
+        await HELD.hold(turn, card_id, pending, replace(turn.origin, chat_id=turn.origin.sender_id, chat_kind="direct"))
         turn.say_with_costs(card, notice=f"采购退货按进价计，卡片已私信发给 {turn.user.name}。")
         return
-    await turn.services.conversations.remember_draft(turn.origin, card_id, PENDING_TTL_SECONDS)
+    await HELD.hold(turn, card_id, pending, turn.origin)
     turn.say(card)
 
 
@@ -229,9 +211,6 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None) -> None:
     """确认退货, pressed (`action`) or typed: the shown lines booked, the card updated, the partner's balance said."""
     pending = await _pending_for(turn, card_id, "确认")
     if pending is None:
-        return
-    if not await turn.services.store.set_if_absent(_done_key(card_id), "…", PENDING_TTL_SECONDS):
-        turn.say(Text("这张退货正在处理，请稍候。"))
         return
     clock = turn.clock()
     sales = pending.kind == "sales"
@@ -272,14 +251,9 @@ async def _confirm(turn: Turn, card_id: str, action: CardAction | None) -> None:
             said = f"已退货 {numbers}：{'、'.join(what)} 从原批次出库退给{partner}，冲减应付 {format_money(credit)}；{owes}。"
         return numbers, said
 
-    try:
-        numbers, said = await turn.transact(work)
-    except Exception:
-        await turn.services.store.delete(_done_key(card_id))
-        raise
-    await turn.services.store.set(_done_key(card_id), numbers, PENDING_TTL_SECONDS)
-    await turn.services.store.delete(_pending_key(card_id))
-    turn.say(Text(said))
+    booked = await HELD.book(turn, card_id, work, lambda result: f"这张退货已确认为 {result[0]}。")
+    if booked is not None:
+        turn.say(Text(booked[1]))
 
 
 async def cancel(turn: Turn, action: CardAction) -> None:
@@ -295,7 +269,7 @@ async def _cancel(turn: Turn, card_id: str, action: CardAction | None) -> None:
     pending = await _pending_for(turn, card_id, "取消")
     if pending is None:
         return
-    await turn.services.store.delete(_pending_key(card_id))
+    await HELD.drop(turn, card_id)
 
     async def work(session: AsyncSession) -> None:
         card = await _card(session, card_id, pending, costs=False)

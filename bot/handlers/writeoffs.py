@@ -10,7 +10,6 @@ stock back (typed: `撤销报损 BS-…`), because a loss nobody but its booker 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -18,8 +17,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.cards import decided_status, expired_text, new_card_id, product_label
-from bot.handlers.common import as_typed, base_quantity, find_line
+from bot.cards import decided_status, new_card_id, product_label
+from bot.handlers.common import HeldCards, as_typed, base_quantity, find_line
 from bot.model import Button, ButtonStyle, Card, CardAction, Table, Text, TextMessage, Tone
 from bot.outbox import enqueue_card_update, enqueue_for_users
 from bot.parser import UndoWriteOff, WriteOff
@@ -43,7 +42,7 @@ from core.writeoffs import (
 )
 
 REASON_BUTTONS = ("过期", "破损", "变质", "丢失")
-PENDING_TTL_SECONDS = 30 * 60  # as long as an order draft: the card is for now, not for tomorrow
+HELD = HeldCards("write-off", busy="这张报损正在处理，请稍候。")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,31 +60,17 @@ class Pending:
         return [LotTake(lot_id, Decimal(quantity)) for lot_id, quantity in self.takes]
 
 
-def _pending_key(card_id: str) -> str:
-    return f"write-off:{card_id}"
-
-
-def _done_key(card_id: str) -> str:
-    return f"write-off-done:{card_id}"
-
-
 async def _pending_for(turn: Turn, card_id: str, doing: str) -> Pending | None:
     """The write-off behind a pressed (or typed) button if the presser made it, the card then the one typed
     确认报损 / 取消 act on; otherwise says why not."""
-    done = await turn.services.store.get(_done_key(card_id))
-    if done is not None:
-        turn.say(Text(f"这张报损已确认为 {done}。" if done.startswith("BS-") else "这张报损正在处理，请稍候。"))
+    data = await HELD.held(turn, card_id)
+    if data is None:
         return None
-    raw = await turn.services.store.get(_pending_key(card_id))
-    if raw is None:
-        turn.say(Text(expired_text()))
-        return None
-    data: dict[str, Any] = json.loads(raw)
     pending = Pending(**{**data, "takes": tuple((int(lot), quantity) for lot, quantity in data["takes"])})
     if pending.owner_id != turn.user.id:
         turn.say(Text(f"这是{pending.owner}发起的报损，只有{pending.owner}本人可以{doing}。"))
         return None
-    await turn.services.conversations.remember_draft(turn.origin, card_id, PENDING_TTL_SECONDS)
+    await turn.services.conversations.remember_draft(turn.origin, card_id, HELD.ttl)
     return pending
 
 
@@ -168,8 +153,7 @@ async def _show(turn: Turn, pending: Pending) -> None:
     card_id = new_card_id("writeoff")
     costs = turn.shows_costs()
     card = await turn.lookup(lambda session: _card(session, card_id, pending, costs=costs))
-    await turn.services.store.set(_pending_key(card_id), json.dumps(asdict(pending)), PENDING_TTL_SECONDS)
-    await turn.services.conversations.remember_draft(turn.origin, card_id, PENDING_TTL_SECONDS)
+    await HELD.hold(turn, card_id, pending, turn.origin)
     turn.say(card)
 
 
@@ -241,9 +225,6 @@ async def _confirm(turn: Turn, card_id: str, chosen: str, action: CardAction | N
         return
     if not pending.reason and reason not in REASON_BUTTONS:
         raise InvalidInput("按钮数据不对，请重新发起报损")
-    if not await turn.services.store.set_if_absent(_done_key(card_id), "…", PENDING_TTL_SECONDS):
-        turn.say(Text("这张报损正在处理，请稍候。"))
-        return
     clock, costs = turn.clock(), turn.shows_costs()
     shown = Pending(**{**asdict(pending), "reason": reason})
 
@@ -267,14 +248,9 @@ async def _confirm(turn: Turn, card_id: str, chosen: str, action: CardAction | N
             said += f"已通知经理；如有误，请经理撤销（撤销报损 {document.number}）。"
         return document.number, said
 
-    try:
-        number, said = await turn.transact(work)
-    except Exception:
-        await turn.services.store.delete(_done_key(card_id))
-        raise
-    await turn.services.store.set(_done_key(card_id), number, PENDING_TTL_SECONDS)
-    await turn.services.store.delete(_pending_key(card_id))
-    turn.say(Text(said))
+    booked = await HELD.book(turn, card_id, work, lambda result: f"这张报损已确认为 {result[0]}。")
+    if booked is not None:
+        turn.say(Text(booked[1]))
 
 
 async def cancel(turn: Turn, action: CardAction) -> None:
@@ -290,7 +266,7 @@ async def _cancel(turn: Turn, card_id: str, action: CardAction | None) -> None:
     pending = await _pending_for(turn, card_id, "取消")
     if pending is None:
         return
-    await turn.services.store.delete(_pending_key(card_id))
+    await HELD.drop(turn, card_id)
 
     async def work(session: AsyncSession) -> None:
         card = await _card(session, card_id, pending, costs=False)
